@@ -1,0 +1,37 @@
+"""Deploy programs uploaded to the bucket's programs/ folder."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote_plus
+
+import boto3
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
+
+from nurture.adapters.aws import S3Blobs, StepFunctionsMachines
+from nurture.adapters.dynamodb import DynamoState
+from nurture.programs.deploy import deploy_program
+from nurture.settings import DeploySettings, load
+
+settings = load(DeploySettings)
+logger = Logger()
+tracer = Tracer()
+blobs = S3Blobs(boto3.client("s3"), settings.content_bucket)
+machines = StepFunctionsMachines(boto3.client("stepfunctions"), settings.program_role_arn,
+                                 settings.program_arn_prefix)
+state = DynamoState(boto3.client("dynamodb"), settings.state_table)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@event_source(data_class=S3Event)
+def lambda_handler(event: S3Event, context: Any) -> dict[str, Any]:
+    results = []
+    for record in event.records:
+        key = unquote_plus(record.s3.get_object.key)
+        result = deploy_program(key, blobs, machines, state, settings.steps_function_arn)
+        logger.info("program deploy", extra={"key": key, "ok": result.ok, "version": result.version,
+                                             "problems": len(result.problems)})
+        results.append({"key": key, "ok": result.ok, "version": result.version})
+    return {"results": results}

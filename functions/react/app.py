@@ -1,0 +1,44 @@
+"""React to stored activity (DynamoDB stream): identity merge, triggers, resuming waits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
+from nurture.adapters.aws import StepFunctionsWorkflows
+from nurture.adapters.dynamodb import DynamoActivities, DynamoContacts, DynamoState
+from nurture.events import Activity
+from nurture.react import Reactor
+from nurture.settings import ReactSettings, load
+
+settings = load(ReactSettings)
+logger = Logger()
+tracer = Tracer()
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+_db = boto3.client("dynamodb")
+reactor = Reactor(
+    contacts=DynamoContacts(_db, settings.contacts_table),
+    activities=DynamoActivities(_db, settings.activities_table, settings.state_table),
+    state=DynamoState(_db, settings.state_table),
+    workflows=StepFunctionsWorkflows(boto3.client("stepfunctions")),
+)
+
+
+def handle_record(record: DynamoDBRecord) -> None:
+    image = record.dynamodb.new_image if record.dynamodb else None
+    if not image or "doc" not in image:
+        return
+    activity = Activity.model_validate_json(image["doc"])
+    logger.debug("reacting", extra={"kind": activity.kind, "activity": activity.name})
+    reactor.handle(activity)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=handle_record,
+                                    processor=processor, context=context)

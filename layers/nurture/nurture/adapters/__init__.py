@@ -1,0 +1,1 @@
+"""AWS adapters for the domain ports. The only place (besides handlers) that imports boto3."""

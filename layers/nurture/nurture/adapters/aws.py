@@ -1,0 +1,108 @@
+"""Adapters for S3, SES v2 and Step Functions."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from nurture.ports import OutgoingEmail
+
+
+class S3Blobs:
+    def __init__(self, client: Any, bucket: str):
+        self._s3 = client
+        self._bucket = bucket
+
+    def get_text(self, key: str) -> str | None:
+        try:
+            obj = self._s3.get_object(Bucket=self._bucket, Key=key)
+        except self._s3.exceptions.NoSuchKey:
+            return None
+        body: bytes = obj["Body"].read()
+        return body.decode("utf-8")
+
+    def put_text(self, key: str, text: str, content_type: str = "text/plain") -> None:
+        self._s3.put_object(Bucket=self._bucket, Key=key, Body=text.encode(), ContentType=content_type)
+
+
+class SesMailer:
+    def __init__(self, client: Any, configuration_set: str):
+        self._ses = client
+        self._configuration_set = configuration_set
+
+    def send(self, email: OutgoingEmail) -> str:
+        content: dict[str, Any] = {
+            "Simple": {
+                "Subject": {"Data": email.subject, "Charset": "UTF-8"},
+                "Body": {
+                    "Html": {"Data": email.html, "Charset": "UTF-8"},
+                    "Text": {"Data": email.text, "Charset": "UTF-8"},
+                },
+            }
+        }
+        if email.headers:
+            content["Simple"]["Headers"] = [{"Name": k, "Value": v} for k, v in email.headers.items()]
+        resp = self._ses.send_email(
+            FromEmailAddress=email.sender,
+            Destination={"ToAddresses": [email.to]},
+            Content=content,
+            ConfigurationSetName=self._configuration_set,
+            EmailTags=[{"Name": k, "Value": v} for k, v in email.tags.items()],
+        )
+        return str(resp["MessageId"])
+
+
+class StepFunctionsWorkflows:
+    def __init__(self, client: Any):
+        self._sfn = client
+
+    def start(self, state_machine_arn: str, name: str, payload: dict[str, Any]) -> str:
+        # StartExecution is idempotent for the same name and input, so retries are safe.
+        resp = self._sfn.start_execution(
+            stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload, sort_keys=True)
+        )
+        return str(resp["executionArn"])
+
+    def resume(self, task_token: str, output: dict[str, Any]) -> bool:
+        try:
+            self._sfn.send_task_success(taskToken=task_token, output=json.dumps(output))
+            return True
+        except (self._sfn.exceptions.TaskTimedOut, self._sfn.exceptions.InvalidToken,
+                self._sfn.exceptions.TaskDoesNotExist):
+            return False
+
+
+class StepFunctionsMachines:
+    """Create-or-update a program's state machine, publish a version, move the `live` alias."""
+
+    ALIAS = "live"
+
+    def __init__(self, client: Any, role_arn: str, arn_prefix: str):
+        self._sfn = client
+        self._role_arn = role_arn
+        self._arn_prefix = arn_prefix  # ...:stateMachine:<stack>-program-
+
+    def publish(self, name: str, definition: dict[str, Any], description: str) -> tuple[str, str]:
+        arn = self._arn_prefix + name
+        name = arn.rsplit(":", 1)[-1]
+        body = json.dumps(definition)
+        try:
+            resp = self._sfn.update_state_machine(
+                stateMachineArn=arn, definition=body, roleArn=self._role_arn,
+                publish=True, versionDescription=description,
+            )
+            version_arn = resp["stateMachineVersionArn"]
+        except self._sfn.exceptions.StateMachineDoesNotExist:
+            resp = self._sfn.create_state_machine(
+                name=name, definition=body, roleArn=self._role_arn, type="STANDARD",
+                publish=True, versionDescription=description,
+            )
+            version_arn = resp["stateMachineVersionArn"]
+        routing = [{"stateMachineVersionArn": version_arn, "weight": 100}]
+        alias_arn = f"{arn}:{self.ALIAS}"
+        try:
+            self._sfn.update_state_machine_alias(stateMachineAliasArn=alias_arn, routingConfiguration=routing)
+        except self._sfn.exceptions.ResourceNotFound:
+            alias_arn = self._sfn.create_state_machine_alias(
+                name=self.ALIAS, routingConfiguration=routing)["stateMachineAliasArn"]
+        return alias_arn, version_arn.rsplit(":", 1)[-1]

@@ -1,0 +1,249 @@
+"""DynamoDB adapters: contacts, activities and program state.
+
+Items keep their document as one JSON string (`doc`) plus the few attributes that keys,
+streams and filters need, so the schema can grow without migrations.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from nurture.contacts import Contact
+from nurture.events import Activity
+from nurture.ports import ProgramRecord, WaitRegistration
+
+MESSAGE_DEDUPE_DAYS = 35
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+class DynamoContacts:
+    def __init__(self, client: Any, table: str):
+        self._db = client
+        self._table = table
+
+    def get(self, contact_id: str) -> Contact | None:
+        item = self._db.get_item(
+            TableName=self._table,
+            Key={"pk": _s(f"CONTACT#{contact_id}"), "sk": _s("PROFILE")},
+            ConsistentRead=True,
+        ).get("Item")
+        return Contact.model_validate_json(item["doc"]["S"]) if item else None
+
+    def contact_for_actor(self, actor: str) -> str | None:
+        item = self._db.get_item(
+            TableName=self._table, Key={"pk": _s(f"ACTOR#{actor}"), "sk": _s("CONTACT")}
+        ).get("Item")
+        return item["contact_id"]["S"] if item else None
+
+    def create_if_absent(self, contact: Contact, email: str) -> Contact:
+        # The email identity item is the lock: whoever writes it first owns the email.
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {"Put": {
+                        "TableName": self._table,
+                        "Item": {"pk": _s(f"ACTOR#email:{email}"), "sk": _s("CONTACT"),
+                                 "contact_id": _s(contact.contact_id)},
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }},
+                    {"Put": {"TableName": self._table, "Item": self._profile_item(contact)}},
+                ]
+            )
+            return contact
+        except self._db.exceptions.TransactionCanceledException:
+            existing_id = self.contact_for_actor(f"email:{email}")
+            existing = self.get(existing_id) if existing_id else None
+            if existing is None:
+                raise
+            return existing
+
+    def link_actor(self, actor: str, contact_id: str) -> None:
+        self._db.put_item(
+            TableName=self._table,
+            Item={"pk": _s(f"ACTOR#{actor}"), "sk": _s("CONTACT"), "contact_id": _s(contact_id)},
+        )
+
+    def save(self, contact: Contact) -> None:
+        self._db.put_item(TableName=self._table, Item=self._profile_item(contact))
+
+    @staticmethod
+    def _profile_item(contact: Contact) -> dict[str, Any]:
+        item = {
+            "pk": _s(f"CONTACT#{contact.contact_id}"),
+            "sk": _s("PROFILE"),
+            "doc": _s(contact.model_dump_json()),
+            "stage": _s(contact.stage),
+            "score": {"N": str(contact.score)},
+        }
+        if contact.email:
+            item["email"] = _s(contact.email)
+        return item
+
+
+class DynamoActivities:
+    """Activities keyed by actor; a guard item in the state table dedupes message ids."""
+
+    def __init__(self, client: Any, table: str, state_table: str):
+        self._db = client
+        self._table = table
+        self._state_table = state_table
+
+    def _item(self, activity: Activity) -> dict[str, Any]:
+        item = {
+            "pk": _s(activity.actor),
+            "sk": _s(activity.sort_key),
+            "kind": _s(activity.kind),
+            "name": _s(activity.name),
+            "doc": _s(activity.model_dump_json()),
+        }
+        if activity.contact_id:
+            item["contact_id"] = _s(activity.contact_id)
+        return item
+
+    def _guard(self, activity: Activity) -> dict[str, Any]:
+        expires = int(activity.received_at and _epoch(activity.received_at)) + MESSAGE_DEDUPE_DAYS * 86400
+        return {
+            "pk": _s(f"MSG#{activity.message_id}"),
+            "sk": _s("MSG"),
+            "expires_at": {"N": str(expires)},
+        }
+
+    def put_new(self, activity: Activity) -> bool:
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": self._state_table, "Item": self._guard(activity),
+                             "ConditionExpression": "attribute_not_exists(pk)"}},
+                    {"Put": {"TableName": self._table, "Item": self._item(activity)}},
+                ]
+            )
+            return True
+        except self._db.exceptions.TransactionCanceledException as exc:
+            reasons = exc.response.get("CancellationReasons", [])
+            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                return False
+            raise
+
+    def put_many_new(self, activities: list[Activity]) -> list[bool]:
+        # One transaction per event keeps a duplicate from cancelling its neighbours.
+        return [self.put_new(a) for a in activities]
+
+    def list_for(self, actors: list[str], limit: int = 200) -> list[Activity]:
+        found: list[Activity] = []
+        for actor in actors:
+            resp = self._db.query(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": _s(actor)},
+                ScanIndexForward=False,
+                Limit=limit,
+            )
+            found.extend(Activity.model_validate_json(i["doc"]["S"]) for i in resp["Items"])
+        found.sort(key=lambda a: a.sort_key, reverse=True)
+        return found[:limit]
+
+
+class DynamoState:
+    def __init__(self, client: Any, table: str):
+        self._db = client
+        self._table = table
+
+    def register_program(self, record: ProgramRecord) -> None:
+        old = self.get_program(record.program_id)
+        items = [{"Put": {"TableName": self._table, "Item": {
+            "pk": _s(f"PROGRAM#{record.program_id}"), "sk": _s("META"),
+            "doc": _s(json.dumps(record.__dict__)),
+        }}}]
+        for trigger in set(old.triggers if old else []) - set(record.triggers):
+            items.append({"Delete": {"TableName": self._table, "Key": {
+                "pk": _s(f"TRIGGER#{trigger}"), "sk": _s(f"PROGRAM#{record.program_id}")}}})
+        for trigger in record.triggers:
+            items.append({"Put": {"TableName": self._table, "Item": {
+                "pk": _s(f"TRIGGER#{trigger}"), "sk": _s(f"PROGRAM#{record.program_id}"),
+                "program_id": _s(record.program_id)}}})
+        self._db.transact_write_items(TransactItems=items)
+
+    def get_program(self, program_id: str) -> ProgramRecord | None:
+        item = self._db.get_item(
+            TableName=self._table,
+            Key={"pk": _s(f"PROGRAM#{program_id}"), "sk": _s("META")},
+            ConsistentRead=True,
+        ).get("Item")
+        return ProgramRecord(**json.loads(item["doc"]["S"])) if item else None
+
+    def programs_for_trigger(self, trigger_key: str) -> list[str]:
+        resp = self._db.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": _s(f"TRIGGER#{trigger_key}")},
+        )
+        return [i["program_id"]["S"] for i in resp["Items"]]
+
+    def claim_enrolment(self, program_id: str, contact_id: str, execution_name: str) -> str:
+        key = {"pk": _s(f"ENROL#{program_id}#{contact_id}"), "sk": _s("ENTRY")}
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item={**key, "execution": _s(execution_name), "status": _s("pending")},
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+            return "new"
+        except self._db.exceptions.ConditionalCheckFailedException:
+            item = self._db.get_item(TableName=self._table, Key=key, ConsistentRead=True)["Item"]
+            return item["status"]["S"]
+
+    def mark_enrolment_started(self, program_id: str, contact_id: str) -> None:
+        self._db.update_item(
+            TableName=self._table,
+            Key={"pk": _s(f"ENROL#{program_id}#{contact_id}"), "sk": _s("ENTRY")},
+            UpdateExpression="SET #s = :s",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":s": _s("started")},
+        )
+
+    def register_wait(self, wait: WaitRegistration) -> None:
+        self._db.put_item(TableName=self._table, Item={
+            "pk": _s(f"WAIT#{wait.contact_id}#{wait.event_key}"),
+            "sk": _s(f"{wait.execution}#{wait.step_id}"),
+            "doc": _s(json.dumps(wait.__dict__)),
+            "expires_at": {"N": str(wait.expires_at)},
+        })
+
+    def waits_for(self, contact_id: str, event_key: str) -> list[WaitRegistration]:
+        resp = self._db.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": _s(f"WAIT#{contact_id}#{event_key}")},
+            ConsistentRead=True,
+        )
+        return [WaitRegistration(**json.loads(i["doc"]["S"])) for i in resp["Items"]]
+
+    def remove_wait(self, wait: WaitRegistration) -> None:
+        self._db.delete_item(TableName=self._table, Key={
+            "pk": _s(f"WAIT#{wait.contact_id}#{wait.event_key}"),
+            "sk": _s(f"{wait.execution}#{wait.step_id}"),
+        })
+
+    def claim_send(self, send_key: str) -> str | None:
+        key = {"pk": _s(f"SEND#{send_key}"), "sk": _s("SEND")}
+        try:
+            self._db.put_item(TableName=self._table, Item={**key, "message_id": _s("")},
+                              ConditionExpression="attribute_not_exists(pk)")
+            return None
+        except self._db.exceptions.ConditionalCheckFailedException:
+            item = self._db.get_item(TableName=self._table, Key=key, ConsistentRead=True)["Item"]
+            return item["message_id"]["S"] or "in-progress"
+
+    def record_send(self, send_key: str, message_id: str) -> None:
+        self._db.put_item(TableName=self._table, Item={
+            "pk": _s(f"SEND#{send_key}"), "sk": _s("SEND"), "message_id": _s(message_id)})
+
+
+def _epoch(iso_ts: str) -> int:
+    from datetime import datetime
+
+    return int(datetime.fromisoformat(iso_ts.replace("Z", "+00:00")).timestamp())

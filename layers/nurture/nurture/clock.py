@@ -1,0 +1,37 @@
+"""One clock for the whole system.
+
+Production reads the system time. The embedded local cloud swaps in a virtual clock
+(`set_clock`) so tests and the demo can run weeks of program time in seconds.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+_clock: Clock = SystemClock()
+
+
+def set_clock(clock: Clock) -> None:
+    global _clock
+    _clock = clock
+
+
+def now() -> datetime:
+    """The current time, always timezone-aware UTC."""
+    return _clock.now()
+
+
+def iso(moment: datetime) -> str:
+    """ISO 8601 in UTC with millisecond precision; sorts lexically in time order."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

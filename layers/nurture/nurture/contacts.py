@@ -1,0 +1,76 @@
+"""Contacts: who someone is, what they agreed to, and where they stand."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+LifecycleStage = Literal[
+    "subscriber", "lead", "mql", "sql", "customer", "repeat_customer", "loyal_customer",
+    "advocate", "former_customer",
+]
+
+# The profile fields a template or a rule may use, besides the free-form `fields`.
+PROFILE_FIELDS = (
+    "email", "phone", "first_name", "last_name", "company", "job_title", "country", "city",
+    "postal_address", "timezone", "locale", "birthday",
+)
+
+
+class Consent(BaseModel):
+    """Permission for one channel and topic, with the proof GDPR asks for."""
+
+    channel: Literal["email", "sms"]
+    topic: str = "marketing"
+    status: Literal["granted", "pending", "withdrawn"]
+    at: str
+    source: str  # e.g. "form:newsletter-signup", "api", "import"
+    text: str = ""  # the wording the contact was shown
+
+    @property
+    def key(self) -> str:
+        return f"{self.channel}:{self.topic}"
+
+
+class Contact(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    contact_id: str
+    created_at: str
+    updated_at: str
+    email: str | None = None
+    phone: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    company: str | None = None
+    job_title: str | None = None
+    country: str | None = None
+    city: str | None = None
+    postal_address: str | None = None
+    timezone: str | None = None
+    locale: str | None = None
+    birthday: str | None = None
+    fields: dict[str, Any] = Field(default_factory=dict)
+    stage: LifecycleStage = "subscriber"
+    score: int = 0
+    tags: list[str] = Field(default_factory=list)
+    consent: dict[str, Consent] = Field(default_factory=dict)
+    # Every actor key (anon:, user:, email:, contact:) whose activity belongs to this contact.
+    actors: list[str] = Field(default_factory=list)
+
+    def template_context(self) -> dict[str, Any]:
+        """What templates see as `contact`: profile fields, custom fields, stage, score, tags."""
+        data = {name: getattr(self, name) for name in PROFILE_FIELDS}
+        data.update(self.fields)
+        data.update(contact_id=self.contact_id, stage=self.stage, score=self.score, tags=self.tags)
+        return data
+
+
+def normalise_email(value: str) -> str:
+    return value.strip().lower()
+
+
+def looks_like_email(value: str) -> bool:
+    local, _, domain = value.partition("@")
+    return bool(local) and "." in domain and " " not in value and len(value) <= 254

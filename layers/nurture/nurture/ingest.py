@@ -1,0 +1,70 @@
+"""Ingestion: validate each event, store the valid ones once, report per event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from nurture import clock
+from nurture.events import (
+    MAX_BATCH_EVENTS,
+    Activity,
+    EventResult,
+    describe_errors,
+    parse_event,
+    to_activity,
+)
+from nurture.forms import FormDefinition, validate_submission
+from nurture.ids import stable_id
+from nurture.ports import ActivityStore
+
+
+def ingest_events(raw_events: list[Any], store: ActivityStore, default_type: str | None = None) -> list[EventResult]:
+    """Validate all, then store the valid ones. A rejected event stores nothing."""
+    if len(raw_events) > MAX_BATCH_EVENTS:
+        raise ValueError(f"batch holds {len(raw_events)} events; at most {MAX_BATCH_EVENTS} are accepted")
+    results: list[EventResult] = []
+    valid: list[tuple[int, Activity]] = []
+    for index, raw in enumerate(raw_events):
+        message_id = raw.get("messageId") if isinstance(raw, dict) else None
+        try:
+            event = parse_event(raw, default_type)
+        except ValidationError as exc:
+            results.append(EventResult(index=index, message_id=message_id, status="rejected",
+                                       errors=describe_errors(exc)))
+            continue
+        except ValueError as exc:
+            results.append(EventResult(index=index, message_id=message_id, status="rejected",
+                                       errors=[{"field": "(event)", "reason": str(exc)}]))
+            continue
+        valid.append((index, to_activity(event, raw)))
+        results.append(EventResult(index=index, message_id=valid[-1][1].message_id, status="accepted"))
+    stored = store.put_many_new([activity for _, activity in valid])
+    for (index, _), is_new in zip(valid, stored, strict=True):
+        if not is_new:
+            results[index].status = "duplicate"
+    return results
+
+
+def ingest_form(form: FormDefinition, body: dict[str, Any], store: ActivityStore) -> Activity:
+    """Validate a form submission and store it as one activity. Raises FormError."""
+    contact_fields, consents = validate_submission(form, body)
+    anonymous_id = body.get("anonymousId") if isinstance(body.get("anonymousId"), str) else None
+    received = clock.iso(clock.now())
+    email = contact_fields["email"]
+    message_id = body.get("messageId") if isinstance(body.get("messageId"), str) else None
+    activity = Activity(
+        actor=f"anon:{anonymous_id}" if anonymous_id else f"email:{email}",
+        # Without a client-supplied id, a resubmission of the same form in the same second
+        # is one event.
+        message_id=message_id or stable_id(form.id, email, received[:19]),
+        kind="form",
+        name=form.id,
+        occurred_at=received,
+        received_at=received,
+        anonymous_id=anonymous_id,
+        properties={"fields": contact_fields, "consent": consents},
+    )
+    store.put_new(activity)
+    return activity

@@ -1,0 +1,1 @@
+"""Programs: the language marketers write, and its compiler to Amazon States Language."""

@@ -1,0 +1,63 @@
+"""Each function's configuration, read from its environment and validated at start-up so a
+misconfigured function fails loudly and early."""
+
+from __future__ import annotations
+
+import os
+from typing import TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T", bound=BaseModel)
+
+
+class _Env(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Tables(_Env):
+    contacts_table: str = Field(alias="CONTACTS_TABLE")
+    activities_table: str = Field(alias="ACTIVITIES_TABLE")
+    state_table: str = Field(alias="STATE_TABLE")
+
+
+class IngestSettings(_Env):
+    activities_table: str = Field(alias="ACTIVITIES_TABLE")
+    state_table: str = Field(alias="STATE_TABLE")
+    content_bucket: str = Field(alias="CONTENT_BUCKET")
+    write_keys: str = Field(alias="WRITE_KEYS", min_length=8)
+    allowed_origins: str = Field(default="*", alias="ALLOWED_ORIGINS")
+
+    def keys(self) -> set[str]:
+        return {k.strip() for k in self.write_keys.split(",") if k.strip()}
+
+    def origins(self) -> list[str]:
+        return [o.strip() for o in self.allowed_origins.split(",") if o.strip()]
+
+
+class ReactSettings(Tables):
+    pass
+
+
+class StepsSettings(Tables):
+    content_bucket: str = Field(alias="CONTENT_BUCKET")
+    sender_email: str = Field(alias="SENDER_EMAIL")
+    configuration_set: str = Field(alias="SES_CONFIGURATION_SET")
+
+
+class DeploySettings(_Env):
+    state_table: str = Field(alias="STATE_TABLE")
+    content_bucket: str = Field(alias="CONTENT_BUCKET")
+    steps_function_arn: str = Field(alias="STEPS_FUNCTION_ARN")
+    program_role_arn: str = Field(alias="PROGRAM_ROLE_ARN")
+    # e.g. arn:aws:states:eu-west-1:123456789012:stateMachine:nurture-program-
+    program_arn_prefix: str = Field(alias="PROGRAM_ARN_PREFIX", pattern=r"^arn:[\w-]+:states:")
+
+
+class EngagementSettings(_Env):
+    activities_table: str = Field(alias="ACTIVITIES_TABLE")
+    state_table: str = Field(alias="STATE_TABLE")
+
+
+def load(model: type[T]) -> T:
+    return model.model_validate(dict(os.environ))
