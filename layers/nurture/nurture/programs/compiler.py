@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nurture.programs.durations import parse_duration
-from nurture.programs.model import End, Program, SendEmail, Step, Wait, WaitForEvent
+from nurture.programs.model import End, Program, SendEmail, SendSms, Step, Wait, WaitForEvent
 
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 # Transient Lambda errors AWS recommends retrying; the steps function is idempotent per step.
@@ -76,6 +76,11 @@ def check_program(program: Program) -> list[Problem]:
     return problems
 
 
+def step_params(step: Step) -> dict[str, object]:
+    """What the steps function receives as `params`: the step's own fields."""
+    return step.model_dump(mode="json", exclude={"id", "type", "next"})
+
+
 def _invoke(action: str, program: Program, step: Step, steps_arn: str, params: dict[str, Any],
             with_token: bool = False) -> dict[str, Any]:
     payload: dict[str, Any] = {
@@ -112,11 +117,21 @@ def compile_program(program: Program, steps_arn: str) -> Compiled:
 
     for step in program.steps:
         nxt = following[step.id]
-        if isinstance(step, SendEmail):
-            state = _invoke("send_email", program, step, steps_arn, {"template": step.template})
-            state["ResultSelector"] = {"status.$": "$.Payload.status"}
+        if isinstance(step, (SendEmail, SendSms)):
+            # A send may be deferred (quiet hours, frequency cap): the steps function answers
+            # {"status": "deferred", "retry_at": ISO time}; we wait until then and try again.
+            check, later = f"{step.id}: deferred?", f"{step.id}: wait for send window"
+            state = _invoke(step.type, program, step, steps_arn, step_params(step))
+            state["ResultSelector"] = {"status.$": "$.Payload.status", "retry_at.$": "$.Payload.retry_at"}
             state["ResultPath"] = "$.last"
-            states[step.id] = go(state, nxt)
+            states[step.id] = go(state, check)
+            states[check] = go({"Type": "Choice", "Choices": [
+                {"Variable": "$.last.status", "StringEquals": "deferred", "Next": later}]}, None)
+            states[check].pop("End")
+            states[check]["Default"] = nxt if nxt else f"{step.id}: done"
+            if nxt is None:
+                states[f"{step.id}: done"] = {"Type": "Succeed"}
+            states[later] = {"Type": "Wait", "TimestampPath": "$.last.retry_at", "Next": step.id}
         elif isinstance(step, Wait):
             states[step.id] = go({"Type": "Wait", "Seconds": parse_duration(step.duration)}, nxt)
         elif isinstance(step, WaitForEvent):
@@ -158,7 +173,8 @@ def _transitions(program: Program) -> dict[str, int]:
             b = walk(step.on_timeout, seen)
             return (2 + min(a[0], b[0]), 2 + max(a[1], b[1]))
         rest = walk(following[step_id], seen)
-        return (1 + rest[0], 1 + rest[1])
+        cost = 2 if isinstance(step, (SendEmail, SendSms)) else 1  # task + deferral check
+        return (cost + rest[0], cost + rest[1])
 
     low, high = walk(program.steps[0].id, frozenset())
     return {"min": low, "max": high}

@@ -44,9 +44,26 @@ class _Step(_Strict):
     next: str | None = Field(default=None, description="the step after this one; default: the next in the list")
 
 
-class SendEmail(_Step):
+class _Send(_Step):
+    purpose: Literal["marketing", "service"] = Field(
+        default="marketing",
+        description="marketing needs the contact's consent for the channel and topic; "
+        "service (about something they bought) does not",
+    )
+    topic: str = Field(default="marketing", description="the consent topic, e.g. newsletter, offers, events")
+    when_capped: Literal["defer", "skip"] = Field(
+        default="defer", description="over the frequency cap: wait until allowed, or skip the message"
+    )
+
+
+class SendEmail(_Send):
     type: Literal["send_email"]
     template: str = Field(description="a template in the bucket's templates/email/ folder")
+
+
+class SendSms(_Send):
+    type: Literal["send_sms"]
+    text: str = Field(max_length=1600, description="the message, a jinja2 template (plain text)")
 
 
 class Wait(_Step):
@@ -73,7 +90,7 @@ class End(_Step):
     type: Literal["end"]
 
 
-Step = Annotated[SendEmail | Wait | WaitForEvent | End, Field(discriminator="type")]
+Step = Annotated[SendEmail | SendSms | Wait | WaitForEvent | End, Field(discriminator="type")]
 
 
 class Program(_Strict):
