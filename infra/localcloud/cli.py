@@ -1,0 +1,33 @@
+"""The `nurture` command line: tools for marketers and engineers that run on the local cloud."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# command name -> (module under localcloud.commands, one-line help)
+COMMANDS = {
+    "simulate": ("simulate", "run a program on the local cloud in virtual time and print its timeline"),
+    "render": ("render", "preview an email template for a contact"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="nurture", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    modules = {}
+    for name, (module_name, help_text) in COMMANDS.items():
+        try:
+            module = importlib.import_module(f"localcloud.commands.{module_name}")
+        except ModuleNotFoundError:
+            continue  # a command not built yet
+        modules[name] = module
+        module.add_arguments(sub.add_parser(name, help=help_text, description=help_text))
+    args = parser.parse_args(argv)
+    result: int = modules[args.command].run(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())
