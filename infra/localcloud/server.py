@@ -1,0 +1,122 @@
+"""Serve the local cloud's HTTP API on localhost, as API Gateway would, plus a few
+/_local/ endpoints to look into the sandbox (outbox, timeline) and to move virtual time."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from localcloud.cloud import LocalCloud
+
+MAX_BODY = 1024 * 1024  # API Gateway's own cap is 10 MB; the functions enforce Segment's limits
+
+
+class LocalApi:
+    def __init__(self, cloud: LocalCloud, host: str = "127.0.0.1", port: int = 3000):
+        self.cloud = cloud
+        self._lock = threading.Lock()  # one request at a time drives the cloud
+        self.httpd = ThreadingHTTPServer((host, port), self._handler_class())
+        self.port = self.httpd.server_address[1]
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="local-api", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> LocalApi:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def _cors_headers(self) -> dict[str, str]:
+        api = next((r for r in self.cloud.template["Resources"].values() if r["Type"] == "AWS::Serverless::HttpApi"), {})
+        cors = self.cloud.resolver.resolve(api.get("Properties", {}).get("CorsConfiguration", {}))
+        return {
+            "Access-Control-Allow-Origin": ",".join(cors.get("AllowOrigins", ["*"])),
+            "Access-Control-Allow-Methods": ",".join(cors.get("AllowMethods", ["POST"])),
+            "Access-Control-Allow-Headers": ",".join(cors.get("AllowHeaders", [])),
+            "Access-Control-Max-Age": str(cors.get("MaxAge", 600)),
+        }
+
+    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+        with self._lock:
+            if method == "OPTIONS":
+                return 204, self._cors_headers(), b""
+            if raw_path.startswith("/_local/"):
+                status, payload = self._local(method, raw_path)
+                return status, {"Content-Type": "application/json"}, json.dumps(payload, indent=2, default=str).encode()
+            status, out_headers, parsed = self.cloud.http(method, raw_path, body, headers, write_key=None)
+            if isinstance(parsed, (dict, list)):
+                data = json.dumps(parsed).encode()
+            else:
+                data = (parsed or "").encode()
+            return status, out_headers, data
+
+    def _local(self, method: str, raw_path: str) -> tuple[int, Any]:
+        parts = urlsplit(raw_path)
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        path = parts.path.rstrip("/")
+        cloud = self.cloud
+        if method == "GET" and path == "/_local/outbox":
+            return 200, [{"message_id": e.message_id, "to": e.to, "subject": e.subject,
+                          "sent_at": e.sent_at.isoformat(), "links": e.links()} for e in cloud.outbox]
+        if method == "GET" and path == "/_local/timeline":
+            return 200, [{"at": t.at.isoformat(), "who": t.who, "what": t.what} for t in cloud.timeline]
+        if method == "POST" and path == "/_local/clock/advance":
+            delta = timedelta(days=float(query.get("days", 0)), hours=float(query.get("hours", 0)),
+                              minutes=float(query.get("minutes", 0)))
+            cloud.advance(delta)
+            return 200, {"now": cloud.clock.now().isoformat()}
+        if method == "POST" and path.startswith("/_local/outbox/"):
+            _, _, _, message_id, action = path.split("/", 4)
+            email = next((e for e in cloud.outbox if e.message_id == message_id), None)
+            if email is None:
+                return 404, {"message": f"no captured email {message_id}"}
+            if action == "click":
+                cloud.click_email(email, query.get("link"))
+            elif action == "open":
+                cloud.open_email(email)
+            else:
+                return 404, {"message": "use /click or /open"}
+            return 200, {"ok": True}
+        return 404, {"message": "unknown local endpoint"}
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            server_version = "NurtureLocal/1"
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length > MAX_BODY:
+                    self.send_error(413, "body too large")
+                    return
+                body = self.rfile.read(length) if length else b""
+                headers = {k: v for k, v in self.headers.items()}
+                try:
+                    status, out_headers, data = api.handle(self.command, self.path, headers, body)
+                except Exception as exc:  # noqa: BLE001 - a local server answers 500 like API Gateway would
+                    status, out_headers = 500, {"Content-Type": "application/json"}
+                    data = json.dumps({"message": f"Internal Server Error: {type(exc).__name__}"}).encode()
+                self.send_response(status)
+                for key, value in out_headers.items():
+                    if key.lower() != "content-length":
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_OPTIONS = do_PUT = do_DELETE = _serve  # noqa: N815
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass  # the demo prints its own timeline
+
+        return Handler
