@@ -18,8 +18,9 @@ settings = load(DeploySettings)
 logger = Logger()
 tracer = Tracer()
 blobs = S3Blobs(boto3.client("s3"), settings.content_bucket)
-machines = StepFunctionsMachines(boto3.client("stepfunctions"), settings.program_role_arn,
-                                 settings.program_arn_prefix)
+machines = StepFunctionsMachines(
+    boto3.client("stepfunctions"), settings.program_role_arn, settings.program_arn_prefix
+)
 state = DynamoState(boto3.client("dynamodb"), settings.state_table)
 
 
@@ -31,7 +32,14 @@ def lambda_handler(event: S3Event, context: Any) -> dict[str, Any]:
     for record in event.records:
         key = unquote_plus(record.s3.get_object.key)
         result = deploy_program(key, blobs, machines, state, settings.steps_function_arn)
-        logger.info("program deploy", extra={"key": key, "ok": result.ok, "version": result.version,
-                                             "problems": len(result.problems)})
+        logger.info(
+            "program deploy",
+            extra={
+                "key": key,
+                "ok": result.ok,
+                "version": result.version,
+                "problems": len(result.problems),
+            },
+        )
         results.append({"key": key, "ok": result.ok, "version": result.version})
     return {"results": results}

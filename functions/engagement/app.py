@@ -16,7 +16,9 @@ from nurture.settings import EngagementSettings, load
 settings = load(EngagementSettings)
 logger = Logger()
 tracer = Tracer()
-activities = DynamoActivities(boto3.client("dynamodb"), settings.activities_table, settings.state_table)
+activities = DynamoActivities(
+    boto3.client("dynamodb"), settings.activities_table, settings.state_table
+)
 
 
 @logger.inject_lambda_context

@@ -34,11 +34,17 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 _origins = settings.origins()
-app = APIGatewayHttpResolver(cors=CORSConfig(
-    allow_origin=_origins[0] if _origins else "*", extra_origins=_origins[1:],
-    allow_headers=["Authorization", "Content-Type"], max_age=600,
-))
-activities = DynamoActivities(boto3.client("dynamodb"), settings.activities_table, settings.state_table)
+app = APIGatewayHttpResolver(
+    cors=CORSConfig(
+        allow_origin=_origins[0] if _origins else "*",
+        extra_origins=_origins[1:],
+        allow_headers=["Authorization", "Content-Type"],
+        max_age=600,
+    )
+)
+activities = DynamoActivities(
+    boto3.client("dynamodb"), settings.activities_table, settings.state_table
+)
 blobs = S3Blobs(boto3.client("s3"), settings.content_bucket)
 FORM_CACHE_SECONDS = 60
 _forms: dict[str, tuple[float, FormDefinition | None]] = {}
@@ -77,17 +83,23 @@ def _write_key_from_header() -> str | None:
 def _authorise(body_key: Any = None) -> None:
     key = _write_key_from_header() or (body_key if isinstance(body_key, str) else None)
     key = key or app.current_event.get_query_string_value("writeKey")
-    if not key or not any(hmac.compare_digest(key, known) for known in settings.keys()):
-        raise UnauthorizedError("missing or unknown write key (send it as the HTTP Basic user name)")
+    if not key or not any(hmac.compare_digest(key, known) for known in settings.write_key_set()):
+        raise UnauthorizedError(
+            "missing or unknown write key (send it as the HTTP Basic user name)"
+        )
 
 
 def _answer(results: list[Any]) -> Response:
     rejected = sum(r.status == "rejected" for r in results)
     status = 200 if rejected == 0 else (400 if rejected == len(results) else 207)
-    metrics.add_metric("EventsAccepted", MetricUnit.Count, sum(r.status == "accepted" for r in results))
+    metrics.add_metric(
+        "EventsAccepted", MetricUnit.Count, sum(r.status == "accepted" for r in results)
+    )
     metrics.add_metric("EventsRejected", MetricUnit.Count, rejected)
-    body = {"success": rejected == 0,
-            "results": [r.model_dump(by_alias=True, exclude_none=True) for r in results]}
+    body = {
+        "success": rejected == 0,
+        "results": [r.model_dump(by_alias=True, exclude_none=True) for r in results],
+    }
     return Response(status, "application/json", json.dumps(body))
 
 
@@ -98,8 +110,11 @@ def post_batch() -> Response:
     if not isinstance(body, dict) or not isinstance(body.get("batch"), list):
         raise BadRequestError("body must be a JSON object with a 'batch' list")
     shared_context = body.get("context") if isinstance(body.get("context"), dict) else {}
+    # A non-object event or context is left as sent, for validation to reject it by name.
     events = [
-        {**e, "context": {**shared_context, **(e.get("context") or {})}} if isinstance(e, dict) else e
+        {**e, "context": {**shared_context, **(e.get("context") or {})}}
+        if isinstance(e, dict) and isinstance(e.get("context") or {}, dict)
+        else e
         for e in body["batch"]
     ]
     try:
@@ -161,10 +176,15 @@ def post_form(form_id: str) -> Response:
     try:
         activity = ingest_form(form, body, activities)
     except FormError as exc:
-        return Response(400, "application/json", json.dumps({
-            "success": False, "message": "the form has errors", "errors": exc.errors}))
+        return Response(
+            400,
+            "application/json",
+            json.dumps({"success": False, "message": "the form has errors", "errors": exc.errors}),
+        )
     metrics.add_metric("FormsAccepted", MetricUnit.Count, 1)
-    return Response(202, "application/json", json.dumps({"success": True, "messageId": activity.message_id}))
+    return Response(
+        202, "application/json", json.dumps({"success": True, "messageId": activity.message_id})
+    )
 
 
 @app.exception_handler(PayloadTooLarge)

@@ -8,7 +8,10 @@ import sys
 
 # command name -> (module under localcloud.commands, one-line help)
 COMMANDS = {
-    "simulate": ("simulate", "run a program on the local cloud in virtual time and print its timeline"),
+    "simulate": (
+        "simulate",
+        "run a program on the local cloud in virtual time and print its timeline",
+    ),
     "render": ("render", "preview an email template for a contact"),
 }
 

@@ -1,8 +1,8 @@
 """`make demo`: Nurture on the embedded local cloud, with a scripted journey and a live API.
 
-    python -m localcloud.demo            # play the scenario, then serve until Ctrl-C
-    python -m localcloud.demo --once     # play the scenario and exit (scripts, CI)
-    python -m localcloud.demo --port 8080
+python -m localcloud.demo            # play the scenario, then serve until Ctrl-C
+python -m localcloud.demo --once     # play the scenario and exit (scripts, CI)
+python -m localcloud.demo --port 8080
 """
 
 from __future__ import annotations
@@ -34,10 +34,14 @@ class Demo:
             return self._labels[who]
         if ":" in who:  # an actor key, e.g. anon:visitor-1
             return who
-        item = self.cloud.client("dynamodb").get_item(
-            TableName=self.cloud.resolver.refs["ContactsTable"],
-            Key={"pk": {"S": f"CONTACT#{who}"}, "sk": {"S": "PROFILE"}},
-        ).get("Item")
+        item = (
+            self.cloud.client("dynamodb")
+            .get_item(
+                TableName=self.cloud.resolver.refs["ContactsTable"],
+                Key={"pk": {"S": f"CONTACT#{who}"}, "sk": {"S": "PROFILE"}},
+            )
+            .get("Item")
+        )
         label = json.loads(item["doc"]["S"]).get("email") if item else who[:8]
         self._labels[who] = label
         return label
@@ -45,16 +49,23 @@ class Demo:
     def print_entry(self, entry: TimelineEntry) -> None:
         elapsed = entry.at - self.start
         stamp = f"+{elapsed.days}d {elapsed.seconds // 3600:02d}:{elapsed.seconds % 3600 // 60:02d}"
-        print(f"  {stamp}  {_weekday(entry.at)}  {self.label(entry.who):<22} {entry.what}", flush=True)
+        print(
+            f"  {stamp}  {_weekday(entry.at)}  {self.label(entry.who):<22} {entry.what}", flush=True
+        )
 
     def post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
         request = urllib.request.Request(
-            self.api.url + path, data=json.dumps(body).encode(), method="POST",
-            headers={"Content-Type": "application/json",
-                     "Authorization": "Basic " + base64.b64encode(f"{WRITE_KEY}:".encode()).decode()},
+            self.api.url + path,
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "Authorization": "Basic " + base64.b64encode(f"{WRITE_KEY}:".encode()).decode(),
+            },
         )
         try:
-            with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310 - our own localhost
+            # our own localhost server, http only
+            with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310
                 return resp.status, json.loads(resp.read() or b"null")
         except urllib.error.HTTPError as err:
             return err.code, json.loads(err.read() or b"null")
@@ -66,27 +77,43 @@ class Demo:
         cloud = self.cloud
         self.say("1. Ada browses the site anonymously")
         for url in ("https://example.com/blog/lead-scoring", "https://example.com/pricing"):
-            self.post("/v1/page", {"anonymousId": "visitor-ada", "name": url.rsplit("/", 1)[-1],
-                                   "properties": {"url": url, "title": url.rsplit("/", 1)[-1].title()}})
+            self.post(
+                "/v1/page",
+                {
+                    "anonymousId": "visitor-ada",
+                    "name": url.rsplit("/", 1)[-1],
+                    "properties": {"url": url, "title": url.rsplit("/", 1)[-1].title()},
+                },
+            )
         self.say("2. Ada signs up for the newsletter (the form joins her earlier visits to her)")
-        status, answer = self.post("/v1/forms/newsletter-signup", {
-            "email": "ada@example.com", "first_name": "Ada", "consent_newsletter": True,
-            "anonymousId": "visitor-ada"})
+        status, answer = self.post(
+            "/v1/forms/newsletter-signup",
+            {
+                "email": "ada@example.com",
+                "first_name": "Ada",
+                "consent_newsletter": True,
+                "anonymousId": "visitor-ada",
+            },
+        )
         print(f"     POST /v1/forms/newsletter-signup -> {status} {answer}")
         self.say("3. An hour later she clicks the link in the welcome email")
         cloud.advance(timedelta(hours=1))
         ada_welcome = next(e for e in cloud.outbox if e.to == ["ada@example.com"])
         cloud.click_email(ada_welcome)
         self.say("4. Bob signs up too, but never clicks")
-        self.post("/v1/forms/newsletter-signup", {"email": "bob@example.com", "first_name": "Bob",
-                                                  "consent_newsletter": "on"})
+        self.post(
+            "/v1/forms/newsletter-signup",
+            {"email": "bob@example.com", "first_name": "Bob", "consent_newsletter": "on"},
+        )
         self.say("5. Three days pass (virtual time)")
         cloud.advance(timedelta(days=3, hours=1))
         self.say("6. A malformed event is rejected, with the reason, and nothing is stored")
         status, answer = self.post("/v1/track", {"anonymousId": "visitor-x", "properties": {}})
         print(f"     POST /v1/track without 'event' -> {status} {json.dumps(answer)}")
         if cloud.errors:
-            raise SystemExit("the local cloud reported function errors:\n" + "\n".join(cloud.errors))
+            raise SystemExit(
+                "the local cloud reported function errors:\n" + "\n".join(cloud.errors)
+            )
 
 
 def _weekday(moment: datetime) -> str:
@@ -94,13 +121,20 @@ def _weekday(moment: datetime) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--once", action="store_true", help="play the scenario and exit")
-    parser.add_argument("--port", type=int, default=None, help="API port (default 3000; --once: any free port)")
+    parser.add_argument(
+        "--port", type=int, default=None, help="API port (default 3000; --once: any free port)"
+    )
     args = parser.parse_args(argv)
     port = args.port if args.port is not None else (0 if args.once else 3000)
 
-    print("Starting the embedded local cloud (moto, in-process functions, virtual clock)...", flush=True)
+    print(
+        "Starting the embedded local cloud (moto, in-process functions, virtual clock)...",
+        flush=True,
+    )
     cloud = LocalCloud().start()
     try:
         api = LocalApi(cloud, port=port).start()
@@ -109,8 +143,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     demo = Demo(cloud, api)
     cloud.sync_content()
-    print(f"Loaded forms/, templates/ and programs/ into s3://{cloud.bucket}; "
-          f"programs/welcome.status.json says: {json.loads(cloud.read('programs/welcome.status.json') or '{}').get('status')}")
+    print(
+        f"Loaded forms/, templates/ and programs/ into s3://{cloud.bucket}; "
+        f"programs/welcome.status.json says: {json.loads(cloud.read('programs/welcome.status.json') or '{}').get('status')}"
+    )
     print(f"Ingest API on {api.url}   (virtual time starts {_weekday(cloud.clock.now())} UTC)")
     cloud.on_timeline = demo.print_entry
     demo.play()
@@ -119,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         api.stop()
         cloud.__exit__()
         return 0
-    print(f"""
+    print(
+        f"""
 The API stays up for your own requests (Ctrl-C to stop). Try:
 
   curl -s -u {WRITE_KEY}: -H 'Content-Type: application/json' \\
@@ -128,7 +165,9 @@ The API stays up for your own requests (Ctrl-C to stop). Try:
   curl -s {api.url}/_local/outbox                       # captured emails
   curl -s -X POST {api.url}/_local/outbox/<message_id>/click
   curl -s -X POST '{api.url}/_local/clock/advance?days=3'  # let virtual time pass
-""", flush=True)
+""",
+        flush=True,
+    )
     try:
         api._thread.join()
     except KeyboardInterrupt:

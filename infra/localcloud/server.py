@@ -21,7 +21,9 @@ class LocalApi:
         self._lock = threading.Lock()  # one request at a time drives the cloud
         self.httpd = ThreadingHTTPServer((host, port), self._handler_class())
         self.port = self.httpd.server_address[1]
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="local-api", daemon=True)
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, name="local-api", daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -36,7 +38,14 @@ class LocalApi:
         self.httpd.server_close()
 
     def _cors_headers(self) -> dict[str, str]:
-        api = next((r for r in self.cloud.template["Resources"].values() if r["Type"] == "AWS::Serverless::HttpApi"), {})
+        api = next(
+            (
+                r
+                for r in self.cloud.template["Resources"].values()
+                if r["Type"] == "AWS::Serverless::HttpApi"
+            ),
+            {},
+        )
         cors = self.cloud.resolver.resolve(api.get("Properties", {}).get("CorsConfiguration", {}))
         return {
             "Access-Control-Allow-Origin": ",".join(cors.get("AllowOrigins", ["*"])),
@@ -45,14 +54,22 @@ class LocalApi:
             "Access-Control-Max-Age": str(cors.get("MaxAge", 600)),
         }
 
-    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+    def handle(
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
         with self._lock:
             if method == "OPTIONS":
                 return 204, self._cors_headers(), b""
             if raw_path.startswith("/_local/"):
                 status, payload = self._local(method, raw_path)
-                return status, {"Content-Type": "application/json"}, json.dumps(payload, indent=2, default=str).encode()
-            status, out_headers, parsed = self.cloud.http(method, raw_path, body, headers, write_key=None)
+                return (
+                    status,
+                    {"Content-Type": "application/json"},
+                    json.dumps(payload, indent=2, default=str).encode(),
+                )
+            status, out_headers, parsed = self.cloud.http(
+                method, raw_path, body, headers, write_key=None
+            )
             if isinstance(parsed, (dict, list)):
                 data = json.dumps(parsed).encode()
             else:
@@ -65,13 +82,26 @@ class LocalApi:
         path = parts.path.rstrip("/")
         cloud = self.cloud
         if method == "GET" and path == "/_local/outbox":
-            return 200, [{"message_id": e.message_id, "to": e.to, "subject": e.subject,
-                          "sent_at": e.sent_at.isoformat(), "links": e.links()} for e in cloud.outbox]
+            return 200, [
+                {
+                    "message_id": e.message_id,
+                    "to": e.to,
+                    "subject": e.subject,
+                    "sent_at": e.sent_at.isoformat(),
+                    "links": e.links(),
+                }
+                for e in cloud.outbox
+            ]
         if method == "GET" and path == "/_local/timeline":
-            return 200, [{"at": t.at.isoformat(), "who": t.who, "what": t.what} for t in cloud.timeline]
+            return 200, [
+                {"at": t.at.isoformat(), "who": t.who, "what": t.what} for t in cloud.timeline
+            ]
         if method == "POST" and path == "/_local/clock/advance":
-            delta = timedelta(days=float(query.get("days", 0)), hours=float(query.get("hours", 0)),
-                              minutes=float(query.get("minutes", 0)))
+            delta = timedelta(
+                days=float(query.get("days", 0)),
+                hours=float(query.get("hours", 0)),
+                minutes=float(query.get("minutes", 0)),
+            )
             cloud.advance(delta)
             return 200, {"now": cloud.clock.now().isoformat()}
         if method == "POST" and path.startswith("/_local/outbox/"):
@@ -105,7 +135,9 @@ class LocalApi:
                     status, out_headers, data = api.handle(self.command, self.path, headers, body)
                 except Exception as exc:  # noqa: BLE001 - a local server answers 500 like API Gateway would
                     status, out_headers = 500, {"Content-Type": "application/json"}
-                    data = json.dumps({"message": f"Internal Server Error: {type(exc).__name__}"}).encode()
+                    data = json.dumps(
+                        {"message": f"Internal Server Error: {type(exc).__name__}"}
+                    ).encode()
                 self.send_response(status)
                 for key, value in out_headers.items():
                     if key.lower() != "content-length":

@@ -31,8 +31,24 @@ def _tag(name: str) -> Callable[[yaml.Loader, yaml.Node], dict[str, Any]]:
     return construct
 
 
-for _name in ("Ref", "GetAtt", "Sub", "Join", "Split", "Select", "If", "Equals", "Not",
-              "And", "Or", "FindInMap", "ImportValue", "Base64", "GetAZs", "Condition"):
+for _name in (
+    "Ref",
+    "GetAtt",
+    "Sub",
+    "Join",
+    "Split",
+    "Select",
+    "If",
+    "Equals",
+    "Not",
+    "And",
+    "Or",
+    "FindInMap",
+    "ImportValue",
+    "Base64",
+    "GetAZs",
+    "Condition",
+):
     _Loader.add_constructor(f"!{_name}", _tag(_name))
 
 
@@ -48,8 +64,13 @@ _SUB = re.compile(r"\$\{([^}]+)\}")
 class Resolver:
     """Resolves Ref / GetAtt / Sub / Join / Split / Select against the local resources."""
 
-    def __init__(self, pseudo: dict[str, str], refs: dict[str, str], attrs: dict[tuple[str, str], str],
-                 parameters: dict[str, str]):
+    def __init__(
+        self,
+        pseudo: dict[str, str],
+        refs: dict[str, str],
+        attrs: dict[tuple[str, str], str],
+        parameters: dict[str, str],
+    ):
         self.pseudo = pseudo
         self.refs = refs
         self.attrs = attrs
@@ -68,14 +89,16 @@ class Resolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self.ref(arg)
             if key == "Fn::GetAtt":
                 logical, attr = arg if isinstance(arg, list) else arg.split(".", 1)
                 return self.attrs[(logical, attr)]
             if key == "Fn::Sub":
-                template, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
+                template, extra = (
+                    (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
+                )
 
                 def sub(match: re.Match[str]) -> str:
                     name = match.group(1)

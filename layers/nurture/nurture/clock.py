@@ -34,4 +34,6 @@ def now() -> datetime:
 
 def iso(moment: datetime) -> str:
     """ISO 8601 in UTC with millisecond precision; sorts lexically in time order."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )

@@ -7,14 +7,31 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 LifecycleStage = Literal[
-    "subscriber", "lead", "mql", "sql", "customer", "repeat_customer", "loyal_customer",
-    "advocate", "former_customer",
+    "subscriber",
+    "lead",
+    "mql",
+    "sql",
+    "customer",
+    "repeat_customer",
+    "loyal_customer",
+    "advocate",
+    "former_customer",
 ]
 
 # The profile fields a template or a rule may use, besides the free-form `fields`.
 PROFILE_FIELDS = (
-    "email", "phone", "first_name", "last_name", "company", "job_title", "country", "city",
-    "postal_address", "timezone", "locale", "birthday",
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "company",
+    "job_title",
+    "country",
+    "city",
+    "postal_address",
+    "timezone",
+    "locale",
+    "birthday",
 )
 
 

@@ -10,7 +10,16 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from nurture import clock
 from nurture.ids import stable_id
@@ -20,6 +29,13 @@ MAX_BATCH_BYTES = 500 * 1024  # Segment: 500 KB per batch
 MAX_BATCH_EVENTS = 2500
 
 Id = Annotated[str, Field(min_length=1, max_length=200)]
+_MISSING_IDENTITY = "missing_identity"
+# Errors pydantic reports for the whole event, and the field they are really about.
+_MODEL_ERROR_FIELDS = {
+    _MISSING_IDENTITY: "anonymousId",
+    "union_tag_invalid": "type",
+    "union_tag_not_found": "type",
+}
 
 
 class _Base(BaseModel):
@@ -31,12 +47,17 @@ class _Base(BaseModel):
     timestamp: datetime | None = None
     context: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("timestamp")
+    @classmethod
+    def _needs_a_time_zone(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("timestamp must include a time zone (ISO 8601, e.g. ...Z)")
+        return value
+
     @model_validator(mode="after")
     def _needs_an_identity(self) -> _Base:
         if not self.anonymous_id and not self.user_id:
-            raise ValueError("either anonymousId or userId is required")
-        if self.timestamp is not None and self.timestamp.tzinfo is None:
-            raise ValueError("timestamp must include a time zone (ISO 8601, e.g. ...Z)")
+            raise PydanticCustomError(_MISSING_IDENTITY, "either anonymousId or userId is required")
         return self
 
 
@@ -98,12 +119,17 @@ def actor_for(anonymous_id: str | None, user_id: str | None) -> str:
 
 def _page_context(context: dict[str, Any], properties: dict[str, Any]) -> dict[str, Any]:
     # Keep only what marketing uses; the IP address and user agent are PII we do not need.
-    page = {**(context.get("page") or {}), **properties}
+    context_page = context.get("page")
+    page = {**(context_page if isinstance(context_page, dict) else {}), **properties}
     keep = ("url", "path", "title", "referrer", "search")
     out = {k: page[k] for k in keep if isinstance(page.get(k), str)}
     campaign = context.get("campaign")
     if isinstance(campaign, dict):
-        out["utm"] = {k: str(v) for k, v in campaign.items() if k in ("name", "source", "medium", "term", "content")}
+        out["utm"] = {
+            k: str(v)
+            for k, v in campaign.items()
+            if k in ("name", "source", "medium", "term", "content")
+        }
     return out
 
 
@@ -113,7 +139,7 @@ def to_activity(event: TrackEvent | IdentifyEvent | PageEvent, raw: dict[str, An
     # Segment SDKs always send messageId; for hand-made calls derive one from the content so
     # a retried identical call still dedupes.
     message_id = event.message_id or stable_id(json.dumps(raw, sort_keys=True, default=str))
-    common = {
+    common: dict[str, Any] = {
         "actor": actor_for(event.anonymous_id, event.user_id),
         "message_id": message_id,
         "occurred_at": occurred,
@@ -122,26 +148,40 @@ def to_activity(event: TrackEvent | IdentifyEvent | PageEvent, raw: dict[str, An
         "user_id": event.user_id,
     }
     if isinstance(event, TrackEvent):
-        return Activity(kind="track", name=event.event, properties=event.properties,
-                        page=_page_context(event.context, {}), **common)
+        return Activity(
+            kind="track",
+            name=event.event,
+            properties=event.properties,
+            page=_page_context(event.context, {}),
+            **common,
+        )
     if isinstance(event, IdentifyEvent):
         return Activity(kind="identify", name="identify", traits=event.traits, **common)
-    return Activity(kind="page", name=event.name or event.category or "page",
-                    properties=event.properties,
-                    page=_page_context(event.context, event.properties), **common)
+    return Activity(
+        kind="page",
+        name=event.name or event.category or "page",
+        properties=event.properties,
+        page=_page_context(event.context, event.properties),
+        **common,
+    )
 
 
 def describe_errors(exc: ValidationError) -> list[dict[str, str]]:
     """Pydantic errors as {field, reason}, with the field path in the wire names."""
     out = []
     for err in exc.errors(include_url=False):
-        # Drop the discriminator tag pydantic inserts into union paths.
-        loc = [str(p) for p in err["loc"] if p not in ("track", "identify", "page")]
-        out.append({"field": ".".join(loc) or "(event)", "reason": err["msg"]})
+        # Drop the discriminator tag pydantic puts first in union paths.
+        loc = [str(p) for p in err["loc"]]
+        if loc and loc[0] in ("track", "identify", "page"):
+            loc = loc[1:]
+        field = ".".join(loc) or _MODEL_ERROR_FIELDS.get(err["type"], "(event)")
+        out.append({"field": field, "reason": err["msg"].removeprefix("Value error, ")})
     return out
 
 
-def parse_event(raw: Any, default_type: str | None = None) -> TrackEvent | IdentifyEvent | PageEvent:
+def parse_event(
+    raw: Any, default_type: str | None = None
+) -> TrackEvent | IdentifyEvent | PageEvent:
     """Validate one raw event; raises ValidationError or ValueError with a clear reason."""
     if not isinstance(raw, dict):
         raise ValueError("event must be a JSON object")

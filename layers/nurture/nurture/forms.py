@@ -48,7 +48,9 @@ def _truthy(value: Any) -> bool:
     return value is True or str(value).lower() in ("1", "true", "on", "yes")
 
 
-def validate_submission(form: FormDefinition, body: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def validate_submission(
+    form: FormDefinition, body: dict[str, Any]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Map a submission onto contact fields and consent records.
 
     Returns (contact_fields, consents); raises FormError naming every bad field.
@@ -68,7 +70,9 @@ def validate_submission(form: FormDefinition, body: dict[str, Any]) -> tuple[dic
             continue
         value = str(value) if field.type != "checkbox" else _truthy(value)
         if isinstance(value, str) and len(value) > MAX_FIELD_CHARS:
-            errors.append({"field": field.name, "reason": f"is longer than {MAX_FIELD_CHARS} characters"})
+            errors.append(
+                {"field": field.name, "reason": f"is longer than {MAX_FIELD_CHARS} characters"}
+            )
             continue
         if field.type == "email":
             if not looks_like_email(str(value)):

@@ -15,31 +15,53 @@ from nurture.events import (
     parse_event,
     to_activity,
 )
-from nurture.forms import FormDefinition, validate_submission
+from nurture.forms import FormDefinition, FormError, validate_submission
 from nurture.ids import stable_id
 from nurture.ports import ActivityStore
 
+MAX_ID_CHARS = 200  # as events.Id
 
-def ingest_events(raw_events: list[Any], store: ActivityStore, default_type: str | None = None) -> list[EventResult]:
+
+def ingest_events(
+    raw_events: list[Any], store: ActivityStore, default_type: str | None = None
+) -> list[EventResult]:
     """Validate all, then store the valid ones. A rejected event stores nothing."""
     if len(raw_events) > MAX_BATCH_EVENTS:
-        raise ValueError(f"batch holds {len(raw_events)} events; at most {MAX_BATCH_EVENTS} are accepted")
+        raise ValueError(
+            f"batch holds {len(raw_events)} events; at most {MAX_BATCH_EVENTS} are accepted"
+        )
     results: list[EventResult] = []
     valid: list[tuple[int, Activity]] = []
     for index, raw in enumerate(raw_events):
+        # Only a string id can be echoed back; a malformed one is reported by the validation.
         message_id = raw.get("messageId") if isinstance(raw, dict) else None
+        message_id = message_id if isinstance(message_id, str) else None
         try:
             event = parse_event(raw, default_type)
         except ValidationError as exc:
-            results.append(EventResult(index=index, message_id=message_id, status="rejected",
-                                       errors=describe_errors(exc)))
+            results.append(
+                EventResult(
+                    index=index,
+                    message_id=message_id,
+                    status="rejected",
+                    errors=describe_errors(exc),
+                )
+            )
             continue
         except ValueError as exc:
-            results.append(EventResult(index=index, message_id=message_id, status="rejected",
-                                       errors=[{"field": "(event)", "reason": str(exc)}]))
+            results.append(
+                EventResult(
+                    index=index,
+                    message_id=message_id,
+                    status="rejected",
+                    errors=[{"field": "(event)", "reason": str(exc)}],
+                )
+            )
             continue
         valid.append((index, to_activity(event, raw)))
-        results.append(EventResult(index=index, message_id=valid[-1][1].message_id, status="accepted"))
+        results.append(
+            EventResult(index=index, message_id=valid[-1][1].message_id, status="accepted")
+        )
     stored = store.put_many_new([activity for _, activity in valid])
     for (index, _), is_new in zip(valid, stored, strict=True):
         if not is_new:
@@ -51,9 +73,17 @@ def ingest_form(form: FormDefinition, body: dict[str, Any], store: ActivityStore
     """Validate a form submission and store it as one activity. Raises FormError."""
     contact_fields, consents = validate_submission(form, body)
     anonymous_id = body.get("anonymousId") if isinstance(body.get("anonymousId"), str) else None
+    message_id = body.get("messageId") if isinstance(body.get("messageId"), str) else None
+    # Both become DynamoDB keys; keep them as short as the tracking API's ids.
+    too_long = [
+        {"field": name, "reason": f"is longer than {MAX_ID_CHARS} characters"}
+        for name, value in (("anonymousId", anonymous_id), ("messageId", message_id))
+        if value is not None and len(value) > MAX_ID_CHARS
+    ]
+    if too_long:
+        raise FormError(too_long)
     received = clock.iso(clock.now())
     email = contact_fields["email"]
-    message_id = body.get("messageId") if isinstance(body.get("messageId"), str) else None
     activity = Activity(
         actor=f"anon:{anonymous_id}" if anonymous_id else f"email:{email}",
         # Without a client-supplied id, a resubmission of the same form in the same second

@@ -28,7 +28,7 @@ class IngestSettings(_Env):
     write_keys: str = Field(alias="WRITE_KEYS", min_length=8)
     allowed_origins: str = Field(default="*", alias="ALLOWED_ORIGINS")
 
-    def keys(self) -> set[str]:
+    def write_key_set(self) -> set[str]:
         return {k.strip() for k in self.write_keys.split(",") if k.strip()}
 
     def origins(self) -> list[str]:

@@ -67,12 +67,14 @@ class StepRunner:
     sender: str
 
     def run(self, request: StepRequest) -> dict[str, Any]:
-        handler = getattr(self, f"do_{request.action}", None) or ACTIONS.get(request.action)
-        if handler is None:
+        method = getattr(self, f"do_{request.action}", None)
+        if method is not None:
+            result: dict[str, Any] = method(request)
+            return result
+        registered = ACTIONS.get(request.action)
+        if registered is None:
             raise StepFailed(f"unknown step action {request.action!r}")
-        if getattr(handler, "__self__", None) is self:
-            return handler(request)  # type: ignore[no-any-return]
-        return handler(self, request)  # type: ignore[no-any-return]
+        return registered(self, request)
 
     def do_send_email(self, request: StepRequest) -> dict[str, Any]:
         return self.send_email(request)

@@ -22,7 +22,9 @@ class S3Blobs:
         return body.decode("utf-8")
 
     def put_text(self, key: str, text: str, content_type: str = "text/plain") -> None:
-        self._s3.put_object(Bucket=self._bucket, Key=key, Body=text.encode(), ContentType=content_type)
+        self._s3.put_object(
+            Bucket=self._bucket, Key=key, Body=text.encode(), ContentType=content_type
+        )
 
 
 class SesMailer:
@@ -41,7 +43,9 @@ class SesMailer:
             }
         }
         if email.headers:
-            content["Simple"]["Headers"] = [{"Name": k, "Value": v} for k, v in email.headers.items()]
+            content["Simple"]["Headers"] = [
+                {"Name": k, "Value": v} for k, v in email.headers.items()
+            ]
         resp = self._ses.send_email(
             FromEmailAddress=email.sender,
             Destination={"ToAddresses": [email.to]},
@@ -67,8 +71,11 @@ class StepFunctionsWorkflows:
         try:
             self._sfn.send_task_success(taskToken=task_token, output=json.dumps(output))
             return True
-        except (self._sfn.exceptions.TaskTimedOut, self._sfn.exceptions.InvalidToken,
-                self._sfn.exceptions.TaskDoesNotExist):
+        except (
+            self._sfn.exceptions.TaskTimedOut,
+            self._sfn.exceptions.InvalidToken,
+            self._sfn.exceptions.TaskDoesNotExist,
+        ):
             return False
 
 
@@ -88,21 +95,31 @@ class StepFunctionsMachines:
         body = json.dumps(definition)
         try:
             resp = self._sfn.update_state_machine(
-                stateMachineArn=arn, definition=body, roleArn=self._role_arn,
-                publish=True, versionDescription=description,
+                stateMachineArn=arn,
+                definition=body,
+                roleArn=self._role_arn,
+                publish=True,
+                versionDescription=description,
             )
             version_arn = resp["stateMachineVersionArn"]
         except self._sfn.exceptions.StateMachineDoesNotExist:
             resp = self._sfn.create_state_machine(
-                name=name, definition=body, roleArn=self._role_arn, type="STANDARD",
-                publish=True, versionDescription=description,
+                name=name,
+                definition=body,
+                roleArn=self._role_arn,
+                type="STANDARD",
+                publish=True,
+                versionDescription=description,
             )
             version_arn = resp["stateMachineVersionArn"]
         routing = [{"stateMachineVersionArn": version_arn, "weight": 100}]
         alias_arn = f"{arn}:{self.ALIAS}"
         try:
-            self._sfn.update_state_machine_alias(stateMachineAliasArn=alias_arn, routingConfiguration=routing)
+            self._sfn.update_state_machine_alias(
+                stateMachineAliasArn=alias_arn, routingConfiguration=routing
+            )
         except self._sfn.exceptions.ResourceNotFound:
             alias_arn = self._sfn.create_state_machine_alias(
-                name=self.ALIAS, routingConfiguration=routing)["stateMachineAliasArn"]
+                name=self.ALIAS, routingConfiguration=routing
+            )["stateMachineAliasArn"]
         return alias_arn, version_arn.rsplit(":", 1)[-1]
