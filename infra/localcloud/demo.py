@@ -54,7 +54,7 @@ class Demo:
         )
 
     def post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
-        request = urllib.request.Request(
+        request = urllib.request.Request(  # noqa: S310 - our own localhost server
             self.api.url + path,
             data=json.dumps(body).encode(),
             method="POST",
