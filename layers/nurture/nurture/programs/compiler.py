@@ -1,9 +1,41 @@
 """Compile a program to Amazon States Language.
 
 Every step becomes one state named after its id, so the Step Functions console shows the
-marketer's own program as a graph. Step actions run in the steps function; waits are
-native `Wait` states; "wait for an event" is `.waitForTaskToken` with `TimeoutSeconds`,
-whose timeout is the "did not happen" path.
+marketer's own program as a graph. Helper states are named "<step id>: <what>".
+
+THE CONTRACT with the steps function (runtime side). Keep it; extend only additively.
+
+* Every action step is a Task `arn:aws:states:::lambda:invoke` on the steps function with
+  Payload {"action": <step type>, "program_id", "step_id", "contact_id.$": "$.contact_id",
+  "execution.$": "$$.Execution.Name", "params": <the step's own fields>} where params is
+  `step_params(step)` = step.model_dump(mode="json", by_alias=True, exclude={"id","type","next"})
+  (conditions dump only the operators written; rebuild the step with
+  `nurture.programs.model.step_from_params(action, step_id, params)`).
+  `.waitForTaskToken` steps add "task_token.$": "$$.Task.Token".
+* The Lambda's returned dict lands at `$.last.Payload` (ResultSelector {"Payload.$":
+  "$.Payload"}, ResultPath $.last). Every key the compiler reads is optional (IsPresent
+  guards), so an action may return only what it has to say:
+  - any step: {"status": "stop"} ends the run (Choice -> Succeed "<id>: stopped");
+  - send_email / send_sms: {"status": "deferred", "retry_at": ISO} -> Wait until then, retry;
+  - branch / split: {"next": "<step id>"} -> Choice over the declared targets (an unknown
+    target fails the run with error "Nurture.BadBranch");
+  - wait_until: {"wait_until": ISO 8601 UTC} -> Wait TimestampPath; when the moment is too
+    far for this execution the action adds "far": true and the compiler resumes through a
+    one-time schedule instead (see long waits); no "wait_until" -> go on at once;
+  - webhook: raise an error whose type is "WebhookRetryable" for retryable failures
+    (5xx, timeouts): retried with backoff; any other error, or the last retry, goes to
+    `on_failure` (default: the next step) with the error at $.webhook_error.
+* wait_for_event: params {"event_key", "timeout_seconds", "event", "email", "where"};
+  the task token resumes it; States.Timeout is the "deadline passed" path.
+* Long waits: a `wait` longer than LONG_WAIT_SECONDS, or the one `wait` that closes a loop,
+  compiles to the `schedule_resume` action with params {"resume_at": <next step id>,
+  "delay_seconds": N} or {"resume_at", "at.$": <path of an ISO time>}, plus "trigger.$" and
+  "execution_arn.$": "$$.Execution.Id". The action creates an EventBridge Scheduler one-time
+  schedule that starts a new execution with input {contact_id, program_id, trigger,
+  resume_at} and returns; the current execution then ends ("<id>: continues later").
+* State machine input: {"contact_id", "program_id", "trigger": {...}} and optionally
+  "resume_at": "<step id>". Every machine starts with the Choice "resume?" that jumps to
+  the named step (only steps that follow a long wait are resumable).
 """
 
 from __future__ import annotations
@@ -16,11 +48,19 @@ from nurture.programs.model import End, Program, SendEmail, SendSms, Step, Wait,
 
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 # Transient Lambda errors AWS recommends retrying; the steps function is idempotent per step.
-LAMBDA_RETRY = [{
-    "ErrorEquals": ["Lambda.ServiceException", "Lambda.AWSLambdaException",
-                    "Lambda.SdkClientException", "Lambda.TooManyRequestsException"],
-    "IntervalSeconds": 2, "MaxAttempts": 6, "BackoffRate": 2.0,
-}]
+LAMBDA_RETRY = [
+    {
+        "ErrorEquals": [
+            "Lambda.ServiceException",
+            "Lambda.AWSLambdaException",
+            "Lambda.SdkClientException",
+            "Lambda.TooManyRequestsException",
+        ],
+        "IntervalSeconds": 2,
+        "MaxAttempts": 6,
+        "BackoffRate": 2.0,
+    }
+]
 
 
 @dataclass
@@ -67,22 +107,43 @@ def check_program(program: Program) -> list[Problem]:
         if isinstance(step, WaitForEvent):
             targets.update(on_event=step.on_event, on_timeout=step.on_timeout)
             if step.event.startswith("email.") and not step.email:
-                problems.append(Problem(where, f"'{step.event}' needs `email`: the send_email step it refers to"))
-            if step.email and not any(isinstance(s, SendEmail) and s.id == step.email for s in program.steps):
-                problems.append(Problem(f"{where}.email", f"{step.email!r} is not a send_email step of this program"))
+                problems.append(
+                    Problem(
+                        where, f"'{step.event}' needs `email`: the send_email step it refers to"
+                    )
+                )
+            if step.email and not any(
+                isinstance(s, SendEmail) and s.id == step.email for s in program.steps
+            ):
+                problems.append(
+                    Problem(
+                        f"{where}.email", f"{step.email!r} is not a send_email step of this program"
+                    )
+                )
         for name, target in targets.items():
             if target is not None and target not in ids:
-                problems.append(Problem(f"{where}.{name}", f"goes to {target!r}, which is not a step of this program"))
+                problems.append(
+                    Problem(
+                        f"{where}.{name}",
+                        f"goes to {target!r}, which is not a step of this program",
+                    )
+                )
     return problems
 
 
 def step_params(step: Step) -> dict[str, object]:
     """What the steps function receives as `params`: the step's own fields."""
-    return step.model_dump(mode="json", exclude={"id", "type", "next"})
+    return step.model_dump(mode="json", by_alias=True, exclude={"id", "type", "next"})
 
 
-def _invoke(action: str, program: Program, step: Step, steps_arn: str, params: dict[str, Any],
-            with_token: bool = False) -> dict[str, Any]:
+def _invoke(
+    action: str,
+    program: Program,
+    step: Step,
+    steps_arn: str,
+    params: dict[str, Any],
+    with_token: bool = False,
+) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "action": action,
         "program_id": program.id,
@@ -122,11 +183,21 @@ def compile_program(program: Program, steps_arn: str) -> Compiled:
             # {"status": "deferred", "retry_at": ISO time}; we wait until then and try again.
             check, later = f"{step.id}: deferred?", f"{step.id}: wait for send window"
             state = _invoke(step.type, program, step, steps_arn, step_params(step))
-            state["ResultSelector"] = {"status.$": "$.Payload.status", "retry_at.$": "$.Payload.retry_at"}
+            state["ResultSelector"] = {
+                "status.$": "$.Payload.status",
+                "retry_at.$": "$.Payload.retry_at",
+            }
             state["ResultPath"] = "$.last"
             states[step.id] = go(state, check)
-            states[check] = go({"Type": "Choice", "Choices": [
-                {"Variable": "$.last.status", "StringEquals": "deferred", "Next": later}]}, None)
+            states[check] = go(
+                {
+                    "Type": "Choice",
+                    "Choices": [
+                        {"Variable": "$.last.status", "StringEquals": "deferred", "Next": later}
+                    ],
+                },
+                None,
+            )
             states[check].pop("End")
             states[check]["Default"] = nxt if nxt else f"{step.id}: done"
             if nxt is None:
@@ -136,12 +207,22 @@ def compile_program(program: Program, steps_arn: str) -> Compiled:
             states[step.id] = go({"Type": "Wait", "Seconds": parse_duration(step.duration)}, nxt)
         elif isinstance(step, WaitForEvent):
             happened, passed = f"{step.id}: happened", f"{step.id}: deadline passed"
-            state = _invoke("wait_for_event", program, step, steps_arn,
-                            {"event_key": event_key(program.id, step),
-                             "timeout_seconds": parse_duration(step.timeout)}, with_token=True)
+            state = _invoke(
+                "wait_for_event",
+                program,
+                step,
+                steps_arn,
+                {
+                    "event_key": event_key(program.id, step),
+                    "timeout_seconds": parse_duration(step.timeout),
+                },
+                with_token=True,
+            )
             state["TimeoutSeconds"] = parse_duration(step.timeout)
             state["ResultPath"] = "$.last"
-            state["Catch"] = [{"ErrorEquals": ["States.Timeout"], "ResultPath": "$.last", "Next": passed}]
+            state["Catch"] = [
+                {"ErrorEquals": ["States.Timeout"], "ResultPath": "$.last", "Next": passed}
+            ]
             states[step.id] = go(state, happened)
             # Named pass states make the branch taken visible in the execution history.
             states[happened] = {"Type": "Pass", "Next": step.on_event}
