@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hmac
 import json
 import time
@@ -45,7 +46,14 @@ app = APIGatewayHttpResolver(
 activities = DynamoActivities(
     boto3.client("dynamodb"), settings.activities_table, settings.state_table
 )
-blobs = S3Blobs(boto3.client("s3"), settings.content_bucket)
+
+
+@functools.cache
+def _blobs() -> S3Blobs:
+    # Created on the first form post: page views and tracks (most calls) never need S3.
+    return S3Blobs(boto3.client("s3"), settings.content_bucket)
+
+
 FORM_CACHE_SECONDS = 60
 _forms: dict[str, tuple[float, FormDefinition | None]] = {}
 
@@ -150,7 +158,7 @@ def _form_definition(form_id: str) -> FormDefinition | None:
     cached = _forms.get(form_id)
     if cached and cached[0] > time.monotonic():
         return cached[1]
-    source = blobs.get_text(f"forms/{form_id}.yaml")
+    source = _blobs().get_text(f"forms/{form_id}.yaml")
     form = FormDefinition.model_validate(yaml.safe_load(source)) if source else None
     _forms[form_id] = (time.monotonic() + FORM_CACHE_SECONDS, form)
     return form
