@@ -275,7 +275,14 @@ class LocalCloud:
     def invoke(self, function: str, event: Any) -> Any:
         fn = self.function_by_name(function)
         with self._lock, self._function_env(fn.env):
-            return fn.handler(event, _Context(function_name=fn.name, invoked_function_arn=fn.arn))
+            try:
+                return fn.handler(event, _Context(function_name=fn.name, invoked_function_arn=fn.arn))
+            finally:
+                # With metrics disabled locally powertools never flushes; keep the set from
+                # piling up until it prints on its own.
+                metrics = getattr(fn.module, "metrics", None)
+                if metrics is not None and hasattr(metrics, "clear_metrics"):
+                    metrics.clear_metrics()
 
     def _install_lambda_bridge(self) -> None:
         """Step Functions' Lambda tasks call our in-process functions (moto's Lambda needs Docker)."""
