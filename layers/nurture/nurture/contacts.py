@@ -50,6 +50,15 @@ class Consent(BaseModel):
         return f"{self.channel}:{self.topic}"
 
 
+class Suppression(BaseModel):
+    """Why a channel of this contact is never sent to again (hard bounce, complaint, STOP)."""
+
+    channel: Literal["email", "sms"]
+    reason: str  # hard_bounce | complaint | soft_bounces | sms_stop
+    at: str
+    detail: str = ""
+
+
 class Contact(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -73,6 +82,8 @@ class Contact(BaseModel):
     score: int = 0
     tags: list[str] = Field(default_factory=list)
     consent: dict[str, Consent] = Field(default_factory=dict)
+    # keyed by channel; written by delivery from SES bounces/complaints and SMS STOP replies
+    suppressed: dict[str, Suppression] = Field(default_factory=dict)
     # Every actor key (anon:, user:, email:, contact:) whose activity belongs to this contact.
     actors: list[str] = Field(default_factory=list)
 
