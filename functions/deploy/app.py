@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -9,8 +10,9 @@ import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 
-from nurture.adapters.aws import S3Blobs, StepFunctionsMachines
+from nurture.adapters.aws import S3Blobs
 from nurture.adapters.dynamodb import DynamoState
+from nurture.adapters.schedules import EventBridgeResumes, ProgramMachines
 from nurture.programs.deploy import deploy_program
 from nurture.settings import DeploySettings, load
 
@@ -18,10 +20,12 @@ settings = load(DeploySettings)
 logger = Logger()
 tracer = Tracer()
 blobs = S3Blobs(boto3.client("s3"), settings.content_bucket)
-machines = StepFunctionsMachines(
+machines = ProgramMachines(
     boto3.client("stepfunctions"), settings.program_role_arn, settings.program_arn_prefix
 )
 state = DynamoState(boto3.client("dynamodb"), settings.state_table)
+# Archiving a program also cancels its pending resumes (long waits).
+schedules = EventBridgeResumes(boto3.client("scheduler"), os.environ.get("SCHEDULE_GROUP", ""), "")
 
 
 @logger.inject_lambda_context
@@ -31,7 +35,9 @@ def lambda_handler(event: S3Event, context: Any) -> dict[str, Any]:
     results = []
     for record in event.records:
         key = unquote_plus(record.s3.get_object.key)
-        result = deploy_program(key, blobs, machines, state, settings.steps_function_arn)
+        result = deploy_program(
+            key, blobs, machines, state, settings.steps_function_arn, schedules=schedules
+        )
         logger.info(
             "program deploy",
             extra={

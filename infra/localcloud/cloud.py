@@ -189,6 +189,10 @@ class LocalCloud:
             elif kind in ("AWS::SES::ConfigurationSet", "AWS::Serverless::HttpApi",
                           "AWS::Serverless::LayerVersion"):
                 refs[logical] = name
+            elif kind == "AWS::Scheduler::ScheduleGroup":
+                group = resolver.resolve(res.get("Properties", {}).get("Name", name))
+                refs[logical] = group
+                attrs[(logical, "Arn")] = f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule-group/{group}"
         for logical, res in resources.items():  # buckets may be named from other values
             if res["Type"] == "AWS::S3::Bucket":
                 props = res.get("Properties", {})
@@ -215,6 +219,8 @@ class LocalCloud:
                 s3.create_bucket(Bucket=refs[logical])
             elif kind == "AWS::SNS::Topic":
                 sns.create_topic(Name=attrs[(logical, "TopicName")])
+            elif kind == "AWS::Scheduler::ScheduleGroup":
+                self.client("scheduler").create_schedule_group(Name=refs[logical])
             elif kind == "AWS::SES::ConfigurationSetEventDestination":
                 dest = props["EventDestination"]
                 if "SnsDestination" in dest:
@@ -453,7 +459,7 @@ class LocalCloud:
     def advance(self, delta: timedelta) -> None:
         """Let `delta` of virtual time pass, running everything that falls due on the way."""
         self.run_until_idle()
-        self.clock.advance(delta, on_tick=self.run_until_idle)
+        self.clock.advance(delta, on_tick=self.run_until_idle, timers=_Schedules(self))
 
     def _poll_streams(self) -> bool:
         # moto answers only the regional host, not the newer account-based stream endpoints
@@ -547,15 +553,19 @@ class LocalCloud:
             contact = arn.rsplit("--", 1)[-1]
             for event in history[seen["seen_events"]:]:
                 details = event.get("stateEnteredEventDetails")
+                if details:
+                    seen["last_state"] = details["name"]
                 if event["type"] == "PassStateEntered" and details and ": " in details["name"]:
                     step, outcome = details["name"].split(": ", 1)
                     self._emit(contact, f"branch taken at {step!r}: {outcome}")
                 elif event["type"] in ("ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted",
                                        "ExecutionTimedOut"):
-                    program = arn.split(":")[-2] if arn.count(":") > 7 else arn.split(":")[-1]
-                    program = program.split("-program-", 1)[-1].split("--")[0]
+                    # execution ARN: arn:aws:states:<region>:<account>:execution:<machine>:<name>
+                    program = arn.split(":")[6].split("-program-", 1)[-1]
                     verdict = {"ExecutionSucceeded": "finished", "ExecutionFailed": "FAILED",
                                "ExecutionAborted": "stopped", "ExecutionTimedOut": "timed out"}[event["type"]]
+                    if verdict == "finished" and str(seen.get("last_state", "")).endswith(": continues later"):
+                        verdict = "paused for a long wait (a schedule resumes it)"
                     cause = event.get("executionFailedEventDetails", {})
                     extra = f": {cause.get('error')} {cause.get('cause', '')[:200]}" if cause else ""
                     self._emit(contact, f"program {program!r} {verdict}{extra}")
@@ -642,6 +652,58 @@ class LocalCloud:
                 if folder == "programs" and only is not None and path.stem not in only:
                     continue
                 self.upload(path.relative_to(self.root).as_posix(), path.read_text())
+
+
+class _Schedules:
+    """EventBridge Scheduler one-time schedules (`at(...)`), fired on the virtual clock:
+    moto's scheduler only stores them. Targets: Step Functions StartExecution, either the
+    universal target (aws-sdk:sfn:startExecution, Input = the API call's parameters) or a
+    state machine ARN (Input = the execution input)."""
+
+    def __init__(self, cloud: LocalCloud):
+        self.cloud = cloud
+
+    def _due(self) -> list[tuple[datetime, Any, Any]]:
+        from moto.scheduler.models import scheduler_backends
+
+        backend = scheduler_backends[ACCOUNT][REGION]
+        out = []
+        for group in list(backend.schedule_groups.values()):
+            for schedule in list(group.schedules.values()):
+                match = re.fullmatch(r"at\((.+)\)", schedule.schedule_expression or "")
+                if match and schedule.state != "DISABLED":
+                    when = datetime.fromisoformat(match.group(1)).replace(tzinfo=UTC)
+                    out.append((when, group, schedule))
+        return sorted(out, key=lambda item: (item[0], item[2].name))
+
+    def next_due(self) -> datetime | None:
+        due = self._due()
+        return due[0][0] if due else None
+
+    def fire(self, now: datetime) -> None:
+        sfn = self.cloud.client("stepfunctions")
+        for when, group, schedule in self._due():
+            if when > now:
+                break
+            target = schedule.target
+            try:
+                if target["Arn"] == "arn:aws:scheduler:::aws-sdk:sfn:startExecution":
+                    call = json.loads(target.get("Input") or "{}")
+                    sfn.start_execution(stateMachineArn=call["StateMachineArn"], name=call.get("Name"),
+                                        input=call.get("Input", "{}"))
+                elif ":states:" in target["Arn"]:
+                    sfn.start_execution(stateMachineArn=target["Arn"], input=target.get("Input", "{}"))
+                else:
+                    self.cloud.errors.append(f"schedule {schedule.name}: target {target['Arn']} not simulated")
+                payload = json.loads(json.loads(target.get("Input") or "{}").get("Input") or "{}")
+                who = payload.get("contact_id") if isinstance(payload, dict) else None
+                self.cloud._emit(who or "scheduler", f"resumed by schedule {schedule.name!r}")
+            except Exception as exc:  # noqa: BLE001 - shown like a failed invocation
+                self.cloud.errors.append(f"schedule {schedule.name}: {type(exc).__name__}: {exc}")
+            if schedule.action_after_completion == "DELETE":
+                group.schedules.pop(schedule.name, None)
+            else:
+                schedule.state = "DISABLED"  # a one-time schedule that ran stays, inert
 
 
 def _remember_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:

@@ -81,29 +81,38 @@ class VirtualClock:
             pending = [w.deadline for w in self._waiters if w.deadline is not None and not w.woken]
             return min(pending) if pending else None
 
-    def advance_to(self, target: datetime, on_tick: Any = None) -> None:
+    def advance_to(self, target: datetime, on_tick: Any = None, timers: Any = None) -> None:
         """Move time to `target`, waking each deadline in order. `on_tick()` runs after
-        every settled step (the local cloud uses it to deliver queued events)."""
+        every settled step (the local cloud uses it to deliver queued events). `timers`, if
+        given, has `next_due() -> datetime | None` and `fire(now)`: deadlines kept outside the
+        interpreter (e.g. EventBridge Scheduler one-time schedules), fired in order too."""
         self.settle()
         if on_tick:
             on_tick()
         while True:
+            external = timers.next_due() if timers else None
             with self.cv:
                 due = [w for w in self._waiters
                        if w.deadline is not None and w.deadline <= target and not w.woken]
-                if not due:
+                moments = [w.deadline for w in due if w.deadline is not None]
+                if external is not None and external <= target:
+                    moments.append(max(external, self._now))
+                if not moments:
                     self._now = max(self._now, target)
                     return
-                moment = min(w.deadline for w in due if w.deadline is not None)
+                moment = min(moments)
                 self._now = max(self._now, moment)
                 for w in [w for w in due if w.deadline == moment]:
                     self._wake(w)
+            if external is not None and external <= self._now:
+                self.settle()
+                timers.fire(self._now)
             self.settle()
             if on_tick:
                 on_tick()
 
-    def advance(self, delta: timedelta, on_tick: Any = None) -> None:
-        self.advance_to(self.now() + delta, on_tick)
+    def advance(self, delta: timedelta, on_tick: Any = None, timers: Any = None) -> None:
+        self.advance_to(self.now() + delta, on_tick, timers)
 
 
 class _Waiter:

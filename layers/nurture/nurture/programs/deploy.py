@@ -1,20 +1,47 @@
 """Deploying a program file: validate, compile, publish a version, move the `live` alias,
-and report next to the file. An invalid file never replaces what is live."""
+and report next to the file (programs/<id>.status.json). An invalid file never replaces what
+is live; its report names each problem with its line and column in the YAML.
+
+The file's `status` is applied too: `live` takes entries, `paused` takes none (running
+contacts go on), `archived` takes none and stops the running contacts (their executions and
+their pending resume schedules)."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import yaml
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
 from pydantic import ValidationError
 
 from nurture import clock
 from nurture.ports import BlobStore, ProgramRecord, StateStore
 from nurture.programs.compiler import check_program, compile_program
-from nurture.programs.model import Program, SendEmail, trigger_keys
-from nurture.rendering import TemplateProblem, check_template
+from nurture.programs.conditions import describe
+from nurture.programs.model import (
+    DateTrigger,
+    EventTrigger,
+    FieldChangedTrigger,
+    FormTrigger,
+    InactivityTrigger,
+    NotifySales,
+    Program,
+    ScoreCrossedTrigger,
+    SegmentTrigger,
+    SendEmail,
+    SendSms,
+    StageChangedTrigger,
+    StartProgram,
+    Webhook,
+    trigger_keys,
+)
+from nurture.programs.source import Located, load_with_lines, problem_entry, validation_problems
+from nurture.rendering import TemplateProblem, check_template, sample_context
+
+_strict_text = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
 
 
 class StateMachines(Protocol):
@@ -22,57 +49,173 @@ class StateMachines(Protocol):
         """Create or update the machine, publish a version, point `live` at it.
         Returns (alias arn, version number)."""
 
+    def stop_running(self, name: str, cause: str) -> int:
+        """Stop every running execution of the machine; returns how many were stopped."""
+
+
+class ResumeSchedules(Protocol):
+    def delete_for_program(self, program_id: str) -> int:
+        """Delete the pending resume schedules of a program; returns how many."""
+
 
 @dataclass
 class DeployResult:
     program_id: str
     ok: bool
-    problems: list[dict[str, str]]
+    problems: list[dict[str, Any]]
     version: str | None = None
     alias_arn: str | None = None
+    warnings: list[dict[str, Any]] = field(default_factory=list)
 
 
 def status_key(program_key: str) -> str:
     return program_key.removesuffix(".yaml").removesuffix(".yml") + ".status.json"
 
 
-def _where(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(file)"
-
-
-def validate_source(source: str, blobs: BlobStore) -> tuple[Program | None, list[dict[str, str]]]:
+def _render_problem(text: str) -> str | None:
     try:
-        data = yaml.safe_load(source)
+        _strict_text.from_string(text).render(sample_context())
+    except TemplateError as exc:
+        return f"template error: {exc}"
+    return None
+
+
+def validate_source(
+    source: str, blobs: BlobStore | None = None
+) -> tuple[Program | None, list[dict[str, Any]]]:
+    """The program in `source` and every problem with it (each with where/line/column/problem).
+    With `blobs`, also checks the email templates it names exist and render for any contact."""
+    try:
+        located = load_with_lines(source)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+        entry: dict[str, Any] = {"where": "(file)"}
+        if mark is not None:
+            entry.update(line=mark.line + 1, column=mark.column + 1)
+        entry["problem"] = f"not valid YAML: {getattr(exc, 'problem', None) or exc}"
+        return None, [entry]
+    problems = [
+        problem_entry(located, loc, f"`{loc[-1]}` is given twice; keep one")
+        | {"line": mark[0], "column": mark[1]}
+        for loc, mark in located.duplicates
+    ]
+    if not isinstance(located.data, dict):
         return None, [
-            {"where": where, "problem": f"not valid YAML: {getattr(exc, 'problem', exc)}"}
+            *problems,
+            {
+                "where": "(file)",
+                "line": 1,
+                "column": 1,
+                "problem": "a program is a mapping with id, name, trigger and steps",
+            },
         ]
     try:
-        program = Program.model_validate(data)
+        program = Program.model_validate(located.data)
     except ValidationError as exc:
-        return None, [
-            {"where": _where(err["loc"]), "problem": err["msg"]}
-            for err in exc.errors(include_url=False)
-        ]
-    problems = [{"where": p.where, "problem": p.message} for p in check_program(program)]
-    for index, step in enumerate(program.steps):
-        if isinstance(step, SendEmail):
-            try:
-                check_template(blobs, step.template)
-            except TemplateProblem as exc:
-                problems.append(
-                    {"where": f"steps[{index}] ({step.id}).template", "problem": str(exc)}
-                )
+        return None, problems + validation_problems(exc, located)
+    problems += [problem_entry(located, p.loc, p.message, p.step) for p in check_program(program)]
+    problems += _content_problems(program, located, blobs)
     return program, problems
 
 
+def _content_problems(
+    program: Program, located: Located, blobs: BlobStore | None
+) -> list[dict[str, Any]]:
+    problems = []
+    for index, step in enumerate(program.steps):
+        templates: list[tuple[str, str]] = []
+        if isinstance(step, (SendEmail, NotifySales)) and step.template:
+            templates.append(("template", step.template))
+        for name, template_id in templates:
+            if blobs is None:
+                continue
+            try:
+                check_template(blobs, template_id)
+            except TemplateProblem as exc:
+                problems.append(problem_entry(located, ("steps", index, name), str(exc), step.id))
+        texts: list[tuple[str, str]] = []
+        if isinstance(step, SendSms):
+            texts.append(("text", step.text))
+        elif isinstance(step, NotifySales) and step.message:
+            texts.append(("message", step.message))
+        elif isinstance(step, Webhook) and isinstance(step.body, str):
+            texts.append(("body", step.body))
+        for name, text in texts:
+            problem = _render_problem(text)
+            if problem:
+                problems.append(problem_entry(located, ("steps", index, name), problem, step.id))
+    return problems
+
+
+def _warnings(program: Program, located: Located, blobs: BlobStore) -> list[dict[str, Any]]:
+    out = []
+    for index, step in enumerate(program.steps):
+        if (
+            isinstance(step, StartProgram)
+            and blobs.get_text(f"programs/{step.program}.yaml") is None
+        ):
+            out.append(
+                problem_entry(
+                    located,
+                    ("steps", index, "program"),
+                    f"there is no programs/{step.program}.yaml yet; until there is, this step "
+                    "starts nothing",
+                    step.id,
+                )
+            )
+    return out
+
+
+def describe_trigger(trigger: Any) -> str:
+    if isinstance(trigger, FormTrigger):
+        return f"the form {trigger.form!r} is submitted"
+    if isinstance(trigger, EventTrigger):
+        what = "a page view" if trigger.event == "page" else f"the event {trigger.event!r}"
+        if trigger.where:
+            what += " where " + ", ".join(f"{k} {v!r}" for k, v in trigger.where.items())
+        return what
+    if isinstance(trigger, FieldChangedTrigger):
+        return f"the field {trigger.field_changed!r} changes"
+    if isinstance(trigger, StageChangedTrigger):
+        change = trigger.stage_changed
+        return (
+            "the lifecycle stage changes"
+            + (f" to {change.to}" if change.to else "")
+            + (f" from {change.from_}" if change.from_ else "")
+        )
+    if isinstance(trigger, ScoreCrossedTrigger):
+        return f"the score goes {trigger.direction} across {trigger.score_crossed}"
+    if isinstance(trigger, DateTrigger):
+        offset = f" {trigger.offset}" if trigger.offset else ""
+        return f"the date in {trigger.date!r}{offset} ({trigger.repeat}) at {trigger.time_of_day}"
+    if isinstance(trigger, InactivityTrigger):
+        return f"no {trigger.inactivity!r} for {trigger.days} days"
+    if isinstance(trigger, SegmentTrigger):
+        how = "once, for who matches now" if trigger.once else "whoever matches, now or later"
+        return f"{describe(trigger.segment)} ({how})"
+    return str(trigger)
+
+
+def summary(program: Program) -> dict[str, Any]:
+    entry = program.entry
+    return {
+        "name": program.name,
+        "trigger": describe_trigger(program.trigger),
+        "entry": entry.mode + (f" {entry.once_per}" if entry.once_per is not None else ""),
+        "entry_conditions": [describe(c) for c in entry.conditions],
+        "goals": [g.label for g in program.goals],
+        "steps": len(program.steps),
+        "step_types": sorted({s.type for s in program.steps}),
+    }
+
+
 def deploy_program(
-    key: str, blobs: BlobStore, machines: StateMachines, state: StateStore, steps_function_arn: str
+    key: str,
+    blobs: BlobStore,
+    machines: StateMachines,
+    state: StateStore,
+    steps_function_arn: str,
+    schedules: ResumeSchedules | None = None,
 ) -> DeployResult:
     source = blobs.get_text(key)
     if source is None:
@@ -82,36 +225,57 @@ def deploy_program(
     program, problems = validate_source(source, blobs)
     file_id = key.rsplit("/", 1)[-1].removesuffix(".yaml").removesuffix(".yml")
     if program is not None and program.id != file_id:
+        located = load_with_lines(source)
         problems.append(
-            {"where": "id", "problem": f"id {program.id!r} must match the file name {file_id!r}"}
+            problem_entry(
+                located, ("id",), f"id {program.id!r} must match the file name {file_id!r}"
+            )
         )
     report: dict[str, Any] = {"file": key, "checked_at": clock.iso(clock.now())}
+    previous = state.get_program(file_id)
     if program is None or problems:
         report.update(
-            status="invalid", problems=problems, note="The live version, if any, is unchanged."
+            status="invalid",
+            problems=problems,
+            live_version=previous.version if previous else None,
+            note="Nothing was deployed: the live version, if any, is unchanged.",
         )
         blobs.put_text(status_key(key), json.dumps(report, indent=2), "application/json")
         return DeployResult(program_id=file_id, ok=False, problems=problems)
+    warnings = _warnings(program, load_with_lines(source), blobs)
     compiled = compile_program(program, steps_function_arn)
     alias_arn, version = machines.publish(program.id, compiled.definition, f"{program.name}"[:250])
     state.register_program(
         ProgramRecord(
             program_id=program.id,
-            status="live",
+            status=program.status,
             alias_arn=alias_arn,
             version=version,
-            triggers=trigger_keys(program),
+            triggers=[] if program.status == "archived" else trigger_keys(program),
             definition=program.model_dump(mode="json", by_alias=True),
         )
     )
     report.update(
-        status="live",
+        status=program.status,
         version=version,
         alias_arn=alias_arn,
+        summary=summary(program),
         steps=[s.id for s in program.steps],
         state_transitions_per_run=compiled.transitions_per_run,
+        resume_points=compiled.resume_points,
     )
+    if program.status == "archived":
+        cause = f"program {program.id} archived"
+        report["stopped_runs"] = machines.stop_running(program.id, cause)
+        report["cancelled_resumes"] = schedules.delete_for_program(program.id) if schedules else 0
+    if warnings:
+        report["warnings"] = warnings
     blobs.put_text(status_key(key), json.dumps(report, indent=2), "application/json")
     return DeployResult(
-        program_id=program.id, ok=True, problems=[], version=version, alias_arn=alias_arn
+        program_id=program.id,
+        ok=True,
+        problems=[],
+        version=version,
+        alias_arn=alias_arn,
+        warnings=warnings,
     )

@@ -1,0 +1,126 @@
+"""EventBridge Scheduler for long waits, and Step Functions calls the deploy side needs.
+
+A long wait ends its execution after creating a one-time schedule (`at(...)`, UTC) whose
+target is Step Functions StartExecution (the universal target, so the execution's name is
+ours and a retried start is idempotent). The schedule deletes itself after it ran.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from nurture.adapters.aws import StepFunctionsMachines
+
+START_EXECUTION_TARGET = "arn:aws:scheduler:::aws-sdk:sfn:startExecution"
+
+
+def schedule_name(program_id: str, suffix: str) -> str:
+    """Schedule names: `<program id>.<suffix>` ('.' never appears in a program id, so a
+    program's schedules are found by the prefix `<program id>.`)."""
+    return f"{program_id}.{suffix}"[:64]
+
+
+class EventBridgeResumes:
+    def __init__(self, client: Any, group: str, role_arn: str):
+        self._scheduler = client
+        self._group = group
+        self._role_arn = role_arn
+
+    def schedule_start(
+        self,
+        name: str,
+        at: datetime,
+        state_machine_arn: str,
+        execution_name: str,
+        payload: dict[str, Any],
+    ) -> str:
+        """Create (or keep, if it exists) a one-time schedule that starts an execution."""
+        when = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        target_input = {
+            "StateMachineArn": state_machine_arn,
+            "Name": execution_name,
+            "Input": json.dumps(payload, sort_keys=True),
+        }
+        try:
+            resp = self._scheduler.create_schedule(
+                Name=name,
+                GroupName=self._group,
+                ScheduleExpression=f"at({when})",
+                ScheduleExpressionTimezone="UTC",
+                FlexibleTimeWindow={"Mode": "OFF"},
+                ActionAfterCompletion="DELETE",
+                Target={
+                    "Arn": START_EXECUTION_TARGET,
+                    "RoleArn": self._role_arn,
+                    "Input": json.dumps(target_input),
+                    "RetryPolicy": {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 185},
+                },
+                Description=f"resume {execution_name}"[:512],
+            )
+        except self._scheduler.exceptions.ConflictException:
+            # A retried step: the schedule is already there.
+            return name
+        return str(resp.get("ScheduleArn", name))
+
+    def delete_for_program(self, program_id: str) -> int:
+        deleted = 0
+        paginator = self._scheduler.get_paginator("list_schedules")
+        for page in paginator.paginate(GroupName=self._group, NamePrefix=f"{program_id}."):
+            for item in page.get("Schedules", []):
+                try:
+                    self._scheduler.delete_schedule(Name=item["Name"], GroupName=self._group)
+                    deleted += 1
+                except self._scheduler.exceptions.ResourceNotFoundException:
+                    continue
+        return deleted
+
+
+class ProgramMachines(StepFunctionsMachines):
+    """The deploy side's state machine calls: publish (inherited) and stopping every running
+    execution of an archived program."""
+
+    def stop_running(self, name: str, cause: str) -> int:
+        arn = self._arn_prefix + name
+        stopped = 0
+        paginator = self._sfn.get_paginator("list_executions")
+        try:
+            pages = list(paginator.paginate(stateMachineArn=arn, statusFilter="RUNNING"))
+        except self._sfn.exceptions.StateMachineDoesNotExist:
+            return 0
+        for page in pages:
+            for execution in page.get("executions", []):
+                try:
+                    self._sfn.stop_execution(
+                        executionArn=execution["executionArn"],
+                        error="Nurture.Archived",
+                        cause=cause,
+                    )
+                    stopped += 1
+                except self._sfn.exceptions.ExecutionDoesNotExist:
+                    continue
+        return stopped
+
+
+def execution_version(client: Any, execution_arn: str) -> str | None:
+    """The version (or alias) ARN an execution runs on, when Step Functions says so."""
+    try:
+        resp = client.describe_execution(executionArn=execution_arn)
+    except Exception:  # noqa: BLE001 - best effort: the caller falls back to the live alias
+        return None
+    value = resp.get("stateMachineVersionArn") or resp.get("stateMachineAliasArn")
+    return str(value) if value else None
+
+
+def from_environment() -> tuple[EventBridgeResumes, Any]:
+    """The Scheduler adapter and a Step Functions client, from SCHEDULE_GROUP and
+    SCHEDULER_ROLE_ARN (set on the steps and deploy functions by template.yaml)."""
+    import os
+
+    import boto3
+
+    resumes = EventBridgeResumes(
+        boto3.client("scheduler"), os.environ["SCHEDULE_GROUP"], os.environ["SCHEDULER_ROLE_ARN"]
+    )
+    return resumes, boto3.client("stepfunctions")

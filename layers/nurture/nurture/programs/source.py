@@ -1,0 +1,186 @@
+"""Reading a program file with a line map, and saying what is wrong in plain words.
+
+`load_with_lines(text)` parses YAML (safe loader) and records where every mapping key and
+value starts, so a problem found at a path such as ("steps", 3, "next") is reported as
+"line 27, column 11". Duplicate keys (which YAML would silently let the last one win) are
+problems too.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass
+class Located:
+    data: Any
+    # path -> (line, column) of the value; for mapping entries also of the key
+    values: dict[Loc, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[Loc, tuple[int, int]] = field(default_factory=dict)
+    duplicates: list[tuple[Loc, tuple[int, int]]] = field(default_factory=list)
+
+    def position(self, loc: Loc) -> tuple[Loc, tuple[int, int] | None]:
+        """The deepest part of `loc` that is in the file, and its (line, column), 1-based."""
+        resolved = self.resolve(loc)
+        while resolved:
+            where = self.keys.get(resolved) or self.values.get(resolved)
+            if where:
+                return resolved, where
+            resolved = resolved[:-1]
+        return (), self.values.get(())
+
+    def resolve(self, loc: Loc) -> Loc:
+        """Map a validation error's location onto the data: pydantic puts union tags
+        (e.g. the step type) into locations; skip the parts that are not in the file."""
+        best: Loc = ()
+
+        def walk(node: Any, rest: Loc, path: Loc) -> None:
+            nonlocal best
+            if len(path) > len(best):
+                best = path
+            if not rest:
+                return
+            head, tail = rest[0], rest[1:]
+            inside = (isinstance(node, dict) and head in node) or (
+                isinstance(node, list) and isinstance(head, int) and 0 <= head < len(node)
+            )
+            if inside:
+                walk(node[head], tail, (*path, head))
+            walk(node, tail, path)  # `head` may be a union tag: try without it
+
+        walk(self.data, tuple(loc), ())
+        return best
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def load_with_lines(text: str) -> Located:
+    """Parse YAML, keeping each node's position. Raises yaml.YAMLError."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        located = Located(data=None)
+        if node is not None:
+            _map(node, (), located)
+            located.data = loader.construct_document(node)
+        return located
+    finally:
+        loader.dispose()
+
+
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _map(node: yaml.Node, path: Loc, located: Located) -> None:
+    located.values.setdefault(path, _mark(node))
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if key is None:
+                continue
+            if key in seen:
+                located.duplicates.append(((*path, key), _mark(key_node)))
+            seen.add(key)
+            located.keys[(*path, key)] = _mark(key_node)
+            _map(value_node, (*path, key), located)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _map(item, (*path, index), located)
+
+
+def where_text(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(file)"
+
+
+def problem_entry(
+    located: Located | None, loc: Loc, message: str, step: str | None = None
+) -> dict[str, Any]:
+    """One entry of a status report: where (path, line, column, step) and the problem."""
+    entry: dict[str, Any] = {}
+    if located is not None:
+        resolved, mark = located.position(loc)
+        entry["where"] = where_text(resolved if resolved else loc)
+        if mark:
+            entry["line"], entry["column"] = mark
+        if step is None and len(resolved) >= 2 and resolved[0] == "steps":
+            item = located.data["steps"][resolved[1]]
+            if isinstance(item, dict) and isinstance(item.get("id"), str):
+                step = item["id"]
+    else:
+        entry["where"] = where_text(loc)
+    if step:
+        entry["step"] = step
+    entry["problem"] = message
+    return entry
+
+
+def _known_names() -> list[str]:
+    from pydantic import BaseModel
+
+    from nurture.programs import conditions, model
+
+    names: set[str] = set()
+    for module in (model, conditions):
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, BaseModel) and value is not BaseModel:
+                for name, info in value.model_fields.items():
+                    names.add(info.alias or name)
+    return sorted(names)
+
+
+def explain(error: Any, located: Located | None) -> str:
+    """A pydantic error in plain words."""
+    kind, loc, msg = error["type"], error["loc"], error["msg"]
+    last = next((p for p in reversed(loc) if isinstance(p, str)), None)
+    if kind == "missing":
+        return f"`{last}` is required here"
+    if kind == "extra_forbidden":
+        close = difflib.get_close_matches(str(last), _known_names(), n=1)
+        hint = f"; did you mean `{close[0]}`?" if close else ""
+        return f"`{last}` is not a setting here{hint}"
+    if kind == "union_tag_invalid":
+        ctx = error.get("ctx", {})
+        if ctx.get("discriminator") == "'type'":
+            from nurture.programs.model import STEP_TYPES
+
+            given = ctx.get("tag")
+            close = difflib.get_close_matches(str(given), STEP_TYPES, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            return f"unknown step type {given!r}.{hint} The step types are: {', '.join(STEP_TYPES)}"
+    if kind == "union_tag_not_found" and error.get("ctx", {}).get("discriminator") == "'type'":
+        return "a step needs `type` (send_email, wait, branch, ...)"
+    if kind == "string_pattern_mismatch" and last in ("id", "program"):
+        return (
+            "ids use lower-case letters, digits and '-', start with a letter or digit, at most 40"
+        )
+    if kind == "value_error":
+        return msg.removeprefix("Value error, ")
+    if kind in ("condition_kind", "trigger_kind"):
+        return msg
+    return msg
+
+
+def validation_problems(exc: ValidationError, located: Located | None) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+    for error in exc.errors(include_url=False):
+        entry = problem_entry(located, tuple(error["loc"]), explain(error, located))
+        key = (entry["where"], entry["problem"])
+        if key not in seen:  # unions repeat the same complaint per alternative
+            seen.add(key)
+            out.append(entry)
+    return out
