@@ -283,11 +283,11 @@ def _host_problem(url: str) -> str | None:
         return None
     for flag, words in (
         ("is_loopback", "a loopback"),
-        ("is_private", "a private"),
         ("is_link_local", "a link-local"),
-        ("is_reserved", "a reserved"),
-        ("is_multicast", "a multicast"),
         ("is_unspecified", "an unspecified"),
+        ("is_multicast", "a multicast"),
+        ("is_reserved", "a reserved"),
+        ("is_private", "a private"),
     ):
         if getattr(address, flag):
             return f"{host} is {words} address; webhooks may only call public addresses"

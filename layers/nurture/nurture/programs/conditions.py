@@ -303,7 +303,10 @@ def check_operators(ops: Operators, found: bool, actual: Any, stage: bool = Fals
 
 
 def filter_matches(flt: Any, found: bool, actual: Any) -> bool:
-    """One `where` entry: a value (equality), a list (any of) or operators."""
+    """One `where` entry: a value (equality), a list (any of) or operators (a parsed
+    `Operators` or the mapping from a step's params)."""
+    if isinstance(flt, Mapping):
+        flt = Operators.model_validate(flt)
     if isinstance(flt, Operators):
         return check_operators(flt, found, actual)
     if isinstance(flt, list):

@@ -99,29 +99,39 @@ def _map(node: yaml.Node, path: Loc, located: Located) -> None:
             _map(item, (*path, index), located)
 
 
-def where_text(loc: Loc) -> str:
+def where_text(loc: Loc, step: str | None = None) -> str:
     out = ""
-    for part in loc:
+    for number, part in enumerate(loc):
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if step and number == 1 and loc[0] == "steps":
+            out += f" ({step})"
     return out or "(file)"
 
 
 def problem_entry(
-    located: Located | None, loc: Loc, message: str, step: str | None = None
+    located: Located | None,
+    loc: Loc,
+    message: str,
+    step: str | None = None,
+    missing: str | None = None,
 ) -> dict[str, Any]:
-    """One entry of a status report: where (path, line, column, step) and the problem."""
+    """One entry of a status report: where (path, line, column, step) and the problem.
+    `missing`: the name of a required key that is absent (reported at its parent)."""
     entry: dict[str, Any] = {}
+    path = loc
+    mark = None
     if located is not None:
         resolved, mark = located.position(loc)
-        entry["where"] = where_text(resolved if resolved else loc)
-        if mark:
-            entry["line"], entry["column"] = mark
+        path = resolved if resolved or not loc else loc
+        if missing and (not path or path[-1] != missing):
+            path = (*path, missing)
         if step is None and len(resolved) >= 2 and resolved[0] == "steps":
             item = located.data["steps"][resolved[1]]
             if isinstance(item, dict) and isinstance(item.get("id"), str):
                 step = item["id"]
-    else:
-        entry["where"] = where_text(loc)
+    entry["where"] = where_text(path, step)
+    if mark:
+        entry["line"], entry["column"] = mark
     if step:
         entry["step"] = step
     entry["problem"] = message
@@ -178,7 +188,11 @@ def validation_problems(exc: ValidationError, located: Located | None) -> list[d
     out: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
     for error in exc.errors(include_url=False):
-        entry = problem_entry(located, tuple(error["loc"]), explain(error, located))
+        loc = tuple(error["loc"])
+        missing = (
+            loc[-1] if error["type"] == "missing" and loc and isinstance(loc[-1], str) else None
+        )
+        entry = problem_entry(located, loc, explain(error, located), missing=missing)
         key = (entry["where"], entry["problem"])
         if key not in seen:  # unions repeat the same complaint per alternative
             seen.add(key)
