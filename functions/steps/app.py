@@ -7,6 +7,7 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger, Tracer
 
+import nurture.actions  # noqa: F401  (registers branch, split, webhook, ... in ACTIONS)
 import nurture.actions_schedule  # noqa: F401  (registers schedule_resume: long waits)
 from nurture.adapters.aws import S3Blobs, SesMailer, StepFunctionsWorkflows
 from nurture.adapters.dynamodb import DynamoActivities, DynamoContacts, DynamoState

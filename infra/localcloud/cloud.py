@@ -95,6 +95,10 @@ class LocalCloud:
         self.parameters = {**LOCAL_PARAMETERS, **(parameters or {})}
         self.clock = virtual_time.VirtualClock(start)
         self.template = load_template(root / "template.yaml")
+        # Template parameters with a Default need no local value.
+        defaults = {name: str(p["Default"]) for name, p in self.template.get("Parameters", {}).items()
+                    if "Default" in p}
+        self.parameters = {**defaults, **self.parameters}
         self.functions: dict[str, _Function] = {}
         self.outbox: list[CapturedEmail] = []
         self.timeline: list[TimelineEntry] = []
@@ -459,7 +463,8 @@ class LocalCloud:
     def advance(self, delta: timedelta) -> None:
         """Let `delta` of virtual time pass, running everything that falls due on the way."""
         self.run_until_idle()
-        self.clock.advance(delta, on_tick=self.run_until_idle, timers=_Schedules(self))
+        timers = _Timers(_Schedules(self), _FunctionSchedules(self))
+        self.clock.advance(delta, on_tick=self.run_until_idle, timers=timers)
 
     def _poll_streams(self) -> bool:
         # moto answers only the regional host, not the newer account-based stream endpoints
@@ -704,6 +709,119 @@ class _Schedules:
                 group.schedules.pop(schedule.name, None)
             else:
                 schedule.state = "DISABLED"  # a one-time schedule that ran stays, inert
+
+
+class _FunctionSchedules:
+    """The template's `Schedule` events of functions (EventBridge `rate(...)` / `cron(...)`),
+    fired on the virtual clock as time passes each next occurrence (a rate counts from the
+    first `advance`). The next occurrences live on the cloud, across `advance` calls."""
+
+    def __init__(self, cloud: LocalCloud):
+        self.cloud = cloud
+        if not hasattr(cloud, "_function_schedules"):
+            now = cloud.clock.now()
+            cloud._function_schedules = {  # type: ignore[attr-defined]
+                (fn.logical_id, name): _next_occurrence(ev["Properties"]["Schedule"], now)
+                for fn in cloud.functions.values()
+                for name, ev in fn.events.items()
+                if ev["Type"] == "Schedule" and ev["Properties"].get("Enabled", True) is not False
+            }
+        self.next: dict[tuple[str, str], datetime] = cloud._function_schedules  # type: ignore[attr-defined]
+
+    def next_due(self) -> datetime | None:
+        return min(self.next.values()) if self.next else None
+
+    def fire(self, now: datetime) -> None:
+        for (logical, name), when in sorted(self.next.items(), key=lambda item: item[1]):
+            if when > now:
+                continue
+            expression = self.cloud.functions[logical].events[name]["Properties"]["Schedule"]
+            self.next[(logical, name)] = _next_occurrence(expression, when)
+            self.cloud._emit("scheduler", f"schedule {logical}.{name} fired ({expression})")
+            event = {
+                "version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
+                "source": "aws.events", "account": ACCOUNT, "region": REGION,
+                "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{self.cloud.stack}-{logical}{name}"],
+                "detail": {},
+            }
+            try:
+                self.cloud.invoke(logical, event)
+            except Exception as exc:  # noqa: BLE001 - shown like a failed invocation
+                self.cloud.errors.append(f"{logical}: {type(exc).__name__}: {exc}")
+            self.cloud.run_until_idle()
+
+
+class _Timers:
+    """Several `timers` (next_due / fire) as one, for VirtualClock.advance_to."""
+
+    def __init__(self, *parts: Any):
+        self.parts = parts
+
+    def next_due(self) -> datetime | None:
+        due = [d for d in (p.next_due() for p in self.parts) if d is not None]
+        return min(due) if due else None
+
+    def fire(self, now: datetime) -> None:
+        for part in self.parts:
+            due = part.next_due()
+            if due is not None and due <= now:
+                part.fire(now)
+
+
+_RATE_UNITS = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}
+_WEEKDAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]  # EventBridge: 1 = SUN
+
+
+def _cron_field(text: str, low: int, high: int, names: list[str] | None = None) -> set[int] | None:
+    """EventBridge cron field -> allowed values (None: any). Supports *, ?, lists, ranges, steps."""
+    if text in ("*", "?"):
+        return None
+    values: set[int] = set()
+    for part in text.split(","):
+        step = 1
+        if "/" in part:
+            part, step_text = part.split("/", 1)
+            step = int(step_text)
+        if names:
+            for index, name in enumerate(names):
+                part = part.replace(name, str(index + low))
+        if part in ("*", ""):
+            start, end = low, high
+        elif "-" in part:
+            start, end = (int(x) for x in part.split("-", 1))
+        else:
+            start = end = int(part)
+        values.update(range(start, end + 1, step))
+    return values
+
+
+def _next_occurrence(expression: str, after: datetime) -> datetime:
+    """The first moment after `after` of an EventBridge `rate(...)` or `cron(...)` (UTC)."""
+    rate = re.fullmatch(r"rate\((\d+) (\w+)\)", expression.strip())
+    if rate:
+        return after + timedelta(seconds=int(rate.group(1)) * _RATE_UNITS[rate.group(2)])
+    cron = re.fullmatch(r"cron\((.+)\)", expression.strip())
+    if not cron:
+        raise ValueError(f"unsupported schedule expression {expression!r}")
+    minute, hour, dom, month, dow, _year = cron.group(1).split()
+    minutes = sorted(_cron_field(minute, 0, 59) or range(60))
+    hours = sorted(_cron_field(hour, 0, 23) or range(24))
+    days, months = _cron_field(dom, 1, 31), _cron_field(month, 1, 12)
+    weekdays = _cron_field(dow, 1, 7, _WEEKDAYS)
+    start = after.astimezone(UTC).replace(second=0, microsecond=0)
+    for offset in range(0, 367):
+        day = (start + timedelta(days=offset)).date()
+        if (days and day.day not in days) or (months and day.month not in months):
+            continue
+        if weekdays and (day.isoweekday() % 7) + 1 not in weekdays:
+            continue
+        for h in hours:
+            for m in minutes:
+                moment = datetime(day.year, day.month, day.day, h, m, tzinfo=UTC)
+                if moment > after:
+                    return moment
+    raise ValueError(f"schedule {expression!r} never fires")
 
 
 def _remember_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:

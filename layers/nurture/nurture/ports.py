@@ -3,7 +3,8 @@ for AWS; tests and benchmarks use in-memory fakes."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from nurture.contacts import Contact
@@ -33,6 +34,17 @@ class ContactStore(Protocol):
 
     def save(self, contact: Contact) -> None: ...
 
+    def apply_once(
+        self, contact_id: str, key: str, change: Callable[[Contact], dict[str, Any] | None]
+    ) -> tuple[bool, dict[str, Any] | None]:
+        """Change one contact at most once per `key` (e.g. execution + step), never losing a
+        concurrent write: `change` edits the contact in place and returns a note of what changed
+        (None: nothing to save). Returns (applied now, note) - on a repeat, the first note.
+        Raises KeyError when there is no such contact."""
+
+    def scan(self) -> Iterator[Contact]:
+        """Every contact (for daily sweeps; reads the whole table)."""
+
 
 @dataclass(frozen=True)
 class WaitRegistration:
@@ -42,6 +54,35 @@ class WaitRegistration:
     step_id: str
     task_token: str
     expires_at: int  # epoch seconds: the deadline plus a margin, for TTL clean-up
+    where: dict[str, Any] = field(default_factory=dict)  # the step's property filters
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """A contact's place in one program: its latest entry. Runs never overlap, so one is enough."""
+
+    contact_id: str
+    program_id: str
+    execution: str  # the latest entry's execution name (deterministic per entry)
+    entered_at: str
+    # pending (claimed, not started yet) | started | ended | converted | stopped
+    status: str = "pending"
+    entries: int = 1
+    execution_arn: str | None = None
+
+
+@dataclass(frozen=True)
+class Task:
+    """Work for a person, e.g. "call this contact", created by a program."""
+
+    task_id: str
+    assignee: str
+    title: str
+    due: str  # ISO 8601 UTC
+    created_at: str
+    contact_id: str | None = None
+    program_id: str | None = None
+    status: str = "open"
 
 
 @dataclass(frozen=True)
@@ -61,10 +102,35 @@ class StateStore(Protocol):
 
     def programs_for_trigger(self, trigger_key: str) -> list[str]: ...
 
-    def claim_enrolment(self, program_id: str, contact_id: str, execution_name: str) -> str:
-        """Record an entry; returns 'new', 'pending' (claimed but not started) or 'started'."""
+    def get_enrolment(self, contact_id: str, program_id: str) -> Enrolment | None: ...
 
-    def mark_enrolment_started(self, program_id: str, contact_id: str) -> None: ...
+    def enrolments_of(self, contact_id: str) -> list[Enrolment]: ...
+
+    def claim_entry(self, entry: Enrolment, replaces: str | None) -> bool:
+        """Record a new entry unless another claim got there first: the stored enrolment must
+        still name the execution `replaces` (None: there must be none). False when it lost."""
+
+    def set_entry_status(
+        self,
+        contact_id: str,
+        program_id: str,
+        execution: str,
+        status: str,
+        execution_arn: str | None = None,
+    ) -> None:
+        """Update the entry `execution` (no-op when a later entry replaced it)."""
+
+    def mark_once(self, key: str, expires_at: int | None = None) -> bool:
+        """True the first time `key` is marked, False ever after (until it expires)."""
+
+    def count_attempt(self, key: str, expires_at: int) -> int:
+        """Count one more attempt at `key`; returns how many there have been, this one included."""
+
+    def add_task(self, task: Task) -> bool:
+        """Store a task once (by task id); False when it was already stored."""
+
+    def tasks_for(self, assignee: str) -> list[Task]:
+        """The assignee's tasks, soonest due first."""
 
     def register_wait(self, wait: WaitRegistration) -> None: ...
 
@@ -89,6 +155,11 @@ class Workflows(Protocol):
 
     def resume(self, task_token: str, output: dict[str, Any]) -> bool:
         """Resume a waiting step; False when the wait is gone (timed out or finished)."""
+
+    def is_running(self, execution_arn: str) -> bool: ...
+
+    def stop(self, execution_arn: str, cause: str) -> bool:
+        """Stop a running execution; False when it was not running."""
 
 
 @dataclass(frozen=True)

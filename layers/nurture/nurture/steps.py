@@ -134,9 +134,15 @@ class StepRunner:
                                                                "occurred_at": activity.occurred_at})
                     return {"status": "already_happened"}
         deadline = int(clock.now().timestamp()) + timeout
-        self.state.register_wait(WaitRegistration(
-            contact_id=request.contact_id, event_key=event_key, execution=request.execution,
-            step_id=request.step_id, task_token=request.task_token,
-            expires_at=deadline + WAIT_MARGIN_SECONDS,
-        ))
+        self.state.register_wait(
+            WaitRegistration(
+                contact_id=request.contact_id,
+                event_key=event_key,
+                execution=request.execution,
+                step_id=request.step_id,
+                task_token=request.task_token,
+                expires_at=deadline + WAIT_MARGIN_SECONDS,
+                where=request.params.get("where") or {},
+            )
+        )
         return {"status": "waiting"}

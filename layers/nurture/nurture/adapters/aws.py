@@ -56,16 +56,41 @@ class SesMailer:
         return str(resp["MessageId"])
 
 
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """The ARN of execution `name` of a machine, given the machine's, a version's or an alias's ARN."""
+    parts = state_machine_arn.split(":")
+    return ":".join([*parts[:5], "execution", parts[6], name])
+
+
 class StepFunctionsWorkflows:
     def __init__(self, client: Any):
         self._sfn = client
 
     def start(self, state_machine_arn: str, name: str, payload: dict[str, Any]) -> str:
-        # StartExecution is idempotent for the same name and input, so retries are safe.
-        resp = self._sfn.start_execution(
-            stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload, sort_keys=True)
-        )
+        # StartExecution is idempotent for the same name and input, so retries are safe; a
+        # finished execution of that name answers ExecutionAlreadyExists: it is the same entry.
+        try:
+            resp = self._sfn.start_execution(
+                stateMachineArn=state_machine_arn,
+                name=name,
+                input=json.dumps(payload, sort_keys=True),
+            )
+        except self._sfn.exceptions.ExecutionAlreadyExists:
+            return execution_arn(state_machine_arn, name)
         return str(resp["executionArn"])
+
+    def is_running(self, execution_arn: str) -> bool:
+        try:
+            status = self._sfn.describe_execution(executionArn=execution_arn)["status"]
+        except self._sfn.exceptions.ExecutionDoesNotExist:
+            return False
+        return bool(status == "RUNNING")
+
+    def stop(self, execution_arn: str, cause: str) -> bool:
+        if not self.is_running(execution_arn):
+            return False
+        self._sfn.stop_execution(executionArn=execution_arn, cause=cause[:32768])
+        return True
 
     def resume(self, task_token: str, output: dict[str, Any]) -> bool:
         try:

@@ -6,14 +6,20 @@ streams and filters need, so the schema can grow without migrations.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import uuid
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from nurture import clock
 from nurture.contacts import Contact
 from nurture.events import Activity
-from nurture.ports import ProgramRecord, WaitRegistration
+from nurture.ports import Enrolment, ProgramRecord, Task, WaitRegistration
 
 MESSAGE_DEDUPE_DAYS = 35
+APPLY_ATTEMPTS = 8  # optimistic retries when a contact is written concurrently
+CHANGE_GUARD_DAYS = 35  # how long `apply_once` remembers a change key (retries come sooner)
 
 
 def _s(value: str) -> dict[str, str]:
@@ -44,12 +50,17 @@ class DynamoContacts:
         try:
             self._db.transact_write_items(
                 TransactItems=[
-                    {"Put": {
-                        "TableName": self._table,
-                        "Item": {"pk": _s(f"ACTOR#email:{email}"), "sk": _s("CONTACT"),
-                                 "contact_id": _s(contact.contact_id)},
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }},
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": {
+                                "pk": _s(f"ACTOR#email:{email}"),
+                                "sk": _s("CONTACT"),
+                                "contact_id": _s(contact.contact_id),
+                            },
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
                     {"Put": {"TableName": self._table, "Item": self._profile_item(contact)}},
                 ]
             )
@@ -70,6 +81,82 @@ class DynamoContacts:
     def save(self, contact: Contact) -> None:
         self._db.put_item(TableName=self._table, Item=self._profile_item(contact))
 
+    def apply_once(
+        self, contact_id: str, key: str, change: Callable[[Contact], dict[str, Any] | None]
+    ) -> tuple[bool, dict[str, Any] | None]:
+        profile_key = {"pk": _s(f"CONTACT#{contact_id}"), "sk": _s("PROFILE")}
+        guard_key = {"pk": _s(f"CONTACT#{contact_id}"), "sk": _s(f"CHANGE#{key}")}
+        for _ in range(APPLY_ATTEMPTS):
+            item = self._db.get_item(
+                TableName=self._table, Key=profile_key, ConsistentRead=True
+            ).get("Item")
+            if item is None:
+                raise KeyError(contact_id)
+            version = item.get("version", {}).get("S")
+            contact = Contact.model_validate_json(item["doc"]["S"])
+            note = change(contact)
+            writes: list[dict[str, Any]] = [
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": {
+                            **guard_key,
+                            "note": _s(json.dumps(note)),
+                            "expires_at": {
+                                "N": str(int(clock.now().timestamp()) + CHANGE_GUARD_DAYS * 86400)
+                            },
+                        },
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
+            ]
+            if note is not None:
+                writes.append(
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": self._profile_item(contact),
+                            "ConditionExpression": "version = :seen"
+                            if version
+                            else "attribute_not_exists(version)",
+                            **(
+                                {"ExpressionAttributeValues": {":seen": _s(version)}}
+                                if version
+                                else {}
+                            ),
+                        }
+                    }
+                )
+            try:
+                self._db.transact_write_items(TransactItems=writes)
+                return True, note
+            except self._db.exceptions.TransactionCanceledException as exc:
+                reasons = exc.response.get("CancellationReasons", [])
+                if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                    done = self._db.get_item(
+                        TableName=self._table, Key=guard_key, ConsistentRead=True
+                    )["Item"]
+                    first: dict[str, Any] | None = json.loads(done["note"]["S"])
+                    return False, first
+                # The contact changed since we read it: read again and redo the change.
+        raise RuntimeError(
+            f"contact {contact_id} kept changing; gave up after {APPLY_ATTEMPTS} attempts"
+        )
+
+    def scan(self) -> Iterator[Contact]:
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": "sk = :profile",
+            "ExpressionAttributeValues": {":profile": _s("PROFILE")},
+        }
+        while True:
+            page = self._db.scan(**kwargs)
+            for item in page["Items"]:
+                yield Contact.model_validate_json(item["doc"]["S"])
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     @staticmethod
     def _profile_item(contact: Contact) -> dict[str, Any]:
         item = {
@@ -78,6 +165,8 @@ class DynamoContacts:
             "doc": _s(contact.model_dump_json()),
             "stage": _s(contact.stage),
             "score": {"N": str(contact.score)},
+            # A new token on every write lets `apply_once` notice a concurrent one.
+            "version": _s(uuid.uuid4().hex),
         }
         if contact.email:
             item["email"] = _s(contact.email)
@@ -105,7 +194,9 @@ class DynamoActivities:
         return item
 
     def _guard(self, activity: Activity) -> dict[str, Any]:
-        expires = int(activity.received_at and _epoch(activity.received_at)) + MESSAGE_DEDUPE_DAYS * 86400
+        expires = (
+            int(activity.received_at and _epoch(activity.received_at)) + MESSAGE_DEDUPE_DAYS * 86400
+        )
         return {
             "pk": _s(f"MSG#{activity.message_id}"),
             "sk": _s("MSG"),
@@ -116,8 +207,13 @@ class DynamoActivities:
         try:
             self._db.transact_write_items(
                 TransactItems=[
-                    {"Put": {"TableName": self._state_table, "Item": self._guard(activity),
-                             "ConditionExpression": "attribute_not_exists(pk)"}},
+                    {
+                        "Put": {
+                            "TableName": self._state_table,
+                            "Item": self._guard(activity),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
                     {"Put": {"TableName": self._table, "Item": self._item(activity)}},
                 ]
             )
@@ -154,17 +250,43 @@ class DynamoState:
 
     def register_program(self, record: ProgramRecord) -> None:
         old = self.get_program(record.program_id)
-        items = [{"Put": {"TableName": self._table, "Item": {
-            "pk": _s(f"PROGRAM#{record.program_id}"), "sk": _s("META"),
-            "doc": _s(json.dumps(record.__dict__)),
-        }}}]
+        items = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": {
+                        "pk": _s(f"PROGRAM#{record.program_id}"),
+                        "sk": _s("META"),
+                        "doc": _s(json.dumps(record.__dict__)),
+                    },
+                }
+            }
+        ]
         for trigger in set(old.triggers if old else []) - set(record.triggers):
-            items.append({"Delete": {"TableName": self._table, "Key": {
-                "pk": _s(f"TRIGGER#{trigger}"), "sk": _s(f"PROGRAM#{record.program_id}")}}})
+            items.append(
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": {
+                            "pk": _s(f"TRIGGER#{trigger}"),
+                            "sk": _s(f"PROGRAM#{record.program_id}"),
+                        },
+                    }
+                }
+            )
         for trigger in record.triggers:
-            items.append({"Put": {"TableName": self._table, "Item": {
-                "pk": _s(f"TRIGGER#{trigger}"), "sk": _s(f"PROGRAM#{record.program_id}"),
-                "program_id": _s(record.program_id)}}})
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": {
+                            "pk": _s(f"TRIGGER#{trigger}"),
+                            "sk": _s(f"PROGRAM#{record.program_id}"),
+                            "program_id": _s(record.program_id),
+                        },
+                    }
+                }
+            )
         self._db.transact_write_items(TransactItems=items)
 
     def get_program(self, program_id: str) -> ProgramRecord | None:
@@ -183,35 +305,145 @@ class DynamoState:
         )
         return [i["program_id"]["S"] for i in resp["Items"]]
 
-    def claim_enrolment(self, program_id: str, contact_id: str, execution_name: str) -> str:
-        key = {"pk": _s(f"ENROL#{program_id}#{contact_id}"), "sk": _s("ENTRY")}
+    @staticmethod
+    def _enrolment_key(contact_id: str, program_id: str) -> dict[str, Any]:
+        return {"pk": _s(f"ENROL#{contact_id}"), "sk": _s(f"PROGRAM#{program_id}")}
+
+    @staticmethod
+    def _enrolment(item: dict[str, Any]) -> Enrolment:
+        return Enrolment(
+            contact_id=item["pk"]["S"].removeprefix("ENROL#"),
+            program_id=item["sk"]["S"].removeprefix("PROGRAM#"),
+            execution=item["execution"]["S"],
+            entered_at=item["entered_at"]["S"],
+            status=item["status"]["S"],
+            entries=int(item["entries"]["N"]),
+            execution_arn=item["execution_arn"]["S"] if "execution_arn" in item else None,
+        )
+
+    def get_enrolment(self, contact_id: str, program_id: str) -> Enrolment | None:
+        item = self._db.get_item(
+            TableName=self._table,
+            Key=self._enrolment_key(contact_id, program_id),
+            ConsistentRead=True,
+        ).get("Item")
+        return self._enrolment(item) if item else None
+
+    def enrolments_of(self, contact_id: str) -> list[Enrolment]:
+        resp = self._db.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": _s(f"ENROL#{contact_id}")},
+            ConsistentRead=True,
+        )
+        return [self._enrolment(i) for i in resp["Items"]]
+
+    def claim_entry(self, entry: Enrolment, replaces: str | None) -> bool:
+        item = {
+            **self._enrolment_key(entry.contact_id, entry.program_id),
+            "execution": _s(entry.execution),
+            "entered_at": _s(entry.entered_at),
+            "status": _s(entry.status),
+            "entries": {"N": str(entry.entries)},
+        }
+        condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+        if replaces is not None:
+            condition = {
+                "ConditionExpression": "execution = :previous",
+                "ExpressionAttributeValues": {":previous": _s(replaces)},
+            }
+        try:
+            self._db.put_item(TableName=self._table, Item=item, **condition)
+            return True
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+
+    def set_entry_status(
+        self,
+        contact_id: str,
+        program_id: str,
+        execution: str,
+        status: str,
+        execution_arn: str | None = None,
+    ) -> None:
+        values = {":s": _s(status), ":execution": _s(execution)}
+        update = "SET #s = :s"
+        if execution_arn is not None:
+            update += ", execution_arn = :arn"
+            values[":arn"] = _s(execution_arn)
+        # A failed condition means a later entry replaced this one: nothing to do.
+        with contextlib.suppress(self._db.exceptions.ConditionalCheckFailedException):
+            self._db.update_item(
+                TableName=self._table,
+                Key=self._enrolment_key(contact_id, program_id),
+                UpdateExpression=update,
+                ConditionExpression="execution = :execution",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=values,
+            )
+
+    def mark_once(self, key: str, expires_at: int | None = None) -> bool:
+        item = {"pk": _s(f"ONCE#{key}"), "sk": _s("ONCE")}
+        if expires_at is not None:
+            item["expires_at"] = {"N": str(expires_at)}
+        try:
+            self._db.put_item(
+                TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)"
+            )
+            return True
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+
+    def count_attempt(self, key: str, expires_at: int) -> int:
+        resp = self._db.update_item(
+            TableName=self._table,
+            Key={"pk": _s(f"ATTEMPT#{key}"), "sk": _s("ATTEMPT")},
+            UpdateExpression="ADD attempts :one SET expires_at = :expires",
+            ExpressionAttributeValues={":one": {"N": "1"}, ":expires": {"N": str(expires_at)}},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(resp["Attributes"]["attempts"]["N"])
+
+    def add_task(self, task: Task) -> bool:
         try:
             self._db.put_item(
                 TableName=self._table,
-                Item={**key, "execution": _s(execution_name), "status": _s("pending")},
+                Item={
+                    "pk": _s(f"TASKS#{task.assignee}"),
+                    "sk": _s(f"TASK#{task.task_id}"),
+                    "due": _s(task.due),
+                    "doc": _s(json.dumps(task.__dict__)),
+                },
                 ConditionExpression="attribute_not_exists(pk)",
             )
-            return "new"
+            return True
         except self._db.exceptions.ConditionalCheckFailedException:
-            item = self._db.get_item(TableName=self._table, Key=key, ConsistentRead=True)["Item"]
-            return item["status"]["S"]
+            return False
 
-    def mark_enrolment_started(self, program_id: str, contact_id: str) -> None:
-        self._db.update_item(
-            TableName=self._table,
-            Key={"pk": _s(f"ENROL#{program_id}#{contact_id}"), "sk": _s("ENTRY")},
-            UpdateExpression="SET #s = :s",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":s": _s("started")},
-        )
+    def tasks_for(self, assignee: str) -> list[Task]:
+        found: list[Task] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": _s(f"TASKS#{assignee}")},
+        }
+        while True:
+            page = self._db.query(**kwargs)
+            found.extend(Task(**json.loads(i["doc"]["S"])) for i in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return sorted(found, key=lambda t: (t.due, t.task_id))
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def register_wait(self, wait: WaitRegistration) -> None:
-        self._db.put_item(TableName=self._table, Item={
-            "pk": _s(f"WAIT#{wait.contact_id}#{wait.event_key}"),
-            "sk": _s(f"{wait.execution}#{wait.step_id}"),
-            "doc": _s(json.dumps(wait.__dict__)),
-            "expires_at": {"N": str(wait.expires_at)},
-        })
+        self._db.put_item(
+            TableName=self._table,
+            Item={
+                "pk": _s(f"WAIT#{wait.contact_id}#{wait.event_key}"),
+                "sk": _s(f"{wait.execution}#{wait.step_id}"),
+                "doc": _s(json.dumps(wait.__dict__)),
+                "expires_at": {"N": str(wait.expires_at)},
+            },
+        )
 
     def waits_for(self, contact_id: str, event_key: str) -> list[WaitRegistration]:
         resp = self._db.query(
@@ -223,24 +455,32 @@ class DynamoState:
         return [WaitRegistration(**json.loads(i["doc"]["S"])) for i in resp["Items"]]
 
     def remove_wait(self, wait: WaitRegistration) -> None:
-        self._db.delete_item(TableName=self._table, Key={
-            "pk": _s(f"WAIT#{wait.contact_id}#{wait.event_key}"),
-            "sk": _s(f"{wait.execution}#{wait.step_id}"),
-        })
+        self._db.delete_item(
+            TableName=self._table,
+            Key={
+                "pk": _s(f"WAIT#{wait.contact_id}#{wait.event_key}"),
+                "sk": _s(f"{wait.execution}#{wait.step_id}"),
+            },
+        )
 
     def claim_send(self, send_key: str) -> str | None:
         key = {"pk": _s(f"SEND#{send_key}"), "sk": _s("SEND")}
         try:
-            self._db.put_item(TableName=self._table, Item={**key, "message_id": _s("")},
-                              ConditionExpression="attribute_not_exists(pk)")
+            self._db.put_item(
+                TableName=self._table,
+                Item={**key, "message_id": _s("")},
+                ConditionExpression="attribute_not_exists(pk)",
+            )
             return None
         except self._db.exceptions.ConditionalCheckFailedException:
             item = self._db.get_item(TableName=self._table, Key=key, ConsistentRead=True)["Item"]
             return item["message_id"]["S"] or "in-progress"
 
     def record_send(self, send_key: str, message_id: str) -> None:
-        self._db.put_item(TableName=self._table, Item={
-            "pk": _s(f"SEND#{send_key}"), "sk": _s("SEND"), "message_id": _s(message_id)})
+        self._db.put_item(
+            TableName=self._table,
+            Item={"pk": _s(f"SEND#{send_key}"), "sk": _s("SEND"), "message_id": _s(message_id)},
+        )
 
 
 def _epoch(iso_ts: str) -> int:

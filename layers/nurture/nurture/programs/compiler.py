@@ -255,6 +255,13 @@ def resume_points(program: Program) -> dict[str, bool]:
     return out
 
 
+def _allowed_webhook_hosts() -> set[str]:
+    """WEBHOOK_ALLOW_HOSTS: hosts exempt from the public-HTTPS rule, as the runtime reads it."""
+    from nurture.settings import ActionSettings, load
+
+    return load(ActionSettings).allowed_hosts()
+
+
 def _host_problem(url: str) -> str | None:
     try:
         parts = urlsplit(url)
@@ -262,6 +269,8 @@ def _host_problem(url: str) -> str | None:
         port = parts.port
     except ValueError as exc:
         return f"{url!r} is not a valid URL ({exc})"
+    if host and host.lower() in _allowed_webhook_hosts():
+        return None  # explicitly allowed (tests, private integrations): http(s), any port
     if parts.scheme != "https":
         return f"webhooks must use https:// (got {parts.scheme or 'no scheme'}://)"
     if not host:

@@ -1,0 +1,169 @@
+"""Triggers no single activity fires, run over all contacts:
+
+* the daily sweep: date triggers (birthday, anniversary, renewal date: the contact's local
+  date is the day), inactivity triggers (the last matching event is older than N days) and
+  automation-rule segments (`segment` with `once: false`: whoever matches now);
+* the one-time selection of a segment program when it is deployed (its status file is
+  written): everyone matching at that moment enters, once.
+
+Entries go through `Reactor.enrol`, so entry rules hold and every cause is deterministic (a
+date occurrence, the lapse since one activity, the selection): a retried or repeated sweep
+never enrols twice. The daily sweep also catches up yesterday's dates, for a missed run.
+
+Scale: one table scan of the contacts, and for inactivity one history query per contact:
+fine for tens of thousands of contacts in one Lambda run (15 minutes at most). Beyond that,
+fan out over scan segments (e.g. a Step Functions distributed map).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from nurture import clock
+from nurture.contacts import Contact
+from nurture.dates import occurrence_on, zone_of
+from nurture.events import Activity
+from nurture.ids import stable_id
+from nurture.programs.conditions import activity_matches, contact_value
+from nurture.programs.durations import parse_offset
+from nurture.programs.model import DateTrigger, InactivityTrigger, Program, SegmentTrigger
+from nurture.react import ContactView, Reactor
+
+SWEPT_TRIGGERS = ("date", "inactivity", "segment")
+
+
+@dataclass
+class SweepReport:
+    contacts: int = 0
+    entered: dict[str, int] = field(default_factory=dict)
+
+    def count(self, program_id: str) -> None:
+        self.entered[program_id] = self.entered.get(program_id, 0) + 1
+
+
+def _cause(contact: Contact, name: str, key: str, **properties: Any) -> Activity:
+    now = clock.iso(clock.now())
+    return Activity(
+        actor=f"contact:{contact.contact_id}",
+        contact_id=contact.contact_id,
+        message_id=stable_id(name, key, contact.contact_id),
+        kind="program",
+        name=name,
+        occurred_at=now,
+        received_at=now,
+        properties=properties,
+    )
+
+
+@dataclass
+class Sweeper:
+    reactor: Reactor
+
+    def _programs(self) -> list[Program]:
+        found = []
+        for key in SWEPT_TRIGGERS:
+            for program_id in self.reactor.state.programs_for_trigger(key):
+                loaded = self.reactor.program(program_id)
+                if loaded is None or loaded[0].status != "live":
+                    continue
+                trigger = loaded[1].trigger
+                if isinstance(trigger, SegmentTrigger) and trigger.once:
+                    continue  # one-time selections run on deploy only
+                found.append(loaded[1])
+        return found
+
+    def daily(self) -> SweepReport:
+        report = SweepReport()
+        programs = self._programs()
+        if not programs:
+            return report
+        now = clock.now()
+        for contact in self.reactor.contacts.scan():
+            report.contacts += 1
+            view = ContactView(contact, self.reactor.activities)
+            for program in programs:
+                found = self._due(program, view, now)
+                if found is None:
+                    continue
+                cause, start_at = found
+                if self.reactor.enrol(program.id, contact, cause, view=view, start_at=start_at):
+                    report.count(program.id)
+        return report
+
+    def _due(
+        self, program: Program, view: ContactView, now: datetime
+    ) -> tuple[Activity, str | None] | None:
+        trigger = program.trigger
+        contact = view.contact
+        if isinstance(trigger, DateTrigger):
+            found, value = contact_value(view.data, trigger.date)
+            if not found:
+                return None
+            zone = zone_of(contact)
+            today = now.astimezone(zone).date()
+            for day in (today, today - timedelta(days=1)):  # yesterday: a missed sweep
+                moment = occurrence_on(
+                    value,
+                    zone,
+                    day,
+                    parse_offset(trigger.offset),
+                    trigger.repeat == "yearly",
+                    trigger.time_of_day,
+                )
+                if moment is not None:
+                    cause = _cause(
+                        contact,
+                        "date.reached",
+                        f"{program.id}#{day.isoformat()}",
+                        program_id=program.id,
+                        field=trigger.date,
+                        day=day.isoformat(),
+                    )
+                    return cause, clock.iso(moment)
+            return None
+        if isinstance(trigger, InactivityTrigger):
+            last = next(
+                (a for a in view.history if activity_matches(trigger.inactivity, trigger.where, a)),
+                None,
+            )
+            if last is None or _parse(last.occurred_at) > now - timedelta(days=trigger.days):
+                return None  # never did it (not a lapse), or did it recently
+            cause = _cause(
+                contact,
+                "inactivity.reached",
+                f"{program.id}#{last.message_id}",
+                program_id=program.id,
+                event=trigger.inactivity,
+                last_at=last.occurred_at,
+                days=trigger.days,
+            )
+            return cause, None
+        if isinstance(trigger, SegmentTrigger) and view.holds(trigger.segment, now):
+            return _cause(contact, "segment.matched", program.id, program_id=program.id), None
+        return None
+
+    def select(self, program_id: str) -> SweepReport:
+        """The one-time selection of a segment program: who matches now enters."""
+        report = SweepReport()
+        loaded = self.reactor.program(program_id)
+        if loaded is None or loaded[0].status != "live":
+            return report
+        trigger = loaded[1].trigger
+        if not isinstance(trigger, SegmentTrigger):
+            return report
+        now = clock.now()
+        for contact in self.reactor.contacts.scan():
+            report.contacts += 1
+            view = ContactView(contact, self.reactor.activities)
+            if not view.holds(trigger.segment, now):
+                continue
+            cause = _cause(contact, "segment.matched", program_id, program_id=program_id)
+            if self.reactor.enrol(program_id, contact, cause, view=view):
+                report.count(program_id)
+        return report
+
+
+def _parse(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
