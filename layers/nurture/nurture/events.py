@@ -185,8 +185,11 @@ def parse_event(
     """Validate one raw event; raises ValidationError or ValueError with a clear reason."""
     if not isinstance(raw, dict):
         raise ValueError("event must be a JSON object")
+    # Measured as sent (compact UTF-8), so a call the HTTP limit lets through is not then
+    # rejected for the type we add or for escaping non-ASCII text.
+    size = len(json.dumps(raw, default=str, ensure_ascii=False, separators=(",", ":")).encode())
+    if size > MAX_EVENT_BYTES:
+        raise ValueError(f"event is larger than {MAX_EVENT_BYTES // 1024} KB")
     if default_type and "type" not in raw:
         raw = {**raw, "type": default_type}
-    if len(json.dumps(raw, default=str)) > MAX_EVENT_BYTES:
-        raise ValueError(f"event is larger than {MAX_EVENT_BYTES // 1024} KB")
     return _inbound.validate_python(raw)

@@ -1,0 +1,156 @@
+"""Shared fixtures: a fresh embedded local cloud per integration test, a view of its tables,
+and an in-memory activity store for unit tests."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from localcloud import LocalCloud
+from nurture.adapters.dynamodb import DynamoActivities
+from nurture.contacts import Contact
+from nurture.events import Activity
+
+# --- integration: the local cloud ---------------------------------------------------------
+
+
+@pytest.fixture
+def cloud() -> Iterator[LocalCloud]:
+    """A fresh local cloud (template.yaml on moto, virtual clock at its default start).
+
+    Nothing is uploaded: tests that need forms, templates or programs say so with
+    `cloud.sync_content()` or use the `live` fixture."""
+    started = LocalCloud().start()
+    try:
+        yield started
+    finally:
+        started.__exit__()
+
+
+@pytest.fixture
+def live(cloud: LocalCloud) -> LocalCloud:
+    """The cloud with the repository's forms, templates and programs deployed."""
+    cloud.sync_content()
+    status = json.loads(cloud.read("programs/welcome.status.json") or "{}")
+    assert status.get("status") == "live", f"welcome program did not deploy: {status}"
+    assert cloud.errors == []
+    return cloud
+
+
+@dataclass
+class Tables:
+    """Reads what the system stored, straight from DynamoDB on moto."""
+
+    cloud: LocalCloud
+
+    def _table(self, logical_id: str) -> str:
+        return str(self.cloud.resolver.refs[logical_id])
+
+    def _scan(self, logical_id: str) -> list[dict[str, Any]]:
+        ddb = self.cloud.client("dynamodb")
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"TableName": self._table(logical_id)}
+        while True:
+            page = ddb.scan(**kwargs)
+            items.extend(page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    @property
+    def store(self) -> DynamoActivities:
+        return DynamoActivities(
+            self.cloud.client("dynamodb"),
+            self._table("ActivitiesTable"),
+            self._table("StateTable"),
+        )
+
+    def activity_items(self) -> list[dict[str, Any]]:
+        return self._scan("ActivitiesTable")
+
+    def activities(self, actor: str | None = None) -> list[Activity]:
+        """Every stored activity (oldest first), or those of one actor key."""
+        found = [Activity.model_validate_json(i["doc"]["S"]) for i in self.activity_items()]
+        if actor is not None:
+            found = [a for a in found if a.actor == actor]
+        return sorted(found, key=lambda a: a.sort_key)
+
+    def visitor_activities(self) -> list[Activity]:
+        """What visitors sent in (tracking and forms), without what the system recorded."""
+        return [a for a in self.activities() if a.kind in ("track", "identify", "page", "form")]
+
+    def contacts(self) -> list[Contact]:
+        return [
+            Contact.model_validate_json(i["doc"]["S"])
+            for i in self._scan("ContactsTable")
+            if i["sk"]["S"] == "PROFILE"
+        ]
+
+    def contact_items(self) -> list[dict[str, Any]]:
+        return self._scan("ContactsTable")
+
+    def contact_by_email(self, email: str) -> Contact:
+        matches = [c for c in self.contacts() if c.email == email]
+        assert len(matches) == 1, f"expected one contact for {email}, found {len(matches)}"
+        return matches[0]
+
+    def contact_for_actor(self, actor: str) -> str | None:
+        item = (
+            self.cloud.client("dynamodb")
+            .get_item(
+                TableName=self._table("ContactsTable"),
+                Key={"pk": {"S": f"ACTOR#{actor}"}, "sk": {"S": "CONTACT"}},
+            )
+            .get("Item")
+        )
+        return item["contact_id"]["S"] if item else None
+
+    def activities_of(self, contact: Contact) -> list[Activity]:
+        """Everything stored under any of the contact's actor keys, newest first."""
+        return self.store.list_for([*contact.actors, f"contact:{contact.contact_id}"])
+
+    def executions(self, program_id: str) -> list[dict[str, Any]]:
+        """The Step Functions executions of a program's state machine."""
+        sfn = self.cloud.client("stepfunctions")
+        name = f"{self.cloud.stack}-program-{program_id}"
+        machines = sfn.list_state_machines()["stateMachines"]
+        arns = [m["stateMachineArn"] for m in machines if m["name"] == name]
+        assert arns, f"no state machine {name}"
+        return list(sfn.list_executions(stateMachineArn=arns[0])["executions"])
+
+
+@pytest.fixture
+def tables(cloud: LocalCloud) -> Tables:
+    return Tables(cloud)
+
+
+# --- unit: an in-memory activity store ------------------------------------------------------
+
+
+class InMemoryActivities:
+    """The ActivityStore port in memory: message ids dedupe, like the DynamoDB adapter."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, Activity] = {}
+
+    def put_new(self, activity: Activity) -> bool:
+        if activity.message_id in self.items:
+            return False
+        self.items[activity.message_id] = activity
+        return True
+
+    def put_many_new(self, activities: list[Activity]) -> list[bool]:
+        return [self.put_new(a) for a in activities]
+
+    def list_for(self, actors: list[str], limit: int = 200) -> list[Activity]:
+        found = [a for a in self.items.values() if a.actor in actors]
+        return sorted(found, key=lambda a: a.sort_key, reverse=True)[:limit]
+
+
+@pytest.fixture
+def memory_store() -> InMemoryActivities:
+    return InMemoryActivities()

@@ -1,0 +1,32 @@
+"""`make demo ARGS=--once`: the scripted welcome journey on the local cloud runs to its end."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_once_demo_runs_the_welcome_program_to_its_end() -> None:
+    # When the demo runs its scenario once, as a newcomer would
+    result = subprocess.run(
+        [sys.executable, "-m", "localcloud.demo", "--once"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"},
+    )
+    output = result.stdout + result.stderr
+
+    # Then it exits cleanly, having watched the program finish
+    assert result.returncode == 0, output[-4000:]
+    assert "program 'welcome' finished" in output, output[-4000:]
