@@ -1,4 +1,5 @@
-"""SES engagement events (configuration set -> SNS) recorded as contact activity."""
+"""SES engagement events (configuration set -> SNS): contact activity, per-step counters,
+the send ledger, and suppression of bounced and complaining addresses."""
 
 from __future__ import annotations
 
@@ -9,15 +10,20 @@ import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
 
+from nurture.adapters.delivery import DynamoDelivery
 from nurture.adapters.dynamodb import DynamoActivities
-from nurture.engagement import record_ses_event
+from nurture.delivery.caps import FrequencyCap
+from nurture.engagement import EngagementRecorder
 from nurture.settings import EngagementSettings, load
 
 settings = load(EngagementSettings)
 logger = Logger()
 tracer = Tracer()
-activities = DynamoActivities(
-    boto3.client("dynamodb"), settings.activities_table, settings.state_table
+_db = boto3.client("dynamodb")
+recorder = EngagementRecorder(
+    activities=DynamoActivities(_db, settings.activities_table, settings.state_table),
+    store=DynamoDelivery(_db, settings.state_table, settings.contacts_table),
+    soft_bounce_limit=FrequencyCap.parse(settings.soft_bounce_limit) or FrequencyCap(3, 30 * 86400),
 )
 
 
@@ -27,6 +33,6 @@ activities = DynamoActivities(
 def lambda_handler(event: SNSEvent, context: Any) -> dict[str, int]:
     recorded = 0
     for record in event.records:
-        activity = record_ses_event(json.loads(record.sns.message), activities)
+        activity = recorder.handle(json.loads(record.sns.message))
         recorded += activity is not None
     return {"recorded": recorded}

@@ -6,11 +6,15 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger, Tracer
+from botocore.config import Config
 
 import nurture.actions  # noqa: F401  (registers branch, split, webhook, ... in ACTIONS)
 import nurture.actions_schedule  # noqa: F401  (registers schedule_resume: long waits)
 from nurture.adapters.aws import S3Blobs, SesMailer, StepFunctionsWorkflows
+from nurture.adapters.delivery import DynamoDelivery, SnsTexter
 from nurture.adapters.dynamodb import DynamoActivities, DynamoContacts, DynamoState
+from nurture.delivery.config import load_policy
+from nurture.delivery.sender import DeliveryService
 from nurture.settings import StepsSettings, load
 from nurture.steps import StepRequest, StepRunner
 
@@ -18,14 +22,32 @@ settings = load(StepsSettings)
 logger = Logger()
 tracer = Tracer()
 _db = boto3.client("dynamodb")
+# Throttling is retried here with backoff; what is left after that defers the step.
+_retrying = Config(retries={"mode": "adaptive", "max_attempts": 6})
+_contacts = DynamoContacts(_db, settings.contacts_table)
+_activities = DynamoActivities(_db, settings.activities_table, settings.state_table)
+_state = DynamoState(_db, settings.state_table)
+_blobs = S3Blobs(boto3.client("s3"), settings.content_bucket)
+_mailer = SesMailer(boto3.client("sesv2", config=_retrying), settings.configuration_set)
 runner = StepRunner(
-    contacts=DynamoContacts(_db, settings.contacts_table),
-    activities=DynamoActivities(_db, settings.activities_table, settings.state_table),
-    state=DynamoState(_db, settings.state_table),
-    blobs=S3Blobs(boto3.client("s3"), settings.content_bucket),
-    mailer=SesMailer(boto3.client("sesv2"), settings.configuration_set),
+    contacts=_contacts,
+    activities=_activities,
+    state=_state,
+    blobs=_blobs,
+    mailer=_mailer,
     workflows=StepFunctionsWorkflows(boto3.client("stepfunctions")),
     sender=settings.sender_email,
+    delivery=DeliveryService(
+        contacts=_contacts,
+        activities=_activities,
+        state=_state,
+        blobs=_blobs,
+        store=DynamoDelivery(_db, settings.state_table, settings.contacts_table),
+        mailer=_mailer,
+        policy=load_policy(),
+        sender=settings.sender_email,
+        texter=SnsTexter(boto3.client("sns", config=_retrying)),
+    ),
 )
 
 
@@ -33,5 +55,7 @@ runner = StepRunner(
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = StepRequest.model_validate(event)
-    logger.append_keys(program_id=request.program_id, step_id=request.step_id, action=request.action)
+    logger.append_keys(
+        program_id=request.program_id, step_id=request.step_id, action=request.action
+    )
     return runner.run(request)

@@ -31,6 +31,8 @@ LOCAL_PARAMETERS = {
     "AllowedOrigins": "*",
     "SenderEmail": "hello@nurture.local",
     "LogLevel": "WARNING",
+    "LinkSigningSecret": "local-link-signing-secret-not-for-production",
+    "PublicBaseUrl": "http://localhost:3000",
 }
 
 
@@ -48,7 +50,20 @@ class CapturedEmail:
     sent_at: datetime
 
     def links(self) -> list[str]:
-        return re.findall(r'href="([^"]+)"', self.html)
+        """The tracked links (what a reader's click reaches SES with): `ses:no-track` ones,
+        like the unsubscribe link, are left out."""
+        return [href for tag, href in re.findall(r'(<a\b[^>]*?href="([^"]+)")', self.html)
+                if "ses:no-track" not in tag]
+
+
+@dataclass
+class CapturedSms:
+    message_id: str
+    to: str
+    text: str
+    sender_id: str | None
+    sms_type: str | None
+    sent_at: datetime
 
 
 @dataclass
@@ -99,8 +114,13 @@ class LocalCloud:
         defaults = {name: str(p["Default"]) for name, p in self.template.get("Parameters", {}).items()
                     if "Default" in p}
         self.parameters = {**defaults, **self.parameters}
+        # Template parameters with a Default need no local value.
+        defaults = {name: str(p["Default"]) for name, p in self.template.get("Parameters", {}).items()
+                    if "Default" in p}
+        self.parameters = {**defaults, **self.parameters}
         self.functions: dict[str, _Function] = {}
         self.outbox: list[CapturedEmail] = []
+        self.sms_outbox: list[CapturedSms] = []
         self.timeline: list[TimelineEntry] = []
         self.errors: list[str] = []
         self.on_timeline: Callable[[TimelineEntry], None] | None = None
@@ -361,6 +381,8 @@ class LocalCloud:
         events.register("after-call.s3.PutObject", self._after_put_object)
         events.register("provide-client-params.sesv2.SendEmail", _remember_params)
         events.register("after-call.sesv2.SendEmail", self._after_send_email)
+        events.register("provide-client-params.sns.Publish", _remember_params)
+        events.register("after-call.sns.Publish", self._after_publish)
         events.register("after-call.stepfunctions.StartExecution", self._after_start_execution)
 
     def _enqueue(self, job: Callable[[], None]) -> None:
@@ -400,6 +422,27 @@ class LocalCloud:
         self.outbox.append(email)
         self._enqueue(lambda: self.ses_event(email, "Send"))
         self._enqueue(lambda: self.ses_event(email, "Delivery"))
+
+    def _after_publish(self, parsed: dict[str, Any], context: Any, **_: Any) -> None:
+        """SNS Publish to a phone number is an SMS: capture it like SES email."""
+        params = context.get("nurture_params")
+        if params is None or not params.get("PhoneNumber") or "MessageId" not in parsed:
+            return
+        attrs = params.get("MessageAttributes") or {}
+        self.sms_outbox.append(CapturedSms(
+            message_id=parsed["MessageId"], to=params["PhoneNumber"], text=params["Message"],
+            sender_id=attrs.get("AWS.SNS.SMS.SenderID", {}).get("StringValue"),
+            sms_type=attrs.get("AWS.SNS.SMS.SMSType", {}).get("StringValue"), sent_at=self.clock.now(),
+        ))
+
+    def sms_reply(self, from_number: str, body: str, topic: str = "SmsInboundTopic") -> None:
+        """An inbound SMS, as SNS two-way SMS publishes it to the template's inbound topic."""
+        to = self.sms_outbox[-1].to if self.sms_outbox else "+10000000000"
+        message = {"originationNumber": from_number, "destinationNumber": to, "messageKeyword": "KEYWORD",
+                   "messageBody": body, "inboundMessageId": str(uuid.uuid4()),
+                   "previousPublishedMessageId": self.sms_outbox[-1].message_id if self.sms_outbox else ""}
+        self.publish(self.resolver.refs[topic], json.dumps(message))
+        self.run_until_idle()
 
     def _after_start_execution(self, parsed: dict[str, Any], **_: Any) -> None:
         arn = parsed.get("executionArn")
@@ -541,6 +584,12 @@ class LocalCloud:
             self._emit(who, f"contact identified ({how}; {props.get('joined_actors')} identities joined)")
         elif doc["name"] == "program.entered":
             self._emit(who, f"entered program {props.get('program_id')!r} (version {props.get('version')})")
+        elif doc["kind"] == "sms" and doc["name"] == "sms.sent":
+            self._emit(who, f"sms sent by {props.get('program_id')}/{props.get('step_id')} "
+                            f"({props.get('segments')} segment(s))")
+        elif doc["kind"] == "sms":
+            self._emit(who, f"{doc['name']} ({props.get('step_id') or props.get('keyword') or ''}) "
+                            f"{props.get('reason') or ''}".rstrip())
         elif doc["name"] == "email.sent":
             self._emit(who, f"email sent by {props.get('program_id')}/{props.get('step_id')}: {props.get('subject')!r}")
         elif doc["kind"] == "email" and doc["name"] not in ("email.send_accepted",):
@@ -870,4 +919,4 @@ def _sns_event(topic_arn: str, message: str, now: datetime) -> dict[str, Any]:
     }]}
 
 
-__all__ = ["CapturedEmail", "FunctionError", "LocalCloud", "TimelineEntry", "timedelta"]
+__all__ = ["CapturedEmail", "CapturedSms", "FunctionError", "LocalCloud", "TimelineEntry", "timedelta"]

@@ -7,11 +7,19 @@ custom fields) and `program`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from jinja2 import StrictUndefined, TemplateError, Undefined
+from jinja2 import (
+    StrictUndefined,
+    TemplateError,
+    TemplateSyntaxError,
+    Undefined,
+    UndefinedError,
+    nodes,
+)
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -52,7 +60,9 @@ def template_key(template_id: str) -> str:
 def load_template(blobs: BlobStore, template_id: str) -> EmailTemplate:
     source = blobs.get_text(template_key(template_id))
     if source is None:
-        raise TemplateProblem(f"email template {template_id!r} not found at {template_key(template_id)}")
+        raise TemplateProblem(
+            f"email template {template_id!r} not found at {template_key(template_id)}"
+        )
     try:
         return EmailTemplate.model_validate(yaml.safe_load(source))
     except (yaml.YAMLError, ValidationError) as exc:
@@ -61,20 +71,84 @@ def load_template(blobs: BlobStore, template_id: str) -> EmailTemplate:
 
 def _preheader_html(preheader: str) -> str:
     # The hidden preview text inbox clients show next to the subject.
-    return ('<div style="display:none;max-height:0;overflow:hidden">' + preheader + "</div>") if preheader else ""
+    return (
+        ('<div style="display:none;max-height:0;overflow:hidden">' + preheader + "</div>")
+        if preheader
+        else ""
+    )
 
 
-def render_email(template: EmailTemplate, context: dict[str, Any], strict: bool = False) -> RenderedEmail:
+def _undefined_names(source: str, name: str) -> list[str]:
+    """Dotted names in the template that end in `name`, e.g. 'contact.nickname'."""
+    try:
+        tree = _text_env.parse(source)
+    except TemplateError:
+        return []
+    found = []
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Name)):
+        if isinstance(node, nodes.Name) and node.name == name:
+            found.append(name)
+        elif (
+            isinstance(node, nodes.Getattr)
+            and node.attr == name
+            and isinstance(node.node, nodes.Name)
+        ) or (
+            isinstance(node, nodes.Getitem)
+            and isinstance(node.arg, nodes.Const)
+            and node.arg.value == name
+            and isinstance(node.node, nodes.Name)
+        ):
+            found.append(f"{node.node.name}.{name}")
+    return list(dict.fromkeys(found))
+
+
+def _describe(exc: TemplateError, part: str, source: str) -> str:
+    """A message a marketer can act on: which part, which line, which variable."""
+    if isinstance(exc, TemplateSyntaxError):
+        return f"{part}: syntax error on line {exc.lineno}: {exc.message}"
+    if isinstance(exc, UndefinedError):
+        match = re.search(r"has no attribute '([^']+)'|'([^']+)' is undefined", str(exc.message))
+        name = (match.group(1) or match.group(2)) if match else ""
+        dotted = _undefined_names(source, name) if name else []
+        variable = dotted[0] if dotted else name or "?"
+        return (
+            f"{part}: undefined variable '{variable}' (give it a default, e.g. "
+            f"{{{{ {variable} | default('') }}}})"
+        )
+    return f"{part}: {exc}"
+
+
+def render_email(
+    template: EmailTemplate, context: dict[str, Any], strict: bool = False, template_id: str = ""
+) -> RenderedEmail:
     html_env = _strict_html_env if strict else _html_env
     text_env = _strict_text_env if strict else _text_env
+    parts: dict[str, str] = {}
+    for part, env in (
+        ("subject", text_env),
+        ("preheader", html_env),
+        ("html", html_env),
+        ("text", text_env),
+    ):
+        source = getattr(template, part)
+        try:
+            parts[part] = env.from_string(source).render(context)
+        except TemplateError as exc:
+            where = f"email template {template_id!r}" if template_id else "email template"
+            raise TemplateProblem(f"{where}: {_describe(exc, part, source)}") from exc
+    html = _preheader_html(parts["preheader"].strip()) + parts["html"]
+    return RenderedEmail(subject=" ".join(parts["subject"].split()), html=html, text=parts["text"])
+
+
+def render_text(
+    source: str, context: dict[str, Any], strict: bool = False, what: str = "text"
+) -> str:
+    """A plain-text template (an SMS): no escaping, same sandbox and same error messages."""
+    env = _strict_text_env if strict else _text_env
     try:
-        subject = text_env.from_string(template.subject).render(context).strip()
-        preheader = html_env.from_string(template.preheader).render(context).strip()
-        html = _preheader_html(preheader) + html_env.from_string(template.html).render(context)
-        text = text_env.from_string(template.text).render(context)
+        return env.from_string(source).render(context)
     except TemplateError as exc:
-        raise TemplateProblem(f"template error: {exc}") from exc
-    return RenderedEmail(subject=" ".join(subject.split()), html=html, text=text)
+        raise TemplateProblem(_describe(exc, what, source)) from exc
 
 
 def sample_context() -> dict[str, Any]:
@@ -83,13 +157,36 @@ def sample_context() -> dict[str, Any]:
 
     contact: dict[str, Any] = dict.fromkeys(PROFILE_FIELDS, "x")
     contact.update(contact_id="x", stage="lead", score=0, tags=[])
-    return {"contact": contact, "program": {"id": "x", "name": "x"}}
+    return {
+        "contact": contact,
+        "program": {"id": "x", "name": "x"},
+        # links the sender provides (see nurture.delivery.compose.context_for)
+        "unsubscribe_url": "https://x/u/x",
+        "preferences_url": "https://x/u/x",
+        "confirm_url": "https://x/c/x",
+    }
 
 
 def check_template(blobs: BlobStore, template_id: str) -> None:
     """Raise TemplateProblem if the template is missing, malformed or uses unknown names."""
-    render_email(load_template(blobs, template_id), sample_context(), strict=True)
+    render_email(
+        load_template(blobs, template_id), sample_context(), strict=True, template_id=template_id
+    )
 
 
-__all__ = ["EmailTemplate", "RenderedEmail", "TemplateProblem", "Undefined", "check_template",
-           "load_template", "render_email"]
+def check_sms_text(source: str) -> None:
+    """Raise TemplateProblem if an SMS text has a syntax error or uses unknown names."""
+    render_text(source, sample_context(), strict=True, what="sms text")
+
+
+__all__ = [
+    "EmailTemplate",
+    "RenderedEmail",
+    "TemplateProblem",
+    "Undefined",
+    "check_sms_text",
+    "check_template",
+    "load_template",
+    "render_email",
+    "render_text",
+]

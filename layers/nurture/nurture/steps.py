@@ -9,20 +9,17 @@ from typing import Any
 from pydantic import BaseModel
 
 from nurture import clock
-from nurture.events import Activity
-from nurture.ids import stable_id, tag_safe
+from nurture.delivery.sender import DeliveryService, SendJob
 from nurture.ports import (
     ActivityStore,
     BlobStore,
     ContactStore,
     Mailer,
-    OutgoingEmail,
     StateStore,
     WaitRegistration,
     Workflows,
 )
 from nurture.react import waited_event_keys
-from nurture.rendering import load_template, render_email
 
 WAIT_MARGIN_SECONDS = 86400
 
@@ -31,9 +28,15 @@ WAIT_MARGIN_SECONDS = 86400
 ACTIONS: dict[str, Callable[[StepRunner, StepRequest], dict[str, Any]]] = {}
 
 
-def action(name: str) -> Callable[[Callable[[StepRunner, StepRequest], dict[str, Any]]],
-                                  Callable[[StepRunner, StepRequest], dict[str, Any]]]:
-    def register(fn: Callable[[StepRunner, StepRequest], dict[str, Any]]) -> Callable[[StepRunner, StepRequest], dict[str, Any]]:
+def action(
+    name: str,
+) -> Callable[
+    [Callable[[StepRunner, StepRequest], dict[str, Any]]],
+    Callable[[StepRunner, StepRequest], dict[str, Any]],
+]:
+    def register(
+        fn: Callable[[StepRunner, StepRequest], dict[str, Any]],
+    ) -> Callable[[StepRunner, StepRequest], dict[str, Any]]:
         ACTIONS[name] = fn
         return fn
 
@@ -65,6 +68,8 @@ class StepRunner:
     mailer: Mailer
     workflows: Workflows
     sender: str
+    # Sends (email, SMS) go through delivery: permission, quiet hours, caps, send-once.
+    delivery: DeliveryService | None = None
 
     def run(self, request: StepRequest) -> dict[str, Any]:
         method = getattr(self, f"do_{request.action}", None)
@@ -82,41 +87,31 @@ class StepRunner:
     def do_wait_for_event(self, request: StepRequest) -> dict[str, Any]:
         return self.wait_for_event(request)
 
+    def do_send_sms(self, request: StepRequest) -> dict[str, Any]:
+        return self.send_sms(request)
+
+    def _delivery(self) -> DeliveryService:
+        if self.delivery is None:
+            raise StepFailed("delivery is not configured for this steps function")
+        return self.delivery
+
+    @staticmethod
+    def _job(request: StepRequest) -> SendJob:
+        return SendJob(
+            program_id=request.program_id,
+            step_id=request.step_id,
+            contact_id=request.contact_id,
+            execution=request.execution,
+            params=request.params,
+        )
+
     def send_email(self, request: StepRequest) -> dict[str, Any]:
-        send_key = f"{request.execution}#{request.step_id}"
-        already = self.state.claim_send(send_key)
-        if already is not None:
-            # A retried step: the message went (or is going) out once already.
-            return {"status": "already_sent", "message_id": already, "retry_at": None}
-        contact = self.contacts.get(request.contact_id)
-        if contact is None or not contact.email:
-            raise StepFailed(f"contact {request.contact_id} has no email address")
-        template = load_template(self.blobs, request.params["template"])
-        rendered = render_email(template, {
-            "contact": contact.template_context(),
-            "program": {"id": request.program_id},
-        })
-        tags = {
-            "contact_id": contact.contact_id,
-            "program_id": request.program_id,
-            "step_id": request.step_id,
-            "execution": tag_safe(request.execution),
-        }
-        message_id = self.mailer.send(OutgoingEmail(
-            to=contact.email, sender=self.sender, subject=rendered.subject, html=rendered.html,
-            text=rendered.text, tags=tags, headers={},
-        ))
-        self.state.record_send(send_key, message_id)
-        now = clock.iso(clock.now())
-        self.activities.put_new(Activity(
-            actor=f"contact:{contact.contact_id}", contact_id=contact.contact_id,
-            message_id=stable_id("email.sent", send_key), kind="email", name="email.sent",
-            occurred_at=now, received_at=now,
-            properties={"program_id": request.program_id, "step_id": request.step_id,
-                        "execution": request.execution, "ses_message_id": message_id,
-                        "subject": rendered.subject, "template": request.params["template"]},
-        ))
-        return {"status": "sent", "message_id": message_id, "retry_at": None}
+        """Send once if allowed (consent, suppression), when allowed (window, cap); see
+        nurture.delivery.sender. Returns sent | already_sent | skipped | deferred."""
+        return self._delivery().send_email(self._job(request))
+
+    def send_sms(self, request: StepRequest) -> dict[str, Any]:
+        return self._delivery().send_sms(self._job(request))
 
     def wait_for_event(self, request: StepRequest) -> dict[str, Any]:
         if not request.task_token:
@@ -127,11 +122,18 @@ class StepRunner:
         # email was already opened/clicked, resume at once instead of waiting for it again.
         if event_key.startswith("email."):
             for activity in self.activities.list_for([f"contact:{request.contact_id}"], limit=100):
-                if (event_key in waited_event_keys(activity)
-                        and activity.properties.get("execution") == request.execution):
-                    self.workflows.resume(request.task_token, {"event": activity.name,
-                                                               "message_id": activity.message_id,
-                                                               "occurred_at": activity.occurred_at})
+                if (
+                    event_key in waited_event_keys(activity)
+                    and activity.properties.get("execution") == request.execution
+                ):
+                    self.workflows.resume(
+                        request.task_token,
+                        {
+                            "event": activity.name,
+                            "message_id": activity.message_id,
+                            "occurred_at": activity.occurred_at,
+                        },
+                    )
                     return {"status": "already_happened"}
         deadline = int(clock.now().timestamp()) + timeout
         self.state.register_wait(

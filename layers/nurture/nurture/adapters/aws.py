@@ -46,13 +46,25 @@ class SesMailer:
             content["Simple"]["Headers"] = [
                 {"Name": k, "Value": v} for k, v in email.headers.items()
             ]
-        resp = self._ses.send_email(
-            FromEmailAddress=email.sender,
-            Destination={"ToAddresses": [email.to]},
-            Content=content,
-            ConfigurationSetName=self._configuration_set,
-            EmailTags=[{"Name": k, "Value": v} for k, v in email.tags.items()],
-        )
+        from botocore.exceptions import ClientError
+
+        from nurture.adapters.delivery import translate_client_error
+
+        try:
+            resp = self._ses.send_email(
+                FromEmailAddress=email.sender,
+                Destination={"ToAddresses": [email.to]},
+                Content=content,
+                ConfigurationSetName=self._configuration_set,
+                EmailTags=[{"Name": k, "Value": v} for k, v in email.tags.items()],
+            )
+        except ClientError as exc:
+            # Throttling left after the client's own retries -> DeliveryThrottled (the step
+            # defers); MessageRejected and the like -> DeliveryRejected (the step skips).
+            translated = translate_client_error(exc)
+            if translated is None:
+                raise
+            raise translated from exc
         return str(resp["MessageId"])
 
 

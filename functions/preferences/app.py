@@ -1,0 +1,105 @@
+"""Signed links from messages: the preference page, one-click unsubscribe (RFC 8058) and
+double opt-in confirmation. Public routes: the signed token is the only credential."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+from urllib.parse import parse_qsl
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.metrics import MetricUnit
+
+from nurture.adapters.delivery import DynamoDelivery
+from nurture.adapters.dynamodb import DynamoActivities
+from nurture.delivery.config import load_policy
+from nurture.delivery.preferences import ONE_CLICK_BODY, PreferenceCenter, PreferenceError, page
+from nurture.settings import Tables, load
+
+MAX_BODY_BYTES = 16 * 1024
+settings = load(Tables)
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+app = APIGatewayHttpResolver()
+_db = boto3.client("dynamodb")
+center = PreferenceCenter(
+    store=DynamoDelivery(_db, settings.state_table, settings.contacts_table),
+    activities=DynamoActivities(_db, settings.activities_table, settings.state_table),
+    policy=load_policy(),
+)
+# The token is in the URL: never send it on as a referrer, never cache or index the page.
+HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+}
+
+
+def _html(status: int, body: str) -> Response:
+    return Response(status, "text/html; charset=utf-8", body, headers=dict(HEADERS))
+
+
+def _body() -> str:
+    raw = app.current_event.body or ""
+    data = base64.b64decode(raw) if app.current_event.is_base64_encoded else raw.encode()
+    return data[:MAX_BODY_BYTES].decode("utf-8", errors="replace")
+
+
+def _is_one_click(body: str) -> bool:
+    content_type = (app.current_event.headers.get("content-type") or "").lower()
+    if content_type.startswith("multipart/form-data"):
+        return 'name="List-Unsubscribe"' in body and "One-Click" in body
+    return (
+        dict(parse_qsl(body)).get("List-Unsubscribe") == "One-Click"
+        or body.strip() == ONE_CLICK_BODY
+    )
+
+
+@app.get("/u/<token>")
+def view_preferences(token: str) -> Response:
+    return _html(200, center.view(token))
+
+
+@app.post("/u/<token>")
+def post_preferences(token: str) -> Response:
+    body = _body()
+    if _is_one_click(body):
+        center.one_click(token)
+        metrics.add_metric("OneClickUnsubscribes", MetricUnit.Count, 1)
+        return _html(
+            200,
+            page("You are unsubscribed", "<p>You will get no more marketing email from us.</p>"),
+        )
+    form = dict(parse_qsl(body, keep_blank_values=True))
+    return _html(200, center.submit(token, form))
+
+
+@app.get("/c/<token>")
+def view_confirmation(token: str) -> Response:
+    return _html(200, center.confirm_view(token))
+
+
+@app.post("/c/<token>")
+def post_confirmation(token: str) -> Response:
+    html = center.confirm(token)
+    metrics.add_metric("OptInsConfirmed", MetricUnit.Count, 1)
+    return _html(200, html)
+
+
+@app.exception_handler(PreferenceError)
+def refuse(exc: PreferenceError) -> Response:
+    logger.info("link refused", extra={"status": exc.status})  # never log the token
+    return _html(exc.status, page("Sorry", f"<p>{exc}</p>"))
+
+
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,33 @@
+"""Inbound SMS (SNS two-way SMS -> topic): STOP and its variants opt the number out,
+START opts it back in (to service messages; marketing needs a new consent)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
+
+from nurture.adapters.delivery import DynamoDelivery
+from nurture.adapters.dynamodb import DynamoActivities
+from nurture.delivery.inbound import SmsReplies
+from nurture.settings import Tables, load
+
+settings = load(Tables)
+logger = Logger()
+tracer = Tracer()
+_db = boto3.client("dynamodb")
+replies = SmsReplies(
+    store=DynamoDelivery(_db, settings.state_table, settings.contacts_table),
+    activities=DynamoActivities(_db, settings.activities_table, settings.state_table),
+)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@event_source(data_class=SNSEvent)
+def lambda_handler(event: SNSEvent, context: Any) -> dict[str, Any]:
+    outcomes = [replies.handle(record.sns.message) for record in event.records]
+    logger.info("inbound sms", extra={"outcomes": outcomes})  # outcomes only: no numbers, no text
+    return {"outcomes": outcomes}

@@ -1,0 +1,102 @@
+"""Delivery configuration, read from the environment (template parameters) and validated
+at start-up so a misconfigured function fails loudly and early."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from nurture.delivery.caps import FrequencyCap
+from nurture.delivery.windows import SendWindow, zone_for
+
+_LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+class DeliverySettings(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    link_secret: str = Field(alias="LINK_SECRET", min_length=16)
+    public_base_url: str = Field(alias="PUBLIC_BASE_URL")
+    send_window: str = Field(default="08:00-20:00", alias="SEND_WINDOW")
+    default_timezone: str = Field(default="UTC", alias="DEFAULT_TIMEZONE")
+    email_frequency_cap: str = Field(default="3/7d", alias="EMAIL_FREQUENCY_CAP")
+    sms_frequency_cap: str = Field(default="2/7d", alias="SMS_FREQUENCY_CAP")
+    sms_sender_id: str = Field(default="", alias="SMS_SENDER_ID", pattern=r"^[A-Za-z0-9]{0,11}$")
+    default_country_code: str = Field(
+        default="", alias="DEFAULT_COUNTRY_CODE", pattern=r"^\+?\d{0,4}$"
+    )
+    consent_topics: str = Field(default="newsletter,offers,events", alias="CONSENT_TOPICS")
+    soft_bounce_limit: str = Field(default="3/30d", alias="SOFT_BOUNCE_LIMIT")
+    sms_opt_out_text: str = Field(default="Reply STOP to opt out", alias="SMS_OPT_OUT_TEXT")
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme != "https" and not (
+            parts.scheme == "http" and parts.hostname in _LOCAL_HOSTS
+        ):
+            raise ValueError("PUBLIC_BASE_URL must be an https:// URL (http only for localhost)")
+        return value.rstrip("/")
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if zone_for(value, "").key != value:
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as Europe/Helsinki"
+            )
+        return value
+
+    @field_validator("link_secret")
+    @classmethod
+    def _long_secrets(cls, value: str) -> str:
+        if any(len(s.strip()) < 16 for s in value.split(",")):
+            raise ValueError("every LINK_SECRET must be at least 16 characters")
+        return value
+
+    def policy(self) -> DeliveryPolicy:
+        soft = FrequencyCap.parse(self.soft_bounce_limit) or FrequencyCap(3, 30 * 86400)
+        return DeliveryPolicy(
+            secrets=[s.strip() for s in self.link_secret.split(",")],
+            public_base_url=self.public_base_url,
+            send_window=SendWindow.parse(self.send_window),
+            default_timezone=self.default_timezone,
+            email_cap=FrequencyCap.parse(self.email_frequency_cap),
+            sms_cap=FrequencyCap.parse(self.sms_frequency_cap),
+            sms_sender_id=self.sms_sender_id or None,
+            default_country_code=self.default_country_code.lstrip("+"),
+            topics=[t.strip() for t in self.consent_topics.split(",") if t.strip()],
+            soft_bounce_limit=soft,
+            sms_opt_out_text=self.sms_opt_out_text,
+        )
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    secrets: list[str]
+    public_base_url: str
+    send_window: SendWindow | None
+    default_timezone: str
+    email_cap: FrequencyCap | None
+    sms_cap: FrequencyCap | None
+    sms_sender_id: str | None = None
+    default_country_code: str = ""
+    topics: tuple[str, ...] | list[str] = ("newsletter", "offers", "events")
+    soft_bounce_limit: FrequencyCap = FrequencyCap(3, 30 * 86400)
+    sms_opt_out_text: str = "Reply STOP to opt out"
+    unsubscribe_link_days: int = 365
+    confirm_link_days: int = 14
+
+    def cap_for(self, channel: str) -> FrequencyCap | None:
+        return self.email_cap if channel == "email" else self.sms_cap
+
+    def link(self, kind: str, token: str) -> str:
+        return f"{self.public_base_url}/{kind}/{token}"
+
+
+def load_policy() -> DeliveryPolicy:
+    return DeliverySettings.model_validate(dict(os.environ)).policy()

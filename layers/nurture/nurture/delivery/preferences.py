@@ -1,0 +1,262 @@
+"""The preference page, one-click unsubscribe and double opt-in, behind signed links.
+
+Links (PUBLIC_BASE_URL + path):
+  /u/<token>  GET: the preference page; POST "List-Unsubscribe=One-Click" (RFC 8058): leave
+              all marketing email at once; POST from the page: save choices or leave all.
+  /c/<token>  GET: a page with one button; POST: confirm a double opt-in (pending -> granted).
+              A button rather than a bare GET, so mail scanners that follow links do not
+              confirm on the reader's behalf.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2 import Environment
+
+from nurture import clock
+from nurture.contacts import Contact
+from nurture.delivery.config import DeliveryPolicy
+from nurture.delivery.consent import (
+    CHANNELS,
+    GENERIC_TOPIC,
+    confirm_pending,
+    marketing_permission,
+    set_preferences,
+    withdraw_all,
+)
+from nurture.delivery.ports import DeliveryStore
+from nurture.delivery.tokens import CONFIRM, UNSUBSCRIBE, InvalidToken, LinkToken, verify
+from nurture.events import Activity
+from nurture.ids import stable_id
+from nurture.ports import ActivityStore
+
+ONE_CLICK_BODY = "List-Unsubscribe=One-Click"
+_TOPIC = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+
+_env = Environment(autoescape=True)  # noqa: S701 - autoescape is on
+_LAYOUT = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<meta name="robots" content="noindex"><title>{{ title }}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;color:#222}
+fieldset{border:1px solid #ddd;margin:1rem 0}label{display:block;margin:.4rem 0}
+button{padding:.5rem 1rem;margin:.3rem .3rem .3rem 0}</style></head>
+<body><h1>{{ title }}</h1>{{ body }}</body></html>"""
+_PAGE = _env.from_string("""
+<p>Hello{% if name %} {{ name }}{% endif %}{% if address %} ({{ address }}){% endif %}. Choose what you would like to receive.</p>
+{% if notice %}<p role="status"><strong>{{ notice }}</strong></p>{% endif %}
+<form method="post">
+<input type="hidden" name="shown" value="{{ shown }}">
+{% for channel, rows in groups %}<fieldset><legend>{{ channel_names[channel] }}</legend>
+{% for key, label, checked in rows %}<label><input type="checkbox" name="{{ key }}" value="on"{% if checked %} checked{% endif %}> {{ label }}</label>
+{% endfor %}</fieldset>{% endfor %}
+<button type="submit" name="action" value="save">Save my choices</button>
+<button type="submit" name="action" value="unsubscribe_all">Unsubscribe from all</button>
+</form>""")
+_MESSAGE = _env.from_string("<p>{{ message }}</p>")
+_CONFIRM = _env.from_string("""<p>Please confirm that you want to receive {{ what }}.</p>
+<form method="post"><button type="submit">Yes, confirm my subscription</button></form>""")
+_CHANNEL_NAMES = {"email": "Email", "sms": "Text messages (SMS)"}
+
+
+class PreferenceError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def page(title: str, body: str) -> str:
+    from markupsafe import Markup
+
+    return _env.from_string(_LAYOUT).render(title=title, body=Markup(body))  # noqa: S704 - body is rendered with autoescape
+
+
+def _mask(email: str | None) -> str:
+    if not email or "@" not in email:
+        return ""
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def _label(topic: str) -> str:
+    return (
+        "All marketing"
+        if topic == GENERIC_TOPIC
+        else topic.replace("_", " ").replace("-", " ").capitalize()
+    )
+
+
+@dataclass
+class PreferenceCenter:
+    store: DeliveryStore
+    activities: ActivityStore
+    policy: DeliveryPolicy
+
+    def _verify(self, token: str, purpose: str) -> LinkToken:
+        try:
+            return verify(self.policy.secrets, token, purpose, int(clock.now().timestamp()))
+        except InvalidToken:
+            raise PreferenceError(403, "This link is not valid or has expired.") from None
+
+    def _update(self, contact_id: str, change: Any) -> Contact:
+        contact = self.store.update_contact(contact_id, change)
+        if contact is None:
+            raise PreferenceError(404, "We could not find your subscription.")
+        return contact
+
+    # --- unsubscribe and preferences -----------------------------------------------------------
+    def one_click(self, token_text: str) -> list[str]:
+        """RFC 8058: leave all marketing email. The keys withdrawn (none when already out)."""
+        token = self._verify(token_text, UNSUBSCRIBE)
+        return self._withdraw(token, str(token.scope.get("ch") or "email"), "one-click")
+
+    def _withdraw(self, token: LinkToken, channel: str | None, how: str) -> list[str]:
+        now = clock.iso(clock.now())
+        changed: list[str] = []
+
+        def change(contact: Contact) -> bool:
+            changed[:] = withdraw_all(contact, channel, now, f"unsubscribe:{how}")
+            return bool(changed)
+
+        self._update(token.contact_id, change)
+        self._changed(token, changed, "withdrawn", how)
+        return changed
+
+    def view(self, token_text: str, notice: str = "") -> str:
+        token = self._verify(token_text, UNSUBSCRIBE)
+        contact = self._update(token.contact_id, lambda c: False)
+        return self._render(contact, notice)
+
+    def _keys(self, contact: Contact) -> list[str]:
+        keys = []
+        for channel in CHANNELS:
+            if channel == "email" and not contact.email or channel == "sms" and not contact.phone:
+                continue
+            topics = list(
+                dict.fromkeys(
+                    [
+                        *self.policy.topics,
+                        *(
+                            k.split(":", 1)[1]
+                            for k in contact.consent
+                            if k.startswith(f"{channel}:")
+                        ),
+                    ]
+                )
+            )
+            keys += [f"{channel}:{t}" for t in topics if t != GENERIC_TOPIC]
+        return keys
+
+    def _render(self, contact: Contact, notice: str) -> str:
+        keys = self._keys(contact)
+        groups: dict[str, list[tuple[str, str, bool]]] = {}
+        for key in keys:
+            channel, topic = key.split(":", 1)
+            allowed = marketing_permission(contact, channel, topic).allowed
+            groups.setdefault(channel, []).append((key, _label(topic), allowed))
+        body = _PAGE.render(
+            name=contact.first_name or "",
+            address=_mask(contact.email),
+            notice=notice,
+            groups=list(groups.items()),
+            shown=",".join(keys),
+            channel_names=_CHANNEL_NAMES,
+        )
+        return page("Your subscription preferences", body)
+
+    def submit(self, token_text: str, form: dict[str, str]) -> str:
+        """The preference page's form: save the choices, or leave everything."""
+        token = self._verify(token_text, UNSUBSCRIBE)
+        if form.get("action") == "unsubscribe_all":
+            self._withdraw(token, None, "preference-page")
+            return page(
+                "You are unsubscribed",
+                _MESSAGE.render(
+                    message="You will not receive any more marketing from us. Messages about "
+                    "things you have bought may still reach you."
+                ),
+            )
+        wanted: dict[str, bool] = {}
+        for key in (form.get("shown") or "").split(","):
+            channel, _, topic = key.partition(":")
+            if channel in CHANNELS and _TOPIC.match(topic) and topic != GENERIC_TOPIC:
+                wanted[key] = form.get(key) == "on"
+        now = clock.iso(clock.now())
+        changed: list[str] = []
+
+        def change(contact: Contact) -> bool:
+            wording = {
+                k: f"Chose {_label(k.split(':', 1)[1])} on the preference page" for k in wanted
+            }
+            changed[:] = set_preferences(contact, wanted, now, "preference-page", wording)
+            return bool(changed)
+
+        contact = self._update(token.contact_id, change)
+        granted = [k for k in changed if wanted.get(k)]
+        self._changed(
+            token, [k for k in changed if not wanted.get(k)], "withdrawn", "preference-page"
+        )
+        self._changed(token, granted, "granted", "preference-page")
+        return self._render(contact, "Your choices are saved.")
+
+    def _changed(self, token: LinkToken, keys: list[str], status: str, how: str) -> None:
+        if not keys:
+            return
+        now = clock.iso(clock.now())
+        program_id, step_id = token.scope.get("pg"), token.scope.get("st")
+        name = f"consent.{status}"
+        self.activities.put_new(
+            Activity(
+                actor=f"contact:{token.contact_id}",
+                contact_id=token.contact_id,
+                message_id=stable_id(name, token.contact_id, ",".join(keys), now),
+                kind="consent",
+                name=name,
+                occurred_at=now,
+                received_at=now,
+                properties={"keys": keys, "how": how, "program_id": program_id, "step_id": step_id},
+            )
+        )
+        if status == "withdrawn" and program_id and step_id:
+            self.store.count(
+                str(program_id),
+                str(step_id),
+                {"unsubscribed": 1},
+                f"unsubscribed#{token.contact_id}#{program_id}#{step_id}",
+            )
+
+    # --- double opt-in ------------------------------------------------------------------------
+    def confirm_view(self, token_text: str) -> str:
+        token = self._verify(token_text, CONFIRM)
+        keys = [str(k) for k in token.scope.get("k", [])]
+        what = ", ".join(_label(k.split(":", 1)[1]).lower() for k in keys) or "our messages"
+        return page("Confirm your subscription", _CONFIRM.render(what=what))
+
+    def confirm(self, token_text: str) -> str:
+        token = self._verify(token_text, CONFIRM)
+        keys = [str(k) for k in token.scope.get("k", [])]
+        now = clock.iso(clock.now())
+        changed: list[str] = []
+
+        def change(contact: Contact) -> bool:
+            changed[:] = confirm_pending(contact, keys, now)
+            return bool(changed)
+
+        self._update(token.contact_id, change)
+        if changed:
+            # A tracked event, so a program can start on it or wait for it ("consent.confirmed").
+            self.activities.put_new(
+                Activity(
+                    actor=f"contact:{token.contact_id}",
+                    contact_id=token.contact_id,
+                    message_id=stable_id("consent.confirmed", token.contact_id, ",".join(changed)),
+                    kind="track",
+                    name="consent.confirmed",
+                    occurred_at=now,
+                    received_at=now,
+                    properties={"keys": changed, "form": token.scope.get("f")},
+                )
+            )
+        return page("Thank you", _MESSAGE.render(message="Your subscription is confirmed."))
