@@ -20,9 +20,9 @@ id: repurchase
 name: Repurchase cycle
 trigger: {form: newsletter-signup}
 steps:
-  - {id: thanks, type: send_email, template: welcome-1}
+  - {id: thanks, type: send_email, template: welcome-1, topic: newsletter}
   - {id: cycle, type: wait, duration: 4 years}
-  - {id: renew, type: send_email, template: welcome-2a}
+  - {id: renew, type: send_email, template: welcome-2a, topic: newsletter}
 """
 
 SLOW = """\
@@ -30,9 +30,9 @@ id: slow
 name: Slow
 trigger: {form: newsletter-signup}
 steps:
-  - {id: hello, type: send_email, template: welcome-1}
+  - {id: hello, type: send_email, template: welcome-1, topic: newsletter}
   - {id: pause, type: wait, duration: 10 days}
-  - {id: later, type: send_email, template: TEMPLATE}
+  - {id: later, type: send_email, template: TEMPLATE, topic: newsletter}
 """
 
 

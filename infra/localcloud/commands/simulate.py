@@ -158,6 +158,19 @@ def _load_events(args: argparse.Namespace) -> list[PlannedEvent]:
     return sorted(events, key=lambda e: e.at)
 
 
+def assumed_consent(program: Any) -> list[dict[str, str]]:
+    """The consents a program's marketing sends need (granted when the contact file says
+    nothing about consent, so the simulation shows what a subscriber would get)."""
+    from nurture.programs.model import SendEmail, SendSms
+
+    needed = {}
+    for step in program.steps:
+        if isinstance(step, (SendEmail, SendSms)) and step.purpose == "marketing":
+            channel = "email" if isinstance(step, SendEmail) else "sms"
+            needed[f"{channel}:{step.topic}"] = {"channel": channel, "topic": step.topic}
+    return list(needed.values())
+
+
 def _make_contact(data: dict[str, Any], now: str) -> Any:
     from nurture.contacts import PROFILE_FIELDS, Consent, Contact
     from nurture.ids import stable_id
@@ -341,6 +354,11 @@ def run(args: argparse.Namespace) -> int:
             if program is None:
                 result = _report_invalid(args.program, status, out)
                 return result
+            if "consent" not in contact_data:
+                contact_data["consent"] = assumed_consent(program)
+                topics = ", ".join(f"{c['channel']}:{c['topic']}" for c in contact_data["consent"])
+                if topics:
+                    sim.note(f"consent assumed granted for {topics} (set `consent:` to change)")
             contact = _make_contact(contact_data, _iso(sim.cloud.clock.now()))
             entered_at = sim.cloud.clock.now()
             entered = sim.enter(program, contact)
@@ -390,7 +408,7 @@ def _report(
     print(f"Timeline (from {entered_at.strftime('%Y-%m-%d %H:%M')} UTC):", file=out)
     lines: list[tuple[datetime, int, str]] = []
     for order, entry in enumerate(sim.cloud.timeline):
-        if entry.who not in (contact.contact_id, "scheduler"):
+        if entry.who != contact.contact_id:
             continue
         what = entry.what
         if what.startswith("branch taken at '"):
