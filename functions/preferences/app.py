@@ -8,9 +8,8 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.metrics import MetricUnit
 
 from nurture.adapters.delivery import DynamoDelivery
 from nurture.adapters.dynamodb import DynamoActivities
@@ -22,7 +21,6 @@ MAX_BODY_BYTES = 16 * 1024
 settings = load(Tables)
 logger = Logger()
 tracer = Tracer()
-metrics = Metrics()
 app = APIGatewayHttpResolver()
 _db = boto3.client("dynamodb")
 center = PreferenceCenter(
@@ -71,7 +69,7 @@ def post_preferences(token: str) -> Response:
     body = _body()
     if _is_one_click(body):
         center.one_click(token)
-        metrics.add_metric("OneClickUnsubscribes", MetricUnit.Count, 1)
+        logger.info("one-click unsubscribe")
         return _html(
             200,
             page("You are unsubscribed", "<p>You will get no more marketing email from us.</p>"),
@@ -88,7 +86,7 @@ def view_confirmation(token: str) -> Response:
 @app.post("/c/<token>")
 def post_confirmation(token: str) -> Response:
     html = center.confirm(token)
-    metrics.add_metric("OptInsConfirmed", MetricUnit.Count, 1)
+    logger.info("double opt-in confirmed")
     return _html(200, html)
 
 
@@ -100,6 +98,5 @@ def refuse(exc: PreferenceError) -> Response:
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
 @tracer.capture_lambda_handler
-@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

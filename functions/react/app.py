@@ -13,8 +13,11 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
-from nurture.adapters.aws import StepFunctionsWorkflows
+from nurture.adapters.aws import S3Blobs, SesMailer, StepFunctionsWorkflows
+from nurture.adapters.delivery import DynamoDelivery
 from nurture.adapters.dynamodb import DynamoActivities, DynamoContacts, DynamoState
+from nurture.delivery.config import MailSettings, load_policy
+from nurture.delivery.confirmation import ConfirmationSender
 from nurture.events import Activity
 from nurture.react import Reactor
 from nurture.settings import ReactSettings, load
@@ -24,11 +27,23 @@ logger = Logger()
 tracer = Tracer()
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 _db = boto3.client("dynamodb")
+_mail = MailSettings.from_env()
+# Double opt-in forms: the confirmation email goes out as the submission is recorded.
+confirmations = ConfirmationSender(
+    contacts=DynamoContacts(_db, settings.contacts_table),
+    activities=DynamoActivities(_db, settings.activities_table, settings.state_table),
+    blobs=S3Blobs(boto3.client("s3"), _mail.content_bucket),
+    store=DynamoDelivery(_db, settings.state_table, settings.contacts_table),
+    mailer=SesMailer(boto3.client("sesv2"), _mail.configuration_set),
+    policy=load_policy(),
+    sender=_mail.sender_email,
+)
 reactor = Reactor(
     contacts=DynamoContacts(_db, settings.contacts_table),
     activities=DynamoActivities(_db, settings.activities_table, settings.state_table),
     state=DynamoState(_db, settings.state_table),
     workflows=StepFunctionsWorkflows(boto3.client("stepfunctions")),
+    on_pending_consent=confirmations.request,
 )
 
 

@@ -36,6 +36,10 @@ class FormDefinition(BaseModel):
     title: str = ""
     fields: list[FormField]
     consent: list[FormConsent] = Field(default_factory=list)
+    # Double opt-in: consents stay "pending" until the contact follows the link in a
+    # confirmation email (templates/email/<confirmation_template>.yaml, with {{ confirm_url }}).
+    double_opt_in: bool = False
+    confirmation_template: str = "double-opt-in"
 
 
 class FormError(ValueError):
@@ -85,11 +89,14 @@ def validate_submission(
         errors.append({"field": "email", "reason": "the form must collect an email address"})
     if errors:
         raise FormError(errors)
-    consents = [
+    consents: list[dict[str, Any]] = [
         {"channel": c.channel, "topic": c.topic, "text": c.text, "source": f"form:{form.id}"}
         for c in form.consent
         if _truthy(body.get(c.field))
     ]
+    if form.double_opt_in:
+        for consent in consents:
+            consent.update(status="pending", confirmation_template=form.confirmation_template)
     return contact_fields, consents
 
 

@@ -17,6 +17,7 @@ which is how "once", "every time", "once per period" and "never two runs at once
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -144,6 +145,9 @@ class Reactor:
     state: StateStore
     workflows: Workflows
     _parsed: dict[tuple[str, str], Program] = field(default_factory=dict)
+    # Double opt-in: called with (contact id, form activity) when a form left consents
+    # pending; delivery sends the confirmation email (nurture.delivery.confirmation).
+    on_pending_consent: Callable[[str, Activity], object] | None = None
 
     def handle(self, activity: Activity) -> None:
         contact = self._identify(activity)
@@ -188,6 +192,8 @@ class Reactor:
         for actor in new_actors:
             self.contacts.link_actor(actor, contact.contact_id)
         self._update_profile(contact.contact_id, activity, fields, consents, new_actors, created)
+        if self.on_pending_consent and any(c.get("status") == "pending" for c in consents):
+            self.on_pending_consent(contact.contact_id, activity)
         if new_actors:
             record_activity(
                 self.activities,
@@ -210,7 +216,13 @@ class Reactor:
         def change(contact: Contact) -> dict[str, Any] | None:
             changed, stage = apply_fields(contact, fields)
             for consent in consents:
-                record = Consent(status="granted", at=activity.occurred_at, **consent)
+                # a form asks "pending" when it has double opt-in; otherwise consent is granted
+                record = Consent.model_validate(
+                    {"status": "granted", "at": activity.occurred_at, **consent}
+                )
+                current = contact.consent.get(record.key)
+                if record.status == "pending" and current and current.status == "granted":
+                    continue  # already confirmed: signing up again does not undo it
                 contact.consent[record.key] = record
             added = [a for a in new_actors if a not in contact.actors]
             contact.actors.extend(added)

@@ -100,3 +100,17 @@ class DeliveryPolicy:
 
 def load_policy() -> DeliveryPolicy:
     return DeliverySettings.model_validate(dict(os.environ)).policy()
+
+
+class MailSettings(BaseModel):
+    """Where a function that sends email (outside program steps) sends from."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    sender_email: str = Field(alias="SENDER_EMAIL")
+    configuration_set: str = Field(alias="SES_CONFIGURATION_SET")
+    content_bucket: str = Field(alias="CONTENT_BUCKET")
+
+    @classmethod
+    def from_env(cls) -> MailSettings:
+        return cls.model_validate(dict(os.environ))
