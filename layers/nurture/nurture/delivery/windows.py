@@ -73,13 +73,9 @@ class SendWindow:
 
 
 def _local(day: date, at: time, zone: ZoneInfo) -> datetime:
-    # Normalise through UTC: a local time that does not exist (the spring-forward gap)
-    # becomes the first real moment after it.
-    naive = datetime.combine(day, at)
-    aware = naive.replace(tzinfo=zone).astimezone(UTC)
-    if aware.astimezone(zone).replace(tzinfo=None) < naive:
-        aware = naive.replace(tzinfo=zone, fold=1).astimezone(UTC)
-    return aware
+    # Normalised through UTC: a local time in the spring-forward gap (03:30 on that night)
+    # moves forward by the gap (04:30), as most calendars do.
+    return datetime.combine(day, at).replace(tzinfo=zone).astimezone(UTC)
 
 
 def zone_for(name: str | None, default: str) -> ZoneInfo:
