@@ -710,9 +710,10 @@ class LocalCloud:
 
 class _Schedules:
     """EventBridge Scheduler one-time schedules (`at(...)`), fired on the virtual clock:
-    moto's scheduler only stores them. Targets: Step Functions StartExecution, either the
-    universal target (aws-sdk:sfn:startExecution, Input = the API call's parameters) or a
-    state machine ARN (Input = the execution input)."""
+    moto's scheduler only stores them. Targets: Step Functions StartExecution, either a
+    state machine (version, alias) ARN with Input = the execution input, or the universal
+    target aws-sdk:sfn:startExecution. Executions are named `<program>-r<hash>--<contact>`
+    here (AWS names them itself) so the timeline can tell whose they are."""
 
     def __init__(self, cloud: LocalCloud):
         self.cloud = cloud
@@ -746,10 +747,17 @@ class _Schedules:
                     sfn.start_execution(stateMachineArn=call["StateMachineArn"], name=call.get("Name"),
                                         input=call.get("Input", "{}"))
                 elif ":states:" in target["Arn"]:
-                    sfn.start_execution(stateMachineArn=target["Arn"], input=target.get("Input", "{}"))
+                    data = json.loads(target.get("Input") or "{}")
+                    program = target["Arn"].split(":")[6].split("-program-", 1)[-1]
+                    tag = uuid.uuid5(uuid.NAMESPACE_URL, schedule.name).hex[:6]
+                    name = f"{program[:38]}-r{tag}--{data.get('contact_id', 'unknown')}"[:80]
+                    sfn.start_execution(stateMachineArn=target["Arn"], name=name,
+                                        input=target.get("Input", "{}"))
                 else:
                     self.cloud.errors.append(f"schedule {schedule.name}: target {target['Arn']} not simulated")
-                payload = json.loads(json.loads(target.get("Input") or "{}").get("Input") or "{}")
+                payload = json.loads(target.get("Input") or "{}")
+                if "StateMachineArn" in payload:  # the universal target: the API call's parameters
+                    payload = json.loads(payload.get("Input") or "{}")
                 who = payload.get("contact_id") if isinstance(payload, dict) else None
                 self.cloud._emit(who or "scheduler", f"resumed by schedule {schedule.name!r}")
             except Exception as exc:  # noqa: BLE001 - shown like a failed invocation
@@ -758,6 +766,35 @@ class _Schedules:
                 group.schedules.pop(schedule.name, None)
             else:
                 schedule.state = "DISABLED"  # a one-time schedule that ran stays, inert
+
+
+def _install_stop_fix() -> None:
+    """StopExecution ends a run at once, as on AWS. moto marks the run stopped, but a task
+    waiting for a token goes on waiting until its timeout and then reports a failure."""
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    for name in ("set_error", "set_timed_out"):
+        original = getattr(Environment, name)
+
+        def keep_stopped(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> None:
+            if not isinstance(self._program_state, ProgramStopped):  # a stopped run stays so
+                _original(self, *args, **kwargs)
+
+        setattr(Environment, name, keep_stopped)
+    original_stop = StepFunctionsParserBackend.stop_execution
+
+    def stop_execution(self: Any, execution_arn: str, *args: Any, **kwargs: Any) -> Any:
+        result = original_stop(self, execution_arn, *args, **kwargs)
+        for execution in self._get_executions():
+            worker = getattr(execution, "exec_worker", None)
+            if execution.exec_arn == execution_arn and worker is not None:
+                for endpoint in list(worker.env.callback_pool_manager._pool.values()):
+                    endpoint.interrupt_all()  # wake the task waiting for its token
+        return result
+
+    StepFunctionsParserBackend.stop_execution = stop_execution
 
 
 class _FunctionSchedules:
@@ -798,7 +835,6 @@ class _FunctionSchedules:
                 self.cloud.invoke(logical, event)
             except Exception as exc:  # noqa: BLE001 - shown like a failed invocation
                 self.cloud.errors.append(f"{logical}: {type(exc).__name__}: {exc}")
-            self.cloud.run_until_idle()
 
 
 class _Timers:

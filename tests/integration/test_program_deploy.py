@@ -131,8 +131,13 @@ def test_a_four_year_wait_resumes_through_a_one_time_schedule(local: LocalCloud)
     detail = scheduler.get_schedule(Name=pending[0]["Name"], GroupName=group)
     assert detail["ScheduleExpression"] == "at(2030-01-04T09:00:00)"
     assert detail["ActionAfterCompletion"] == "DELETE"
-    target = json.loads(detail["Target"]["Input"])
-    assert json.loads(target["Input"])["resume_at"] == "renew"
+    assert detail["Target"]["Arn"].startswith(
+        "arn:aws:states:us-east-1:123456789012:stateMachine:nurture-program-repurchase:"
+    )
+    execution_input = json.loads(detail["Target"]["Input"])
+    assert execution_input["resume_at"] == "renew"
+    assert execution_input["program_id"] == "repurchase"
+    assert execution_input["run"]  # the first execution of this run
 
     local.advance(timedelta(days=365 * 4 - 1))
     assert [e.tags["step_id"] for e in local.outbox] == ["thanks"]

@@ -1,8 +1,9 @@
 """The `schedule_resume` step action: how a wait too long for one execution goes on.
 
 The compiler emits it for long waits (see nurture.programs.compiler). It creates an
-EventBridge Scheduler one-time schedule that starts a new execution of the same program
-version (the live alias if the version is unknown) with input {contact_id, program_id,
+EventBridge Scheduler one-time schedule (templated Step Functions StartExecution target)
+that starts a new execution of the same program version (the live alias if the version is
+unknown) with input {contact_id, program_id,
 trigger, resume_at, run}; the current execution then ends. `run` is the name of the run's
 first execution, carried across resumes so the runtime can tell it is the same run.
 

@@ -1,8 +1,8 @@
 """EventBridge Scheduler for long waits, and Step Functions calls the deploy side needs.
 
 A long wait ends its execution after creating a one-time schedule (`at(...)`, UTC) whose
-target is Step Functions StartExecution (the universal target, so the execution's name is
-ours and a retried start is idempotent). The schedule deletes itself after it ran.
+target is Step Functions StartExecution (the templated target: Arn = the program version's
+or live alias's ARN, Input = the execution input). The schedule deletes itself after it ran.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from nurture.adapters.aws import StepFunctionsMachines
-
-START_EXECUTION_TARGET = "arn:aws:scheduler:::aws-sdk:sfn:startExecution"
 
 
 def schedule_name(program_id: str, suffix: str) -> str:
@@ -36,13 +34,9 @@ class EventBridgeResumes:
         execution_name: str,
         payload: dict[str, Any],
     ) -> str:
-        """Create (or keep, if it exists) a one-time schedule that starts an execution."""
+        """Create (or keep, if it exists) a one-time schedule that starts an execution.
+        (Scheduler names the execution itself; `execution_name` goes into the description.)"""
         when = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        target_input = {
-            "StateMachineArn": state_machine_arn,
-            "Name": execution_name,
-            "Input": json.dumps(payload, sort_keys=True),
-        }
         try:
             resp = self._scheduler.create_schedule(
                 Name=name,
@@ -52,9 +46,9 @@ class EventBridgeResumes:
                 FlexibleTimeWindow={"Mode": "OFF"},
                 ActionAfterCompletion="DELETE",
                 Target={
-                    "Arn": START_EXECUTION_TARGET,
+                    "Arn": state_machine_arn,
                     "RoleArn": self._role_arn,
-                    "Input": json.dumps(target_input),
+                    "Input": json.dumps(payload, sort_keys=True),
                     "RetryPolicy": {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 185},
                 },
                 Description=f"resume {execution_name}"[:512],
