@@ -311,6 +311,14 @@ class _Step(_Strict):
     )
 
 
+def _check_window(value: str | None) -> str | None:
+    if value is not None:
+        from nurture.delivery.windows import SendWindow
+
+        SendWindow.parse(value)  # raises ValueError with the accepted format
+    return value
+
+
 class _Send(_Step):
     purpose: Literal["marketing", "service"] = Field(
         default="marketing",
@@ -324,6 +332,16 @@ class _Send(_Step):
         default="defer",
         description="over the frequency cap: wait until allowed, or skip the message",
     )
+    send_window: str | None = Field(
+        default=None,
+        description="when this marketing message may go out, in the contact's time zone, "
+        "e.g. '09:00-17:00' or 'mon-fri 08:00-20:00'; default: the program's, else the site's",
+    )
+
+    @field_validator("send_window")
+    @classmethod
+    def _valid_window(cls, value: str | None) -> str | None:
+        return _check_window(value)
 
 
 class SendEmail(_Send):
@@ -555,7 +573,17 @@ class Program(_Strict):
     trigger: Trigger
     entry: Entry = Field(default_factory=Entry)
     goals: list[Goal] = Field(default_factory=list, description="met at any point: converted")
+    send_window: str | None = Field(
+        default=None,
+        description="quiet hours for this program's marketing messages, in the contact's "
+        "time zone, e.g. 'mon-fri 09:00-17:00'; default: the site's SEND_WINDOW",
+    )
     steps: list[Step] = Field(min_length=1)
+
+    @field_validator("send_window")
+    @classmethod
+    def _valid_window(cls, value: str | None) -> str | None:
+        return _check_window(value)
 
 
 # --- helpers the runtime uses -----------------------------------------------------------------
