@@ -42,7 +42,10 @@ reactor = Reactor(
     contacts=DynamoContacts(_db, settings.contacts_table),
     activities=DynamoActivities(_db, settings.activities_table, settings.state_table),
     state=DynamoState(_db, settings.state_table),
-    workflows=StepFunctionsWorkflows(boto3.client("stepfunctions")),
+    # The scheduler client cancels a run's pending resume when a goal ends the run.
+    workflows=StepFunctionsWorkflows(
+        boto3.client("stepfunctions"), boto3.client("scheduler"), settings.schedule_group
+    ),
     on_pending_consent=confirmations.request,
 )
 

@@ -114,10 +114,6 @@ class LocalCloud:
         defaults = {name: str(p["Default"]) for name, p in self.template.get("Parameters", {}).items()
                     if "Default" in p}
         self.parameters = {**defaults, **self.parameters}
-        # Template parameters with a Default need no local value.
-        defaults = {name: str(p["Default"]) for name, p in self.template.get("Parameters", {}).items()
-                    if "Default" in p}
-        self.parameters = {**defaults, **self.parameters}
         self.functions: dict[str, _Function] = {}
         self.outbox: list[CapturedEmail] = []
         self.sms_outbox: list[CapturedSms] = []
@@ -182,7 +178,12 @@ class LocalCloud:
         os.environ.update(self._saved_env)
 
     def client(self, service: str) -> Any:
-        return self._session.client(service, region_name=REGION)
+        # Made once per service: creating a client costs milliseconds, and the pump asks
+        # for some after every step of virtual time.
+        clients: dict[str, Any] = self.__dict__.setdefault("_clients", {})
+        if service not in clients:
+            clients[service] = self._session.client(service, region_name=REGION)
+        return clients[service]
 
     # --- provisioning from the template -------------------------------------------------
     def _physical(self, logical_id: str) -> str:
@@ -373,6 +374,7 @@ class LocalCloud:
 
         StepFunctionsParserBackend.start_execution = start_execution
         StepFunctionsParserBackend._nurture_version_fix = True
+        _install_stop_fix()
 
     # --- AWS call hooks: notifications, SES capture, execution tracking ------------------
     def _hook_aws_calls(self) -> None:
@@ -511,8 +513,10 @@ class LocalCloud:
 
     def _poll_streams(self) -> bool:
         # moto answers only the regional host, not the newer account-based stream endpoints
-        streams = self._session.client("dynamodbstreams", region_name=REGION,
-                                       endpoint_url=f"https://streams.dynamodb.{REGION}.amazonaws.com")
+        streams = self.__dict__.get("_streams_client") or self._session.client(
+            "dynamodbstreams", region_name=REGION,
+            endpoint_url=f"https://streams.dynamodb.{REGION}.amazonaws.com")
+        self.__dict__["_streams_client"] = streams
         delivered = False
         for fn in self.functions.values():
             for ev in fn.events.values():

@@ -205,19 +205,20 @@ def update_contact(runner: StepRunner, request: StepRequest) -> dict[str, Any]:
         raise StepFailed("update_contact cannot change the email address (it is the identity)")
 
     def change(contact: Contact) -> dict[str, Any] | None:
-        fields, stage = apply_fields(contact, dict(step.set))
+        changes = apply_fields(contact, dict(step.set))
         if step.stage and step.stage != contact.stage:
-            stage = {"from": contact.stage, "to": step.stage}
+            changes.stage = {"from": contact.stage, "to": step.stage}
             contact.stage = step.stage
         tags = [t for t in contact.tags if t not in step.remove_tags]
         tags += [t for t in dict.fromkeys(step.add_tags) if t not in tags]
         if tags != contact.tags:
             contact.tags = tags
-            fields.append("tags")
-        if not fields and not stage:
+            changes.set.append("tags")
+            changes.replaced.append("tags")
+        if not changes:
             return None
         contact.updated_at = clock.iso(clock.now())
-        return {"fields": fields, "stage": stage}
+        return {"fields": changes.replaced, "stage": changes.stage}
 
     try:
         _, note = runner.contacts.apply_once(request.contact_id, _key(request), change)

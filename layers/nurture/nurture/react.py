@@ -214,7 +214,7 @@ class Reactor:
         created: bool,
     ) -> None:
         def change(contact: Contact) -> dict[str, Any] | None:
-            changed, stage = apply_fields(contact, fields)
+            changes = apply_fields(contact, fields)
             for consent in consents:
                 # a form asks "pending" when it has double opt-in; otherwise consent is granted
                 record = Consent.model_validate(
@@ -226,10 +226,10 @@ class Reactor:
                 contact.consent[record.key] = record
             added = [a for a in new_actors if a not in contact.actors]
             contact.actors.extend(added)
-            if not (changed or stage or consents or added):
+            if not (changes or consents or added):
                 return None
             contact.updated_at = clock.iso(clock.now())
-            return {"fields": changed, "stage": stage}
+            return {"fields": changes.replaced, "stage": changes.stage}
 
         _, note = self.contacts.apply_once(contact_id, f"profile#{activity.message_id}", change)
         if note and not created:
@@ -484,36 +484,53 @@ _TRAIT_ALIASES = {"firstName": "first_name", "lastName": "last_name", "title": "
 _STAGE_TRAITS = ("stage", "lifecycle_stage")
 
 
-def apply_fields(
-    contact: Contact, fields: dict[str, Any]
-) -> tuple[list[str], dict[str, str] | None]:
-    """Set profile and custom fields (and a lifecycle stage, from a `stage` trait).
-    Returns the names of the fields whose value changed and the stage change, if any."""
-    changed: list[str] = []
+@dataclass
+class FieldChanges:
+    """What `apply_fields` did: fields given a value, those of them that replaced another
+    value (only these are "changes": a first postal address is not a move), a stage change."""
+
+    set: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
     stage: dict[str, str] | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.set or self.stage)
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == []
+
+
+def apply_fields(contact: Contact, fields: dict[str, Any]) -> FieldChanges:
+    """Set profile and custom fields (and the lifecycle stage, from a `stage` trait)."""
+    changes = FieldChanges()
     for name, value in fields.items():
         name = _TRAIT_ALIASES.get(name, name)
         if name in _STAGE_TRAITS:
             if value in STAGES and value != contact.stage:
-                stage = {"from": contact.stage, "to": str(value)}
+                changes.stage = {"from": contact.stage, "to": str(value)}
                 contact.stage = value
             continue
+        if name == "email":
+            continue  # the email is the identity: changed only through identity merge
         if name.startswith("fields."):
             name = name.removeprefix("fields.")
         elif name in PROFILE_FIELDS:
-            if name == "email":
-                continue  # the email is the identity: changed only through identity merge
-            new = None if value is None else str(value)
-            if getattr(contact, name) != new:
-                setattr(contact, name, new)
-                changed.append(name)
-            continue
+            value = None if value is None else str(value)
         if not (isinstance(value, (str, int, float, bool)) or value is None):
             continue
-        if contact.fields.get(name) != value or name not in contact.fields:
+        profile = name in PROFILE_FIELDS
+        old = getattr(contact, name) if profile else contact.fields.get(name)
+        if old == value and (profile or name in contact.fields):
+            continue
+        if profile:
+            setattr(contact, name, value)
+        else:
             contact.fields[name] = value
-            changed.append(name)
-    return changed, stage
+        changes.set.append(name)
+        if not _empty(old):
+            changes.replaced.append(name)
+    return changes
 
 
 def _stage_in(stage: Any, wanted: Any) -> bool:

@@ -36,7 +36,8 @@ class IngestSettings(_Env):
 
 
 class ReactSettings(Tables):
-    pass
+    # where long-wait resumes are scheduled (a reached goal cancels a pending one)
+    schedule_group: str | None = Field(default=None, alias="SCHEDULE_GROUP")
 
 
 class StepsSettings(Tables):

@@ -75,8 +75,17 @@ def execution_arn(state_machine_arn: str, name: str) -> str:
 
 
 class StepFunctionsWorkflows:
-    def __init__(self, client: Any):
+    """Program runs on Step Functions. A run that waits longer than one execution may (see
+    nurture.actions_schedule) ends its execution with {"status": "scheduled", "execution",
+    "schedule"} and goes on in a new execution started by a one-time schedule: `follow`
+    walks that chain, so "is it running?" and "stop it" mean the run, not one execution."""
+
+    MAX_RESUMES = 50
+
+    def __init__(self, client: Any, scheduler: Any = None, schedule_group: str | None = None):
         self._sfn = client
+        self._scheduler = scheduler  # to cancel a pending resume; None: stop() cannot
+        self._group = schedule_group
 
     def start(self, state_machine_arn: str, name: str, payload: dict[str, Any]) -> str:
         # StartExecution is idempotent for the same name and input, so retries are safe; a
@@ -91,18 +100,52 @@ class StepFunctionsWorkflows:
             return execution_arn(state_machine_arn, name)
         return str(resp["executionArn"])
 
+    def follow(self, first_arn: str) -> tuple[str, str | None]:
+        """Where a run is: ("running", execution arn), ("scheduled", schedule) while a
+        one-time schedule is to resume it, or ("ended", None)."""
+        arn = first_arn
+        for _ in range(self.MAX_RESUMES):
+            try:
+                described = self._sfn.describe_execution(executionArn=arn)
+            except self._sfn.exceptions.ExecutionDoesNotExist:
+                return "ended", None
+            if described["status"] == "RUNNING":
+                return "running", arn
+            if described["status"] != "SUCCEEDED":
+                return "ended", None
+            try:
+                output = json.loads(described.get("output") or "{}")
+            except ValueError:
+                return "ended", None
+            last = output.get("last") if isinstance(output, dict) else None
+            result = last.get("Payload") if isinstance(last, dict) else None
+            if not isinstance(result, dict) or result.get("status") != "scheduled":
+                return "ended", None
+            following = execution_arn(arn, str(result.get("execution")))
+            try:
+                self._sfn.describe_execution(executionArn=following)
+            except self._sfn.exceptions.ExecutionDoesNotExist:
+                return "scheduled", str(result.get("schedule") or "")
+            arn = following
+        return "ended", None
+
     def is_running(self, execution_arn: str) -> bool:
-        try:
-            status = self._sfn.describe_execution(executionArn=execution_arn)["status"]
-        except self._sfn.exceptions.ExecutionDoesNotExist:
-            return False
-        return bool(status == "RUNNING")
+        return self.follow(execution_arn)[0] != "ended"
 
     def stop(self, execution_arn: str, cause: str) -> bool:
-        if not self.is_running(execution_arn):
-            return False
-        self._sfn.stop_execution(executionArn=execution_arn, cause=cause[:32768])
-        return True
+        where, ref = self.follow(execution_arn)
+        if where == "running" and ref:
+            self._sfn.stop_execution(executionArn=ref, cause=cause[:32768])
+            return True
+        if where == "scheduled" and ref and self._scheduler is not None:
+            # arn:aws:scheduler:<region>:<account>:schedule/<group>/<name>, or just a name
+            group, _, name = ref.rpartition(":schedule/")[2].rpartition("/")
+            try:
+                self._scheduler.delete_schedule(Name=name, GroupName=group or self._group)
+            except self._scheduler.exceptions.ResourceNotFoundException:
+                return False  # it fired meanwhile, or was deleted
+            return True
+        return False
 
     def resume(self, task_token: str, output: dict[str, Any]) -> bool:
         try:
