@@ -599,6 +599,18 @@ class LocalCloud:
         elif doc["kind"] == "email" and doc["name"] not in ("email.send_accepted",):
             link = f" {props['link']}" if props.get("link") else ""
             self._emit(who, f"{doc['name']} ({props.get('step_id')}){link}")
+        elif doc["name"] == "task.created":
+            self._emit(who, f"task for {props.get('assignee')}: {props.get('title')!r} (due {props.get('due')})")
+        elif doc["name"] == "sales.notified":
+            self._emit(who, f"sales notified ({props.get('recipient')}) by {props.get('program_id')}")
+        elif doc["kind"] == "webhook":
+            self._emit(who, f"{doc['name']} to {props.get('host')} by {props.get('program_id')}/"
+                            f"{props.get('step_id')}" + (f": {props['reason']}" if props.get("reason") else ""))
+        elif doc["name"] in ("contact.field_changed", "contact.stage_changed", "contact.score_changed"):
+            change = {"contact.field_changed": lambda: ", ".join(props.get("fields") or []),
+                      "contact.stage_changed": lambda: f"{props.get('from')} -> {props.get('to')}",
+                      "contact.score_changed": lambda: f"{props.get('old')} -> {props.get('new')}"}
+            self._emit(who, f"{doc['name']}: {change[doc['name']]()}")
         elif doc["kind"] in ("program", "contact"):
             self._emit(who, doc["name"])
 

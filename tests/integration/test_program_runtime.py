@@ -242,3 +242,61 @@ def test_wait_until_a_field_date_and_stop_without_one(cloud: LocalCloud) -> None
     assert "renewal_date" in stopped.properties["reason"]
     assert "branch taken at 'month-before': stopped" in bob.branches()
     assert start.isoformat().startswith("2026-01-05")
+
+
+FAR_DATE = """\
+id: contract-end
+name: A year and a half ahead
+trigger: {event: contract_signed}
+steps:
+  - {id: until-the-end, type: wait_until, field: contract_end, offset: 30 days before}
+  - {id: remind, type: send_email, template: welcome-1, purpose: service}
+"""
+
+
+def test_wait_until_far_ahead_resumes_through_a_schedule(cloud: LocalCloud) -> None:
+    cloud.sync_content(only=[])
+    upload(cloud, FAR_DATE)
+    ann = subscriber(cloud, "ann@example.com")
+    ann.identify(contract_end="2027-08-31")
+    ann.track("contract_signed")
+
+    # When the date is 19 months ahead (longer than one execution should wait)
+    cloud.advance(600 * DAY)
+
+    # Then the run waited through a one-time schedule and reminded her on time
+    [reminder] = ann.emails()
+    assert reminder.sent_at.isoformat() == "2027-08-01T09:00:00+00:00"
+    assert any("resumed by schedule" in e.what for e in cloud.timeline)
+    assert cloud.errors == []
+
+
+CONDITION_GOAL = """\
+id: to-customer
+name: Nurture until they become a customer
+trigger: {event: demo_requested}
+goals:
+  - {name: became a customer, when: {field: stage, gte: customer}}
+steps:
+  - {id: first, type: send_email, template: welcome-1, purpose: service}
+  - {id: a-week, type: wait, duration: 7 days}
+  - {id: second, type: send_email, template: welcome-2a, purpose: service}
+"""
+
+
+def test_a_condition_goal_ends_the_run_when_it_comes_true(cloud: LocalCloud) -> None:
+    cloud.sync_content(only=[])
+    upload(cloud, CONDITION_GOAL)
+    ann = subscriber(cloud, "ann@example.com")
+    ann.track("demo_requested")
+    cloud.advance(DAY)
+
+    # When the CRM makes her a customer
+    ann.identify(stage="customer")
+    cloud.advance(10 * DAY)
+
+    # Then the run ended as converted before its second email
+    assert len(ann.emails()) == 1
+    [converted] = ann.activities("program.converted")
+    assert converted.properties["goal"] == "became a customer"
+    assert converted.properties["by"] == "identify"  # the CRM call that changed the stage
