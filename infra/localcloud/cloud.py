@@ -52,8 +52,11 @@ class CapturedEmail:
     def links(self) -> list[str]:
         """The tracked links (what a reader's click reaches SES with): `ses:no-track` ones,
         like the unsubscribe link, are left out."""
-        return [href for tag, href in re.findall(r'(<a\b[^>]*?href="([^"]+)")', self.html)
-                if "ses:no-track" not in tag]
+        return [
+            href
+            for tag, href in re.findall(r'(<a\b[^>]*?href="([^"]+)")', self.html)
+            if "ses:no-track" not in tag
+        ]
 
 
 @dataclass
@@ -103,16 +106,24 @@ class FunctionError(RuntimeError):
 
 
 class LocalCloud:
-    def __init__(self, root: Path = ROOT, start: datetime = DEFAULT_START, stack_name: str = "nurture",
-                 parameters: dict[str, str] | None = None):
+    def __init__(
+        self,
+        root: Path = ROOT,
+        start: datetime = DEFAULT_START,
+        stack_name: str = "nurture",
+        parameters: dict[str, str] | None = None,
+    ):
         self.root = root
         self.stack = stack_name
         self.parameters = {**LOCAL_PARAMETERS, **(parameters or {})}
         self.clock = virtual_time.VirtualClock(start)
         self.template = load_template(root / "template.yaml")
         # Template parameters with a Default need no local value.
-        defaults = {name: str(p["Default"]) for name, p in self.template.get("Parameters", {}).items()
-                    if "Default" in p}
+        defaults = {
+            name: str(p["Default"])
+            for name, p in self.template.get("Parameters", {}).items()
+            if "Default" in p
+        }
         self.parameters = {**defaults, **self.parameters}
         self.functions: dict[str, _Function] = {}
         self.outbox: list[CapturedEmail] = []
@@ -120,7 +131,9 @@ class LocalCloud:
         self.timeline: list[TimelineEntry] = []
         self.errors: list[str] = []
         self.on_timeline: Callable[[TimelineEntry], None] | None = None
-        self._lock = threading.RLock()  # one function runs at a time, like a reserved concurrency of 1
+        self._lock = (
+            threading.RLock()
+        )  # one function runs at a time, like a reserved concurrency of 1
         self._queue: deque[Callable[[], None]] = deque()
         self._queue_lock = threading.Lock()
         self._shard_iterators: dict[str, dict[str, str | None]] = {}
@@ -133,13 +146,22 @@ class LocalCloud:
         from moto import mock_aws
 
         self._saved_env = dict(os.environ)
-        os.environ.update({
-            "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",  # noqa: S105
-            "AWS_SESSION_TOKEN": "local", "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
-            "MOTO_ALLOW_NONEXISTENT_REGION": "true",
-        })
-        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True},
-                                      "core": {"reset_boto3_session": False}})
+        os.environ.update(
+            {
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",  # noqa: S105
+                "AWS_SESSION_TOKEN": "local",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+                "MOTO_ALLOW_NONEXISTENT_REGION": "true",
+            }
+        )
+        self._mock = mock_aws(
+            config={
+                "stepfunctions": {"execute_state_machine": True},
+                "core": {"reset_boto3_session": False},
+            }
+        )
         self._mock.start()
         virtual_time.install(self.clock)
         import nurture.clock
@@ -193,8 +215,13 @@ class LocalCloud:
         resources: dict[str, Any] = self.template["Resources"]
         refs: dict[str, str] = {}
         attrs: dict[tuple[str, str], str] = {}
-        pseudo = {"AWS::StackName": self.stack, "AWS::AccountId": ACCOUNT, "AWS::Region": REGION,
-                  "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
+        pseudo = {
+            "AWS::StackName": self.stack,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::Region": REGION,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+        }
         resolver = Resolver(pseudo, refs, attrs, self.parameters)
         # Names and ARNs first, so any resource may refer to any other.
         for logical, res in resources.items():
@@ -211,17 +238,24 @@ class LocalCloud:
             elif kind == "AWS::IAM::Role":
                 refs[logical] = name
                 attrs[(logical, "Arn")] = f"arn:aws:iam::{ACCOUNT}:role/{name}"
-            elif kind in ("AWS::SES::ConfigurationSet", "AWS::Serverless::HttpApi",
-                          "AWS::Serverless::LayerVersion"):
+            elif kind in (
+                "AWS::SES::ConfigurationSet",
+                "AWS::Serverless::HttpApi",
+                "AWS::Serverless::LayerVersion",
+            ):
                 refs[logical] = name
             elif kind == "AWS::Scheduler::ScheduleGroup":
                 group = resolver.resolve(res.get("Properties", {}).get("Name", name))
                 refs[logical] = group
-                attrs[(logical, "Arn")] = f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule-group/{group}"
+                attrs[(logical, "Arn")] = (
+                    f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule-group/{group}"
+                )
         for logical, res in resources.items():  # buckets may be named from other values
             if res["Type"] == "AWS::S3::Bucket":
                 props = res.get("Properties", {})
-                refs[logical] = resolver.resolve(props.get("BucketName", self._physical(logical).lower()))
+                refs[logical] = resolver.resolve(
+                    props.get("BucketName", self._physical(logical).lower())
+                )
                 attrs[(logical, "Arn")] = f"arn:aws:s3:::{refs[logical]}"
         self.resolver = resolver
         ddb, s3, sns, ses = (self.client(s) for s in ("dynamodb", "s3", "sns", "sesv2"))
@@ -232,11 +266,16 @@ class LocalCloud:
             kind, props = res["Type"], resolver.resolve(res.get("Properties", {}))
             if kind == "AWS::DynamoDB::Table":
                 kwargs: dict[str, Any] = {
-                    "TableName": refs[logical], "BillingMode": "PAY_PER_REQUEST",
-                    "AttributeDefinitions": props["AttributeDefinitions"], "KeySchema": props["KeySchema"],
+                    "TableName": refs[logical],
+                    "BillingMode": "PAY_PER_REQUEST",
+                    "AttributeDefinitions": props["AttributeDefinitions"],
+                    "KeySchema": props["KeySchema"],
                 }
                 if "StreamSpecification" in props:
-                    kwargs["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+                    kwargs["StreamSpecification"] = {
+                        "StreamEnabled": True,
+                        **props["StreamSpecification"],
+                    }
                 desc = ddb.create_table(**kwargs)["TableDescription"]
                 if "LatestStreamArn" in desc:
                     attrs[(logical, "StreamArn")] = desc["LatestStreamArn"]
@@ -249,21 +288,35 @@ class LocalCloud:
             elif kind == "AWS::SES::ConfigurationSetEventDestination":
                 dest = props["EventDestination"]
                 if "SnsDestination" in dest:
-                    self.config_set_topics[props["ConfigurationSetName"]] = dest["SnsDestination"]["TopicARN"]
+                    self.config_set_topics[props["ConfigurationSetName"]] = dest["SnsDestination"][
+                        "TopicARN"
+                    ]
         ses.create_email_identity(EmailIdentity=self.parameters["SenderEmail"])
-        globals_env = self.template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+        globals_env = (
+            self.template.get("Globals", {})
+            .get("Function", {})
+            .get("Environment", {})
+            .get("Variables", {})
+        )
         for logical, res in resources.items():
             if res["Type"] == "AWS::Serverless::Function":
                 self._load_function(logical, res["Properties"], resolver.resolve(globals_env))
 
-    def _load_function(self, logical: str, props: dict[str, Any], globals_env: dict[str, str]) -> None:
-        env = {**globals_env, **self.resolver.resolve(props.get("Environment", {}).get("Variables", {}))}
-        env.update({
-            "AWS_LAMBDA_FUNCTION_NAME": self._physical(logical),
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_METRICS_DISABLED": "true",
-            "AWS_REGION": REGION,
-        })
+    def _load_function(
+        self, logical: str, props: dict[str, Any], globals_env: dict[str, str]
+    ) -> None:
+        env = {
+            **globals_env,
+            **self.resolver.resolve(props.get("Environment", {}).get("Variables", {})),
+        }
+        env.update(
+            {
+                "AWS_LAMBDA_FUNCTION_NAME": self._physical(logical),
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_METRICS_DISABLED": "true",
+                "AWS_REGION": REGION,
+            }
+        )
         module_file, handler_name = props["Handler"].rsplit(".", 1)
         path = self.root / props["CodeUri"] / f"{module_file}.py"
         module_name = f"nurture_function_{logical}"
@@ -274,9 +327,12 @@ class LocalCloud:
             sys.modules[module_name] = module
             spec.loader.exec_module(module)
         self.functions[logical] = _Function(
-            logical_id=logical, name=self._physical(logical),
+            logical_id=logical,
+            name=self._physical(logical),
             arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self._physical(logical)}",
-            module=module, handler=getattr(module, handler_name), env=env,
+            module=module,
+            handler=getattr(module, handler_name),
+            env=env,
             events=self.resolver.resolve(props.get("Events", {})),
         )
 
@@ -307,7 +363,9 @@ class LocalCloud:
         fn = self.function_by_name(function)
         with self._lock, self._function_env(fn.env):
             try:
-                return fn.handler(event, _Context(function_name=fn.name, invoked_function_arn=fn.arn))
+                return fn.handler(
+                    event, _Context(function_name=fn.name, invoked_function_arn=fn.arn)
+                )
             finally:
                 # With metrics disabled locally powertools never flushes; keep the set from
                 # piling up until it prints on its own.
@@ -330,9 +388,15 @@ class LocalCloud:
                     body, error = json.dumps(result, default=str).encode(), None
                 except Exception as exc:  # noqa: BLE001 - reported to the state machine like Lambda does
                     cloud.errors.append(f"{FunctionName}: {type(exc).__name__}: {exc}")
-                    body = json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}).encode()
+                    body = json.dumps(
+                        {"errorType": type(exc).__name__, "errorMessage": str(exc)}
+                    ).encode()
                     error = "Unhandled"
-                resp: dict[str, Any] = {"StatusCode": 200, "Payload": io.BytesIO(body), "ExecutedVersion": "$LATEST"}
+                resp: dict[str, Any] = {
+                    "StatusCode": 200,
+                    "Payload": io.BytesIO(body),
+                    "ExecutedVersion": "$LATEST",
+                }
                 if error:
                     resp["FunctionError"] = error
                 return resp
@@ -353,8 +417,13 @@ class LocalCloud:
             return
         original = StepFunctionsParserBackend.start_execution
 
-        def start_execution(self: Any, state_machine_arn: str, name: Any = None,
-                            execution_input: Any = None, trace_header: Any = None) -> Any:
+        def start_execution(
+            self: Any,
+            state_machine_arn: str,
+            name: Any = None,
+            execution_input: Any = None,
+            trace_header: Any = None,
+        ) -> Any:
             parts = state_machine_arn.split(":")
             if len(parts) != 8:
                 return original(self, state_machine_arn, name, execution_input, trace_header)
@@ -391,7 +460,9 @@ class LocalCloud:
         with self._queue_lock:
             self._queue.append(job)
 
-    def _after_put_object(self, http_response: Any, parsed: Any, model: Any, context: Any, **_: Any) -> None:
+    def _after_put_object(
+        self, http_response: Any, parsed: Any, model: Any, context: Any, **_: Any
+    ) -> None:
         params = context.get("nurture_params") or {}
         bucket, key = params.get("Bucket"), params.get("Key")
         if bucket and key:
@@ -400,7 +471,13 @@ class LocalCloud:
     def _notify_s3(self, bucket: str, key: str) -> None:
         for fn in self.functions.values():
             for ev in fn.events.values():
-                if ev["Type"] != "S3" or self.resolver.refs.get(ev["Properties"]["Bucket"], ev["Properties"]["Bucket"]) != bucket:
+                if (
+                    ev["Type"] != "S3"
+                    or self.resolver.refs.get(
+                        ev["Properties"]["Bucket"], ev["Properties"]["Bucket"]
+                    )
+                    != bucket
+                ):
                     continue
                 rules = ev["Properties"].get("Filter", {}).get("S3Key", {}).get("Rules", [])
                 prefix = next((r["Value"] for r in rules if r["Name"] == "prefix"), "")
@@ -414,12 +491,16 @@ class LocalCloud:
             return
         simple = params["Content"]["Simple"]
         email = CapturedEmail(
-            message_id=parsed["MessageId"], to=params["Destination"]["ToAddresses"],
-            sender=params["FromEmailAddress"], subject=simple["Subject"]["Data"],
-            html=simple["Body"].get("Html", {}).get("Data", ""), text=simple["Body"].get("Text", {}).get("Data", ""),
+            message_id=parsed["MessageId"],
+            to=params["Destination"]["ToAddresses"],
+            sender=params["FromEmailAddress"],
+            subject=simple["Subject"]["Data"],
+            html=simple["Body"].get("Html", {}).get("Data", ""),
+            text=simple["Body"].get("Text", {}).get("Data", ""),
             headers={h["Name"]: h["Value"] for h in simple.get("Headers", [])},
             tags={t["Name"]: t["Value"] for t in params.get("EmailTags", [])},
-            configuration_set=params.get("ConfigurationSetName"), sent_at=self.clock.now(),
+            configuration_set=params.get("ConfigurationSetName"),
+            sent_at=self.clock.now(),
         )
         self.outbox.append(email)
         self._enqueue(lambda: self.ses_event(email, "Send"))
@@ -431,18 +512,28 @@ class LocalCloud:
         if params is None or not params.get("PhoneNumber") or "MessageId" not in parsed:
             return
         attrs = params.get("MessageAttributes") or {}
-        self.sms_outbox.append(CapturedSms(
-            message_id=parsed["MessageId"], to=params["PhoneNumber"], text=params["Message"],
-            sender_id=attrs.get("AWS.SNS.SMS.SenderID", {}).get("StringValue"),
-            sms_type=attrs.get("AWS.SNS.SMS.SMSType", {}).get("StringValue"), sent_at=self.clock.now(),
-        ))
+        self.sms_outbox.append(
+            CapturedSms(
+                message_id=parsed["MessageId"],
+                to=params["PhoneNumber"],
+                text=params["Message"],
+                sender_id=attrs.get("AWS.SNS.SMS.SenderID", {}).get("StringValue"),
+                sms_type=attrs.get("AWS.SNS.SMS.SMSType", {}).get("StringValue"),
+                sent_at=self.clock.now(),
+            )
+        )
 
     def sms_reply(self, from_number: str, body: str, topic: str = "SmsInboundTopic") -> None:
         """An inbound SMS, as SNS two-way SMS publishes it to the template's inbound topic."""
         to = self.sms_outbox[-1].to if self.sms_outbox else "+10000000000"
-        message = {"originationNumber": from_number, "destinationNumber": to, "messageKeyword": "KEYWORD",
-                   "messageBody": body, "inboundMessageId": str(uuid.uuid4()),
-                   "previousPublishedMessageId": self.sms_outbox[-1].message_id if self.sms_outbox else ""}
+        message = {
+            "originationNumber": from_number,
+            "destinationNumber": to,
+            "messageKeyword": "KEYWORD",
+            "messageBody": body,
+            "inboundMessageId": str(uuid.uuid4()),
+            "previousPublishedMessageId": self.sms_outbox[-1].message_id if self.sms_outbox else "",
+        }
         self.publish(self.resolver.refs[topic], json.dumps(message))
         self.run_until_idle()
 
@@ -452,7 +543,9 @@ class LocalCloud:
             self._executions[arn] = {"seen_events": 0, "done": False}
 
     # --- SES engagement simulation ------------------------------------------------------
-    def ses_event(self, email: CapturedEmail, event_type: str, detail: dict[str, Any] | None = None) -> None:
+    def ses_event(
+        self, email: CapturedEmail, event_type: str, detail: dict[str, Any] | None = None
+    ) -> None:
         """Publish the SES event AWS would send for `email` to its configuration set's topic."""
         topic = self.config_set_topics.get(email.configuration_set or "")
         if topic is None:
@@ -462,13 +555,21 @@ class LocalCloud:
             "eventType": event_type,
             "mail": {
                 "timestamp": email.sent_at.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-                "source": email.sender, "messageId": email.message_id, "destination": email.to,
+                "source": email.sender,
+                "messageId": email.message_id,
+                "destination": email.to,
                 "tags": {k: [v] for k, v in email.tags.items()},
                 "commonHeaders": {"from": [email.sender], "to": email.to, "subject": email.subject},
             },
         }
-        key = {"Send": "send", "Delivery": "delivery", "Open": "open", "Click": "click",
-               "Bounce": "bounce", "Complaint": "complaint"}.get(event_type, event_type.lower())
+        key = {
+            "Send": "send",
+            "Delivery": "delivery",
+            "Open": "open",
+            "Click": "click",
+            "Bounce": "bounce",
+            "Complaint": "complaint",
+        }.get(event_type, event_type.lower())
         body[key] = {"timestamp": now, **(detail or {})}
         self.publish(topic, json.dumps(body))
 
@@ -479,8 +580,11 @@ class LocalCloud:
     def click_email(self, email: CapturedEmail, link: str | None = None) -> None:
         links = email.links()
         target = link or (links[0] if links else "https://example.com/")
-        self.ses_event(email, "Click", {"link": target, "linkTags": {}, "userAgent": "Mozilla/5.0",
-                                        "ipAddress": "192.0.2.1"})
+        self.ses_event(
+            email,
+            "Click",
+            {"link": target, "linkTags": {}, "userAgent": "Mozilla/5.0", "ipAddress": "192.0.2.1"},
+        )
         self.run_until_idle()
 
     def publish(self, topic_arn: str, message: str) -> None:
@@ -514,8 +618,10 @@ class LocalCloud:
     def _poll_streams(self) -> bool:
         # moto answers only the regional host, not the newer account-based stream endpoints
         streams = self.__dict__.get("_streams_client") or self._session.client(
-            "dynamodbstreams", region_name=REGION,
-            endpoint_url=f"https://streams.dynamodb.{REGION}.amazonaws.com")
+            "dynamodbstreams",
+            region_name=REGION,
+            endpoint_url=f"https://streams.dynamodb.{REGION}.amazonaws.com",
+        )
         self.__dict__["_streams_client"] = streams
         delivered = False
         for fn in self.functions.values():
@@ -525,16 +631,22 @@ class LocalCloud:
                 props = ev["Properties"]
                 stream_arn = props["Stream"]
                 iterators = self._shard_iterators.setdefault(stream_arn, {})
-                for shard in streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]:
+                for shard in streams.describe_stream(StreamArn=stream_arn)["StreamDescription"][
+                    "Shards"
+                ]:
                     shard_id = shard["ShardId"]
                     if shard_id not in iterators:
                         iterators[shard_id] = streams.get_shard_iterator(
-                            StreamArn=stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON",
+                            StreamArn=stream_arn,
+                            ShardId=shard_id,
+                            ShardIteratorType="TRIM_HORIZON",
                         )["ShardIterator"]
                     iterator = iterators[shard_id]
                     if iterator is None:
                         continue
-                    resp = streams.get_records(ShardIterator=iterator, Limit=int(props.get("BatchSize", 100)))
+                    resp = streams.get_records(
+                        ShardIterator=iterator, Limit=int(props.get("BatchSize", 100))
+                    )
                     iterators[shard_id] = resp.get("NextShardIterator")
                     records = [r for r in resp["Records"] if _matches_filters(r, props)]
                     if records:
@@ -542,8 +654,9 @@ class LocalCloud:
                         self._deliver_stream(fn, stream_arn, records, props)
         return delivered
 
-    def _deliver_stream(self, fn: _Function, stream_arn: str, records: list[dict[str, Any]],
-                        props: dict[str, Any]) -> None:
+    def _deliver_stream(
+        self, fn: _Function, stream_arn: str, records: list[dict[str, Any]], props: dict[str, Any]
+    ) -> None:
         for record in records:
             record["eventSourceARN"] = stream_arn
             self._observe_activity(record)
@@ -577,7 +690,9 @@ class LocalCloud:
         props = doc.get("properties", {})
         describe = {
             "track": lambda: f"event accepted: track {doc['name']!r}",
-            "page": lambda: f"event accepted: page view {doc.get('page', {}).get('url') or doc['name']}",
+            "page": lambda: (
+                f"event accepted: page view {doc.get('page', {}).get('url') or doc['name']}"
+            ),
             "identify": lambda: "event accepted: identify",
             "form": lambda: f"form {doc['name']!r} submitted",
         }
@@ -585,31 +700,58 @@ class LocalCloud:
             self._emit(who, describe[doc["kind"]]())
         elif doc["name"] == "contact.identified":
             how = "new contact" if props.get("created") else "known contact"
-            self._emit(who, f"contact identified ({how}; {props.get('joined_actors')} identities joined)")
+            self._emit(
+                who, f"contact identified ({how}; {props.get('joined_actors')} identities joined)"
+            )
         elif doc["name"] == "program.entered":
-            self._emit(who, f"entered program {props.get('program_id')!r} (version {props.get('version')})")
+            self._emit(
+                who, f"entered program {props.get('program_id')!r} (version {props.get('version')})"
+            )
         elif doc["kind"] == "sms" and doc["name"] == "sms.sent":
-            self._emit(who, f"sms sent by {props.get('program_id')}/{props.get('step_id')} "
-                            f"({props.get('segments')} segment(s))")
+            self._emit(
+                who,
+                f"sms sent by {props.get('program_id')}/{props.get('step_id')} "
+                f"({props.get('segments')} segment(s))",
+            )
         elif doc["kind"] == "sms":
-            self._emit(who, f"{doc['name']} ({props.get('step_id') or props.get('keyword') or ''}) "
-                            f"{props.get('reason') or ''}".rstrip())
+            self._emit(
+                who,
+                f"{doc['name']} ({props.get('step_id') or props.get('keyword') or ''}) "
+                f"{props.get('reason') or ''}".rstrip(),
+            )
         elif doc["name"] == "email.sent":
-            self._emit(who, f"email sent by {props.get('program_id')}/{props.get('step_id')}: {props.get('subject')!r}")
+            self._emit(
+                who,
+                f"email sent by {props.get('program_id')}/{props.get('step_id')}: {props.get('subject')!r}",
+            )
         elif doc["kind"] == "email" and doc["name"] not in ("email.send_accepted",):
             link = f" {props['link']}" if props.get("link") else ""
             self._emit(who, f"{doc['name']} ({props.get('step_id')}){link}")
         elif doc["name"] == "task.created":
-            self._emit(who, f"task for {props.get('assignee')}: {props.get('title')!r} (due {props.get('due')})")
+            self._emit(
+                who,
+                f"task for {props.get('assignee')}: {props.get('title')!r} (due {props.get('due')})",
+            )
         elif doc["name"] == "sales.notified":
-            self._emit(who, f"sales notified ({props.get('recipient')}) by {props.get('program_id')}")
+            self._emit(
+                who, f"sales notified ({props.get('recipient')}) by {props.get('program_id')}"
+            )
         elif doc["kind"] == "webhook":
-            self._emit(who, f"{doc['name']} to {props.get('host')} by {props.get('program_id')}/"
-                            f"{props.get('step_id')}" + (f": {props['reason']}" if props.get("reason") else ""))
-        elif doc["name"] in ("contact.field_changed", "contact.stage_changed", "contact.score_changed"):
-            change = {"contact.field_changed": lambda: ", ".join(props.get("fields") or []),
-                      "contact.stage_changed": lambda: f"{props.get('from')} -> {props.get('to')}",
-                      "contact.score_changed": lambda: f"{props.get('old')} -> {props.get('new')}"}
+            self._emit(
+                who,
+                f"{doc['name']} to {props.get('host')} by {props.get('program_id')}/"
+                f"{props.get('step_id')}" + (f": {props['reason']}" if props.get("reason") else ""),
+            )
+        elif doc["name"] in (
+            "contact.field_changed",
+            "contact.stage_changed",
+            "contact.score_changed",
+        ):
+            change = {
+                "contact.field_changed": lambda: ", ".join(props.get("fields") or []),
+                "contact.stage_changed": lambda: f"{props.get('from')} -> {props.get('to')}",
+                "contact.score_changed": lambda: f"{props.get('old')} -> {props.get('new')}",
+            }
             self._emit(who, f"{doc['name']}: {change[doc['name']]()}")
         elif doc["kind"] in ("program", "contact"):
             self._emit(who, doc["name"])
@@ -621,30 +763,48 @@ class LocalCloud:
                 continue
             history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
             contact = arn.rsplit("--", 1)[-1]
-            for event in history[seen["seen_events"]:]:
+            for event in history[seen["seen_events"] :]:
                 details = event.get("stateEnteredEventDetails")
                 if details:
                     seen["last_state"] = details["name"]
                 if event["type"] == "PassStateEntered" and details and ": " in details["name"]:
                     step, outcome = details["name"].split(": ", 1)
                     self._emit(contact, f"branch taken at {step!r}: {outcome}")
-                elif event["type"] in ("ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted",
-                                       "ExecutionTimedOut"):
+                elif event["type"] in (
+                    "ExecutionSucceeded",
+                    "ExecutionFailed",
+                    "ExecutionAborted",
+                    "ExecutionTimedOut",
+                ):
                     # execution ARN: arn:aws:states:<region>:<account>:execution:<machine>:<name>
                     program = arn.split(":")[6].split("-program-", 1)[-1]
-                    verdict = {"ExecutionSucceeded": "finished", "ExecutionFailed": "FAILED",
-                               "ExecutionAborted": "stopped", "ExecutionTimedOut": "timed out"}[event["type"]]
-                    if verdict == "finished" and str(seen.get("last_state", "")).endswith(": continues later"):
+                    verdict = {
+                        "ExecutionSucceeded": "finished",
+                        "ExecutionFailed": "FAILED",
+                        "ExecutionAborted": "stopped",
+                        "ExecutionTimedOut": "timed out",
+                    }[event["type"]]
+                    if verdict == "finished" and str(seen.get("last_state", "")).endswith(
+                        ": continues later"
+                    ):
                         verdict = "paused for a long wait (a schedule resumes it)"
                     cause = event.get("executionFailedEventDetails", {})
-                    extra = f": {cause.get('error')} {cause.get('cause', '')[:200]}" if cause else ""
+                    extra = (
+                        f": {cause.get('error')} {cause.get('cause', '')[:200]}" if cause else ""
+                    )
                     self._emit(contact, f"program {program!r} {verdict}{extra}")
                     seen["done"] = True
             seen["seen_events"] = len(history)
 
     # --- API Gateway ------------------------------------------------------------------
-    def http(self, method: str, path: str, body: bytes | str | dict[str, Any] | None = None,
-             headers: dict[str, str] | None = None, write_key: str | None = "local-write-key") -> tuple[int, dict[str, str], Any]:
+    def http(
+        self,
+        method: str,
+        path: str,
+        body: bytes | str | dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        write_key: str | None = "local-write-key",
+    ) -> tuple[int, dict[str, str], Any]:
         """Send a request to the template's HTTP API, as API Gateway would, and run what follows."""
         headers = {k.lower(): v for k, v in (headers or {}).items()}
         if isinstance(body, dict):
@@ -652,21 +812,38 @@ class LocalCloud:
             headers.setdefault("content-type", "application/json")
         raw = body.encode() if isinstance(body, str) else (body or b"")
         if write_key is not None and "authorization" not in headers:
-            headers["authorization"] = "Basic " + base64.b64encode(f"{write_key}:".encode()).decode()
+            headers["authorization"] = (
+                "Basic " + base64.b64encode(f"{write_key}:".encode()).decode()
+            )
         route = self._route(method, path)
         if route is None:
             return 404, {}, {"message": "Not Found"}
         fn, route_key, path_params = route
         event = {
-            "version": "2.0", "routeKey": route_key, "rawPath": path.split("?")[0],
+            "version": "2.0",
+            "routeKey": route_key,
+            "rawPath": path.split("?")[0],
             "rawQueryString": path.split("?", 1)[1] if "?" in path else "",
-            "headers": headers, "body": base64.b64encode(raw).decode(), "isBase64Encoded": True,
+            "headers": headers,
+            "body": base64.b64encode(raw).decode(),
+            "isBase64Encoded": True,
             "pathParameters": path_params,
-            "requestContext": {"http": {"method": method, "path": path.split("?")[0], "sourceIp": "127.0.0.1",
-                                        "protocol": "HTTP/1.1", "userAgent": headers.get("user-agent", "")},
-                               "requestId": str(uuid.uuid4()), "routeKey": route_key, "stage": "$default",
-                               "accountId": ACCOUNT, "apiId": "local", "domainName": "localhost",
-                               "timeEpoch": int(self.clock.now().timestamp() * 1000)},
+            "requestContext": {
+                "http": {
+                    "method": method,
+                    "path": path.split("?")[0],
+                    "sourceIp": "127.0.0.1",
+                    "protocol": "HTTP/1.1",
+                    "userAgent": headers.get("user-agent", ""),
+                },
+                "requestId": str(uuid.uuid4()),
+                "routeKey": route_key,
+                "stage": "$default",
+                "accountId": ACCOUNT,
+                "apiId": "local",
+                "domainName": "localhost",
+                "timeEpoch": int(self.clock.now().timestamp() * 1000),
+            },
         }
         if "?" in path:
             from urllib.parse import parse_qsl
@@ -696,7 +873,11 @@ class LocalCloud:
                 pattern = "^" + re.sub(r"\\\{\w+\\\}", "([^/]+)", re.escape(p["Path"])) + "$"
                 match = re.match(pattern, clean)
                 if match:
-                    return fn, f"{p['Method'].upper()} {p['Path']}", dict(zip(names, match.groups(), strict=True))
+                    return (
+                        fn,
+                        f"{p['Method'].upper()} {p['Path']}",
+                        dict(zip(names, match.groups(), strict=True)),
+                    )
         return None
 
     # --- content ----------------------------------------------------------------------
@@ -760,17 +941,23 @@ class _Schedules:
             try:
                 if target["Arn"] == "arn:aws:scheduler:::aws-sdk:sfn:startExecution":
                     call = json.loads(target.get("Input") or "{}")
-                    sfn.start_execution(stateMachineArn=call["StateMachineArn"], name=call.get("Name"),
-                                        input=call.get("Input", "{}"))
+                    sfn.start_execution(
+                        stateMachineArn=call["StateMachineArn"],
+                        name=call.get("Name"),
+                        input=call.get("Input", "{}"),
+                    )
                 elif ":states:" in target["Arn"]:
                     data = json.loads(target.get("Input") or "{}")
                     program = target["Arn"].split(":")[6].split("-program-", 1)[-1]
                     tag = uuid.uuid5(uuid.NAMESPACE_URL, schedule.name).hex[:6]
                     name = f"{program[:38]}-r{tag}--{data.get('contact_id', 'unknown')}"[:80]
-                    sfn.start_execution(stateMachineArn=target["Arn"], name=name,
-                                        input=target.get("Input", "{}"))
+                    sfn.start_execution(
+                        stateMachineArn=target["Arn"], name=name, input=target.get("Input", "{}")
+                    )
                 else:
-                    self.cloud.errors.append(f"schedule {schedule.name}: target {target['Arn']} not simulated")
+                    self.cloud.errors.append(
+                        f"schedule {schedule.name}: target {target['Arn']} not simulated"
+                    )
                 payload = json.loads(target.get("Input") or "{}")
                 if "StateMachineArn" in payload:  # the universal target: the API call's parameters
                     payload = json.loads(payload.get("Input") or "{}")
@@ -841,10 +1028,16 @@ class _FunctionSchedules:
             self.next[(logical, name)] = _next_occurrence(expression, when)
             self.cloud._emit("scheduler", f"schedule {logical}.{name} fired ({expression})")
             event = {
-                "version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
-                "source": "aws.events", "account": ACCOUNT, "region": REGION,
+                "version": "0",
+                "id": str(uuid.uuid4()),
+                "detail-type": "Scheduled Event",
+                "source": "aws.events",
+                "account": ACCOUNT,
+                "region": REGION,
                 "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{self.cloud.stack}-{logical}{name}"],
+                "resources": [
+                    f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{self.cloud.stack}-{logical}{name}"
+                ],
                 "detail": {},
             }
             try:
@@ -870,7 +1063,14 @@ class _Timers:
                 part.fire(now)
 
 
-_RATE_UNITS = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}
+_RATE_UNITS = {
+    "minute": 60,
+    "minutes": 60,
+    "hour": 3600,
+    "hours": 3600,
+    "day": 86400,
+    "days": 86400,
+}
 _WEEKDAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]  # EventBridge: 1 = SUN
 
 
@@ -953,22 +1153,54 @@ def _json_safe(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _s3_event(bucket: str, key: str, now: datetime) -> dict[str, Any]:
     from urllib.parse import quote_plus
 
-    return {"Records": [{
-        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION,
-        "eventTime": now.strftime("%Y-%m-%dT%H:%M:%S.000Z"), "eventName": "ObjectCreated:Put",
-        "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-               "object": {"key": quote_plus(key), "size": 0}},
-    }]}
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": REGION,
+                "eventTime": now.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+                    "object": {"key": quote_plus(key), "size": 0},
+                },
+            }
+        ]
+    }
 
 
 def _sns_event(topic_arn: str, message: str, now: datetime) -> dict[str, Any]:
-    return {"Records": [{
-        "EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": f"{topic_arn}:local",
-        "Sns": {"Type": "Notification", "MessageId": str(uuid.uuid4()), "TopicArn": topic_arn,
-                "Subject": None, "Message": message, "Timestamp": now.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-                "SignatureVersion": "1", "Signature": "", "SigningCertUrl": "", "UnsubscribeUrl": "",
-                "MessageAttributes": {}},
-    }]}
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": f"{topic_arn}:local",
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": str(uuid.uuid4()),
+                    "TopicArn": topic_arn,
+                    "Subject": None,
+                    "Message": message,
+                    "Timestamp": now.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                    "SignatureVersion": "1",
+                    "Signature": "",
+                    "SigningCertUrl": "",
+                    "UnsubscribeUrl": "",
+                    "MessageAttributes": {},
+                },
+            }
+        ]
+    }
 
 
-__all__ = ["CapturedEmail", "CapturedSms", "FunctionError", "LocalCloud", "TimelineEntry", "timedelta"]
+__all__ = [
+    "CapturedEmail",
+    "CapturedSms",
+    "FunctionError",
+    "LocalCloud",
+    "TimelineEntry",
+    "timedelta",
+]

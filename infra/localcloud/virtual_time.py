@@ -92,8 +92,11 @@ class VirtualClock:
         while True:
             external = timers.next_due() if timers else None
             with self.cv:
-                due = [w for w in self._waiters
-                       if w.deadline is not None and w.deadline <= target and not w.woken]
+                due = [
+                    w
+                    for w in self._waiters
+                    if w.deadline is not None and w.deadline <= target and not w.woken
+                ]
                 moments = [w.deadline for w in due if w.deadline is not None]
                 if external is not None and external <= target:
                     moments.append(max(external, self._now))
@@ -207,9 +210,9 @@ def _require_clock() -> VirtualClock:
     return _clock
 
 
-_threading_shim = types.SimpleNamespace(**{
-    name: getattr(threading, name) for name in dir(threading) if not name.startswith("__")
-})
+_threading_shim = types.SimpleNamespace(
+    **{name: getattr(threading, name) for name in dir(threading) if not name.startswith("__")}
+)
 _threading_shim.Thread = CountedThread
 _threading_shim.Event = VirtualEvent
 
@@ -229,7 +232,9 @@ _VIRTUAL_DATETIME_MODULES = {
     "moto.stepfunctions.parser.models",
     "moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp",
 }
-_datetime_shim = types.SimpleNamespace(**{n: getattr(_dt, n) for n in dir(_dt) if not n.startswith("__")})
+_datetime_shim = types.SimpleNamespace(
+    **{n: getattr(_dt, n) for n in dir(_dt) if not n.startswith("__")}
+)
 _datetime_shim.datetime = _VirtualDatetime
 
 
@@ -276,4 +281,6 @@ def _patch_wait_function() -> None:
 def _patch_retrier() -> None:
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
-    retrier_decl.time = types.SimpleNamespace(sleep=_virtual_sleep, time=lambda: _require_clock().now().timestamp())
+    retrier_decl.time = types.SimpleNamespace(
+        sleep=_virtual_sleep, time=lambda: _require_clock().now().timestamp()
+    )
