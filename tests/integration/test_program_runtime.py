@@ -300,3 +300,32 @@ def test_a_condition_goal_ends_the_run_when_it_comes_true(cloud: LocalCloud) -> 
     [converted] = ann.activities("program.converted")
     assert converted.properties["goal"] == "became a customer"
     assert converted.properties["by"] == "identify"  # the CRM call that changed the stage
+
+
+RENEWAL = """\
+id: renewal
+name: Thirty days before the contract renewal
+trigger:
+  date: renewal_date
+  repeat: once
+  offset: 30 days before
+steps:
+  - {id: remind, type: send_email, template: welcome-1, purpose: service}
+"""
+
+
+def test_a_date_trigger_fires_once_n_days_before_a_field_date(cloud: LocalCloud) -> None:
+    cloud.sync_content(only=[])
+    upload(cloud, RENEWAL)
+    ann = subscriber(cloud, "ann@example.com")
+    bob = subscriber(cloud, "bob@example.com")
+    ann.identify(renewal_date="2026-03-10", timezone="America/New_York")
+    bob.identify(renewal_date="2025-03-10")  # already past: never
+
+    # When the daily sweeps run past the date
+    cloud.advance(90 * DAY)
+
+    # Then Ann entered on 8 February (her local date), once; Bob never
+    [entered] = ann.activities("program.entered")
+    assert entered.occurred_at.startswith("2026-02-08T05:00")  # the 05:00 UTC sweep
+    assert len(ann.emails()) == 1 and bob.emails() == []
