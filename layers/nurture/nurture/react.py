@@ -3,7 +3,9 @@ and entry rules), which runs end (goals), and which waiting program steps it res
 
 What the runtime records about contacts, so programs can start on it:
 
-    contact.field_changed   {fields: [names]}             field_changed triggers
+    contact.field_changed   {fields: [names]}             field_changed triggers (a value
+                                                          replaced another; a first value
+                                                          is for automation rules)
     contact.stage_changed   {from, to}                    stage_changed triggers
     contact.score_changed   {old, new, delta, reason}     score_crossed triggers
     program.entered         {program_id, version, execution}
