@@ -15,6 +15,7 @@ import importlib
 import pkgutil
 import threading
 import types
+from collections import deque
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,6 +32,8 @@ class VirtualClock:
         self.cv = threading.Condition(threading.RLock())
         self.active = 0  # threads that may still do work before blocking on virtual time
         self._waiters: list[_Waiter] = []
+        self._turns: deque[object] = deque()  # interpreter threads waiting for the baton
+        self._holder: int | None = None  # the interpreter thread that may run now
 
     # --- nurture.clock.Clock ---------------------------------------------------------
     def now(self) -> datetime:
@@ -38,9 +41,14 @@ class VirtualClock:
             return self._now
 
     # --- bookkeeping used by the patched primitives ------------------------------------
-    def thread_started(self) -> None:
+    def thread_started(self) -> object:
         with self.cv:
             self.active += 1
+            return self._queue_turn()
+
+    def thread_running(self, ticket: object) -> None:
+        with self.cv:
+            self._take_turn(ticket)
 
     def thread_finished(self) -> None:
         with self.cv:
@@ -48,14 +56,19 @@ class VirtualClock:
             self.cv.notify_all()
 
     def _block(self, waiter: _Waiter) -> None:
-        """Park the calling thread until its waiter is woken (by a set() or a deadline)."""
-        with self.cv:
-            self._waiters.append(waiter)
-            self.active -= 1
-            self.cv.notify_all()
-            while not waiter.woken:
-                self.cv.wait()
-            # whoever woke us already counted us as active again
+        """Park the calling thread until its waiter is woken (by a set() or a deadline).
+        Caller holds cv and has registered the waiter with whatever may wake it."""
+        waiter.holds_baton = self._holder == threading.get_ident()
+        self._waiters.append(waiter)
+        self.active -= 1
+        if waiter.holds_baton:
+            self._holder = None
+        self.cv.notify_all()
+        while not waiter.woken:
+            self.cv.wait()
+        # whoever woke us already counted us as active again, and queued our turn
+        if waiter.holds_baton:
+            self._take_turn(waiter.ticket)
 
     def _wake(self, waiter: _Waiter) -> None:
         # Caller holds cv.
@@ -64,7 +77,30 @@ class VirtualClock:
             self.active += 1
             if waiter in self._waiters:
                 self._waiters.remove(waiter)
+            if waiter.holds_baton:
+                waiter.ticket = self._queue_turn()
             self.cv.notify_all()
+
+    # --- one interpreter thread at a time ------------------------------------------------
+    # moto runs every execution (and every state of it) in its own thread. Letting them run
+    # at once makes the order of two programs' sends depend on the OS scheduler; instead a
+    # baton passes between them in the order they became runnable, so every run is the same.
+    def _queue_turn(self) -> object:
+        ticket = object()
+        self._turns.append(ticket)
+        return ticket
+
+    def _take_turn(self, ticket: object | None) -> None:
+        while not (self._holder is None and self._turns and self._turns[0] is ticket):
+            self.cv.wait()
+        self._turns.popleft()
+        self._holder = threading.get_ident()
+
+    def _end_turn(self) -> None:
+        with self.cv:
+            if self._holder == threading.get_ident():
+                self._holder = None
+                self.cv.notify_all()
 
     # --- driving time ----------------------------------------------------------------
     def settle(self) -> None:
@@ -119,11 +155,13 @@ class VirtualClock:
 
 
 class _Waiter:
-    __slots__ = ("deadline", "woken")
+    __slots__ = ("deadline", "holds_baton", "ticket", "woken")
 
     def __init__(self, deadline: datetime | None):
         self.deadline = deadline
         self.woken = False
+        self.holds_baton = False
+        self.ticket: object | None = None
 
 
 _clock: VirtualClock | None = None
@@ -162,7 +200,7 @@ class VirtualEvent:
 
     def wait(self, timeout: float | None = None) -> bool:
         clock = _require_clock()
-        with clock.cv:
+        with clock.cv:  # one critical section: a set() cannot slip in before we are parked
             if self._flag:
                 return True
             if timeout is not None and timeout <= 0:
@@ -170,8 +208,7 @@ class VirtualEvent:
             deadline = clock._now + timedelta(seconds=timeout) if timeout is not None else None
             waiter = _Waiter(deadline)
             self._waiters.append(waiter)
-        clock._block(waiter)
-        with clock.cv:
+            clock._block(waiter)
             if waiter in self._waiters:
                 self._waiters.remove(waiter)
             return self._flag
@@ -185,16 +222,19 @@ class CountedThread(threading.Thread):
         self._done = VirtualEvent()
 
     def start(self) -> None:
-        _require_clock().thread_started()
+        self._turn = _require_clock().thread_started()
         super().start()
 
     def run(self) -> None:
+        clock = _require_clock()
+        clock.thread_running(self._turn)
         try:
             super().run()
         finally:
             # Wake joiners first so the count never drops to zero while one is about to run.
             self._done.set()
-            _require_clock().thread_finished()
+            clock.thread_finished()
+            clock._end_turn()
 
     def join(self, timeout: float | None = None) -> None:
         self._done.wait(timeout)
