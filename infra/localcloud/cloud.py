@@ -406,7 +406,7 @@ class LocalCloud:
                 return _LambdaClient()
             return real_client_for(service, *args, **kwargs)
 
-        lambda_eval_utils.boto_client_for = client_for
+        lambda_eval_utils.boto_client_for = client_for  # type: ignore[assignment]
 
     def _install_moto_fixes(self) -> None:
         """StartExecution on an alias or version ARN, as AWS allows: moto's interpreter only
@@ -441,8 +441,8 @@ class LocalCloud:
             finally:
                 base.definition = live_definition
 
-        StepFunctionsParserBackend.start_execution = start_execution
-        StepFunctionsParserBackend._nurture_version_fix = True
+        StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
+        StepFunctionsParserBackend._nurture_version_fix = True  # type: ignore[attr-defined]
         _install_stop_fix()
 
     # --- AWS call hooks: notifications, SES capture, execution tracking ------------------
@@ -997,7 +997,7 @@ def _install_stop_fix() -> None:
                     endpoint.interrupt_all()  # wake the task waiting for its token
         return result
 
-    StepFunctionsParserBackend.stop_execution = stop_execution
+    StepFunctionsParserBackend.stop_execution = stop_execution  # type: ignore[method-assign]
 
 
 class _FunctionSchedules:

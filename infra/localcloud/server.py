@@ -38,7 +38,7 @@ class LocalApi:
         self.httpd.server_close()
 
     def _cors_headers(self) -> dict[str, str]:
-        api = next(
+        api: dict[str, Any] = next(
             (
                 r
                 for r in self.cloud.template["Resources"].values()

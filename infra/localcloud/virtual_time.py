@@ -315,12 +315,12 @@ def _patch_wait_function() -> None:
         if wait_seconds > 0:
             env.program_state_event.wait(wait_seconds)
 
-    wait_function.WaitFunction._wait_interval = _wait_interval
+    wait_function.WaitFunction._wait_interval = _wait_interval  # type: ignore[method-assign]
 
 
 def _patch_retrier() -> None:
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
-    retrier_decl.time = types.SimpleNamespace(
+    retrier_decl.time = types.SimpleNamespace(  # type: ignore[assignment]
         sleep=_virtual_sleep, time=lambda: _require_clock().now().timestamp()
     )

@@ -176,31 +176,38 @@ def _make_contact(data: dict[str, Any], now: str) -> Any:
     from nurture.ids import stable_id
 
     email = str(data["email"]).strip().lower()
-    consent = {}
+    consent: dict[str, Consent] = {}
     for item in data.get("consent") or []:
         ref = {"channel": item} if isinstance(item, str) else dict(item)
-        record = Consent(
-            channel=ref["channel"],
-            topic=ref.get("topic", "marketing"),
-            status="granted",
-            at=now,
-            source="simulate",
+        record = Consent.model_validate(
+            {
+                "channel": ref["channel"],
+                "topic": ref.get("topic", "marketing"),
+                "status": "granted",
+                "at": now,
+                "source": "simulate",
+            }
         )
         consent[record.key] = record
     known = {"fields", "stage", "score", "tags", "consent", "email"}
     fields = dict(data.get("fields") or {})
     fields.update({k: v for k, v in data.items() if k not in known and k not in PROFILE_FIELDS})
-    return Contact(
-        contact_id=stable_id("simulate", email),
-        created_at=now,
-        updated_at=now,
-        email=email,
-        **{k: str(v) for k, v in data.items() if k in PROFILE_FIELDS and k != "email"},
-        fields=fields,
-        stage=data.get("stage", "subscriber"),
-        score=int(data.get("score", 0)),
-        tags=list(data.get("tags") or []),
-        consent=consent,
+    profile: dict[str, Any] = {
+        k: str(v) for k, v in data.items() if k in PROFILE_FIELDS and k != "email"
+    }
+    return Contact.model_validate(
+        {
+            "contact_id": stable_id("simulate", email),
+            "created_at": now,
+            "updated_at": now,
+            "email": email,
+            **profile,
+            "fields": fields,
+            "stage": data.get("stage", "subscriber"),
+            "score": int(data.get("score", 0)),
+            "tags": list(data.get("tags") or []),
+            "consent": consent,
+        }
     )
 
 
