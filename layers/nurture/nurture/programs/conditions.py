@@ -29,7 +29,7 @@ import fnmatch
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -43,21 +43,14 @@ from pydantic import (
     model_validator,
 )
 
+from nurture.contacts import LifecycleStage
 from nurture.programs.durations import parse_duration
 
 Scalar = str | int | float | bool | None
 
 # Lifecycle order, so `{field: stage, gte: customer}` means "customer or further along".
-STAGE_ORDER = (
-    "subscriber",
-    "lead",
-    "mql",
-    "sql",
-    "customer",
-    "repeat_customer",
-    "loyal_customer",
-    "advocate",
-)
+# A former customer has left the ladder, so it is not ordered against the others.
+STAGE_ORDER = tuple(s for s in get_args(LifecycleStage) if s != "former_customer")
 _OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in_", "contains", "exists", "glob", "regex")
 
 
