@@ -43,8 +43,9 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from localcloud.fakes import InMemoryActivities
 from nurture.adapters.dynamodb import DynamoActivities
-from nurture.events import Activity, InboundEvent, parse_event, to_activity
+from nurture.events import InboundEvent, parse_event, to_activity
 from nurture.ingest import ingest_events
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -215,27 +216,6 @@ def api_event(body: bytes, n: int, path: str = "/v1/batch") -> dict[str, Any]:
 # --- in-memory fakes --------------------------------------------------------------------------
 
 
-class MemoryActivities:
-    """ActivityStore keyed by message id, like the guard items of the DynamoDB adapter."""
-
-    def __init__(self) -> None:
-        self.items: dict[str, Activity] = {}
-
-    def put_new(self, activity: Activity) -> bool:
-        if activity.message_id in self.items:
-            return False
-        self.items[activity.message_id] = activity
-        return True
-
-    def put_many_new(self, activities: list[Activity]) -> list[bool]:
-        return [self.put_new(a) for a in activities]
-
-    def list_for(self, actors: list[str], limit: int = 200) -> list[Activity]:
-        wanted = set(actors)
-        found = [a for a in self.items.values() if a.actor in wanted]
-        return sorted(found, key=lambda a: a.sort_key, reverse=True)[:limit]
-
-
 class RecordingDynamo:
     """Stands in for a boto3 DynamoDB client: records each call, always succeeds."""
 
@@ -320,14 +300,14 @@ def main() -> None:
         for raw in json.loads(bodies[n % BATCHES])["batch"]:
             parse_event(raw)
 
-    domain_store = MemoryActivities()
+    domain_store = InMemoryActivities()
 
     def domain(n: int) -> None:
         domain_store.items.clear()  # every call stores 100 new events, as in production
         ingest_events(json.loads(bodies[n % BATCHES])["batch"], domain_store)
 
     module = load_handler_module()
-    store = MemoryActivities()
+    store = InMemoryActivities()
     module.activities = store
     handler = module.lambda_handler
     ctx = LambdaContext()

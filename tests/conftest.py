@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from localcloud import LocalCloud
+from localcloud.fakes import InMemoryActivities
 from nurture.adapters.dynamodb import DynamoActivities
 from nurture.contacts import Contact
 from nurture.events import Activity
@@ -131,26 +132,6 @@ def tables(cloud: LocalCloud) -> Tables:
 
 
 # --- unit: an in-memory activity store ------------------------------------------------------
-
-
-class InMemoryActivities:
-    """The ActivityStore port in memory: message ids dedupe, like the DynamoDB adapter."""
-
-    def __init__(self) -> None:
-        self.items: dict[str, Activity] = {}
-
-    def put_new(self, activity: Activity) -> bool:
-        if activity.message_id in self.items:
-            return False
-        self.items[activity.message_id] = activity
-        return True
-
-    def put_many_new(self, activities: list[Activity]) -> list[bool]:
-        return [self.put_new(a) for a in activities]
-
-    def list_for(self, actors: list[str], limit: int = 200) -> list[Activity]:
-        found = [a for a in self.items.values() if a.actor in actors]
-        return sorted(found, key=lambda a: a.sort_key, reverse=True)[:limit]
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from localcloud.fakes import InMemoryActivities
 from nurture import clock
 from nurture.contacts import Consent, Contact
 from nurture.delivery.caps import evaluate
@@ -19,7 +20,6 @@ from nurture.delivery.ports import CapDecision, LedgerEntry, SuppressionRecord
 from nurture.delivery.sender import CLAIM_GRACE_SECONDS, DeliveryService, SendJob
 from nurture.delivery.windows import SendWindow
 from nurture.ports import OutgoingEmail, ProgramRecord
-from tests.conftest import InMemoryActivities
 
 pytestmark = pytest.mark.unit
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

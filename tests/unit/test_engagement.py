@@ -12,7 +12,7 @@ from nurture.engagement import SES_EVENTS, activity_from_ses_event, record_ses_e
 from nurture.react import waited_event_keys
 
 if TYPE_CHECKING:
-    from tests.conftest import InMemoryActivities
+    from localcloud.fakes import InMemoryActivities
 
 pytestmark = pytest.mark.unit
 

@@ -23,7 +23,7 @@ from nurture.events import (
 from nurture.ingest import ingest_events
 
 if TYPE_CHECKING:
-    from tests.conftest import InMemoryActivities
+    from localcloud.fakes import InMemoryActivities
 
 pytestmark = pytest.mark.unit
 

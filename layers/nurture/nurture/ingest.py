@@ -38,24 +38,14 @@ def ingest_events(
         message_id = message_id if isinstance(message_id, str) else None
         try:
             event = parse_event(raw, default_type)
-        except ValidationError as exc:
-            results.append(
-                EventResult(
-                    index=index,
-                    message_id=message_id,
-                    status="rejected",
-                    errors=describe_errors(exc),
-                )
+        except ValueError as exc:  # pydantic's ValidationError is a ValueError too
+            errors = (
+                describe_errors(exc)
+                if isinstance(exc, ValidationError)
+                else [{"field": "(event)", "reason": str(exc)}]
             )
-            continue
-        except ValueError as exc:
             results.append(
-                EventResult(
-                    index=index,
-                    message_id=message_id,
-                    status="rejected",
-                    errors=[{"field": "(event)", "reason": str(exc)}],
-                )
+                EventResult(index=index, message_id=message_id, status="rejected", errors=errors)
             )
             continue
         valid.append((index, to_activity(event, raw)))

@@ -26,6 +26,8 @@ WAIT_MARGIN_SECONDS = 86400
 # Step actions defined in other modules register here with @action("name"), so a new step
 # type needs no edit to this file: ACTIONS[name](runner, request) -> result dict.
 ACTIONS: dict[str, Callable[[StepRunner, StepRequest], dict[str, Any]]] = {}
+# The actions StepRunner implements itself, as methods of the same name.
+_BUILT_IN = frozenset({"send_email", "send_sms", "wait_for_event"})
 
 
 def action(
@@ -72,23 +74,13 @@ class StepRunner:
     delivery: DeliveryService | None = None
 
     def run(self, request: StepRequest) -> dict[str, Any]:
-        method = getattr(self, f"do_{request.action}", None)
-        if method is not None:
-            result: dict[str, Any] = method(request)
+        if request.action in _BUILT_IN:
+            result: dict[str, Any] = getattr(self, request.action)(request)
             return result
         registered = ACTIONS.get(request.action)
         if registered is None:
             raise StepFailed(f"unknown step action {request.action!r}")
         return registered(self, request)
-
-    def do_send_email(self, request: StepRequest) -> dict[str, Any]:
-        return self.send_email(request)
-
-    def do_wait_for_event(self, request: StepRequest) -> dict[str, Any]:
-        return self.wait_for_event(request)
-
-    def do_send_sms(self, request: StepRequest) -> dict[str, Any]:
-        return self.send_sms(request)
 
     def _delivery(self) -> DeliveryService:
         if self.delivery is None:
