@@ -1,0 +1,112 @@
+"""moto's gaps, bridged for the local cloud (pinned to the moto version in pyproject)."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from localcloud.cloud import LocalCloud
+
+
+def install_lambda_bridge(cloud: LocalCloud) -> None:
+    """Step Functions' Lambda tasks call our in-process functions (moto's Lambda needs Docker)."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    real_client_for = lambda_eval_utils.boto_client_for
+
+    class _LambdaClient:
+        def invoke(self, FunctionName: str, Payload: Any = None, **_: Any) -> dict[str, Any]:  # noqa: N803
+            event = json.loads(Payload) if Payload else {}
+            try:
+                result = cloud.invoke(FunctionName, event)
+                body, error = json.dumps(result, default=str).encode(), None
+            except Exception as exc:  # noqa: BLE001 - reported to the state machine like Lambda does
+                cloud.errors.append(f"{FunctionName}: {type(exc).__name__}: {exc}")
+                body = json.dumps(
+                    {"errorType": type(exc).__name__, "errorMessage": str(exc)}
+                ).encode()
+                error = "Unhandled"
+            resp: dict[str, Any] = {
+                "StatusCode": 200,
+                "Payload": io.BytesIO(body),
+                "ExecutedVersion": "$LATEST",
+            }
+            if error:
+                resp["FunctionError"] = error
+            return resp
+
+    def client_for(service: str, *args: Any, **kwargs: Any) -> Any:
+        if service == "lambda":
+            return _LambdaClient()
+        return real_client_for(service, *args, **kwargs)
+
+    lambda_eval_utils.boto_client_for = client_for  # type: ignore[assignment]
+
+
+def install_moto_fixes() -> None:
+    """StartExecution on an alias or version ARN, as AWS allows: moto's interpreter only
+    starts plain machines, so run the version's definition on its machine."""
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    if getattr(StepFunctionsParserBackend, "_nurture_version_fix", False):
+        return
+    original = StepFunctionsParserBackend.start_execution
+
+    def start_execution(
+        self: Any,
+        state_machine_arn: str,
+        name: Any = None,
+        execution_input: Any = None,
+        trace_header: Any = None,
+    ) -> Any:
+        parts = state_machine_arn.split(":")
+        if len(parts) != 8:
+            return original(self, state_machine_arn, name, execution_input, trace_header)
+        base_arn = ":".join(parts[:7])
+        version_arn = state_machine_arn
+        if not parts[-1].isnumeric():
+            alias = self.describe_state_machine_alias(state_machine_arn)
+            version_arn = alias.routing_configuration[0]["stateMachineVersionArn"]
+        base = self.describe_state_machine(base_arn)
+        version = self.describe_state_machine(version_arn)
+        live_definition = base.definition
+        base.definition = version.definition
+        try:
+            return original(self, base_arn, name, execution_input, trace_header)
+        finally:
+            base.definition = live_definition
+
+    StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
+    StepFunctionsParserBackend._nurture_version_fix = True  # type: ignore[attr-defined]
+    _install_stop_fix()
+
+
+def _install_stop_fix() -> None:
+    """StopExecution ends a run at once, as on AWS. moto marks the run stopped, but a task
+    waiting for a token goes on waiting until its timeout and then reports a failure."""
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    for name in ("set_error", "set_timed_out"):
+        original = getattr(Environment, name)
+
+        def keep_stopped(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> None:
+            if not isinstance(self._program_state, ProgramStopped):  # a stopped run stays so
+                _original(self, *args, **kwargs)
+
+        setattr(Environment, name, keep_stopped)
+    original_stop = StepFunctionsParserBackend.stop_execution
+
+    def stop_execution(self: Any, execution_arn: str, *args: Any, **kwargs: Any) -> Any:
+        result = original_stop(self, execution_arn, *args, **kwargs)
+        for execution in self._get_executions():
+            worker = getattr(execution, "exec_worker", None)
+            if execution.exec_arn == execution_arn and worker is not None:
+                for endpoint in list(worker.env.callback_pool_manager._pool.values()):
+                    endpoint.interrupt_all()  # wake the task waiting for its token
+        return result
+
+    StepFunctionsParserBackend.stop_execution = stop_execution  # type: ignore[method-assign]

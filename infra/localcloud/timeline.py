@@ -1,0 +1,138 @@
+# mypy: disable-error-code="misc"
+# (the mixins annotate self as the LocalCloud they are part of, so their bodies are checked)
+"""The demo's timeline: what happened to whom, read from stored activity and from
+execution histories, in virtual time."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from localcloud.cloud import LocalCloud
+
+from localcloud.capture import TimelineEntry
+
+
+class TimelineMixin:
+    # --- timeline ---------------------------------------------------------------------
+    def _emit(self: LocalCloud, who: str, what: str) -> None:
+        entry = TimelineEntry(self.clock.now(), who, what)
+        self.timeline.append(entry)
+        if self.on_timeline:
+            self.on_timeline(entry)
+
+    def _observe_activity(self: LocalCloud, record: dict[str, Any]) -> None:
+        image = record.get("dynamodb", {}).get("NewImage", {})
+        if record.get("eventName") != "INSERT" or "doc" not in image:
+            return
+        doc = json.loads(image["doc"]["S"])
+        who = doc.get("contact_id") or doc["actor"]
+        props = doc.get("properties", {})
+        describe = {
+            "track": lambda: f"event accepted: track {doc['name']!r}",
+            "page": lambda: (
+                f"event accepted: page view {doc.get('page', {}).get('url') or doc['name']}"
+            ),
+            "identify": lambda: "event accepted: identify",
+            "form": lambda: f"form {doc['name']!r} submitted",
+        }
+        if doc["kind"] in describe:
+            self._emit(who, describe[doc["kind"]]())
+        elif doc["name"] == "contact.identified":
+            how = "new contact" if props.get("created") else "known contact"
+            self._emit(
+                who, f"contact identified ({how}; {props.get('joined_actors')} identities joined)"
+            )
+        elif doc["name"] == "program.entered":
+            self._emit(
+                who, f"entered program {props.get('program_id')!r} (version {props.get('version')})"
+            )
+        elif doc["kind"] == "sms" and doc["name"] == "sms.sent":
+            self._emit(
+                who,
+                f"sms sent by {props.get('program_id')}/{props.get('step_id')} "
+                f"({props.get('segments')} segment(s))",
+            )
+        elif doc["kind"] == "sms":
+            self._emit(
+                who,
+                f"{doc['name']} ({props.get('step_id') or props.get('keyword') or ''}) "
+                f"{props.get('reason') or ''}".rstrip(),
+            )
+        elif doc["name"] == "email.sent":
+            self._emit(
+                who,
+                f"email sent by {props.get('program_id')}/{props.get('step_id')}: {props.get('subject')!r}",
+            )
+        elif doc["kind"] == "email" and doc["name"] not in ("email.send_accepted",):
+            link = f" {props['link']}" if props.get("link") else ""
+            self._emit(who, f"{doc['name']} ({props.get('step_id')}){link}")
+        elif doc["name"] == "task.created":
+            self._emit(
+                who,
+                f"task for {props.get('assignee')}: {props.get('title')!r} (due {props.get('due')})",
+            )
+        elif doc["name"] == "sales.notified":
+            self._emit(
+                who, f"sales notified ({props.get('recipient')}) by {props.get('program_id')}"
+            )
+        elif doc["kind"] == "webhook":
+            self._emit(
+                who,
+                f"{doc['name']} to {props.get('host')} by {props.get('program_id')}/"
+                f"{props.get('step_id')}" + (f": {props['reason']}" if props.get("reason") else ""),
+            )
+        elif doc["name"] in (
+            "contact.field_changed",
+            "contact.stage_changed",
+            "contact.score_changed",
+        ):
+            change = {
+                "contact.field_changed": lambda: ", ".join(props.get("fields") or []),
+                "contact.stage_changed": lambda: f"{props.get('from')} -> {props.get('to')}",
+                "contact.score_changed": lambda: f"{props.get('old')} -> {props.get('new')}",
+            }
+            self._emit(who, f"{doc['name']}: {change[doc['name']]()}")
+        elif doc["kind"] in ("program", "contact"):
+            self._emit(who, doc["name"])
+
+    def _observe_executions(self: LocalCloud) -> None:
+        sfn = self.client("stepfunctions")
+        for arn, seen in list(self._executions.items()):
+            if seen["done"]:
+                continue
+            history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+            contact = arn.rsplit("--", 1)[-1]
+            for event in history[seen["seen_events"] :]:
+                details = event.get("stateEnteredEventDetails")
+                if details:
+                    seen["last_state"] = details["name"]
+                if event["type"] == "PassStateEntered" and details and ": " in details["name"]:
+                    step, outcome = details["name"].split(": ", 1)
+                    self._emit(contact, f"branch taken at {step!r}: {outcome}")
+                elif event["type"] in (
+                    "ExecutionSucceeded",
+                    "ExecutionFailed",
+                    "ExecutionAborted",
+                    "ExecutionTimedOut",
+                ):
+                    # execution ARN: arn:aws:states:<region>:<account>:execution:<machine>:<name>
+                    program = arn.split(":")[6].split("-program-", 1)[-1]
+                    verdict = {
+                        "ExecutionSucceeded": "finished",
+                        "ExecutionFailed": "FAILED",
+                        "ExecutionAborted": "stopped",
+                        "ExecutionTimedOut": "timed out",
+                    }[event["type"]]
+                    if verdict == "finished" and str(seen.get("last_state", "")).endswith(
+                        ": continues later"
+                    ):
+                        verdict = "paused for a long wait (a schedule resumes it)"
+                    cause = event.get("executionFailedEventDetails", {})
+                    extra = (
+                        f": {cause.get('error')} {cause.get('cause', '')[:200]}" if cause else ""
+                    )
+                    self._emit(contact, f"program {program!r} {verdict}{extra}")
+                    seen["done"] = True
+            seen["seen_events"] = len(history)
