@@ -5,8 +5,8 @@ function (`functions/ingest/app.py`), so its per-event cost is what Nurture's bi
 with. This benchmark runs in one process, with no network and no AWS:
 
 * baseline: `json.loads` of a /v1/batch body plus pydantic validation of each event with a
-  `TypeAdapter` over `nurture.events.InboundEvent` (the least any implementation must do);
-* domain: `json.loads` plus `nurture.ingest.ingest_events` (validation, the size check,
+  `TypeAdapter` over `nurture.tracking.events.InboundEvent` (the least any implementation must do);
+* domain: `json.loads` plus `nurture.tracking.ingest.ingest_events` (validation, the size check,
   `to_activity`, result models) into an in-memory store;
 * handler: the whole Lambda handler (powertools logger/tracer/metrics decorators, the
   APIGatewayHttpResolver routing, base64 body, Basic-auth write key, per-event results JSON),
@@ -45,8 +45,8 @@ from pydantic import TypeAdapter
 
 from localcloud.fakes import InMemoryActivities
 from nurture.adapters.dynamodb import DynamoActivities
-from nurture.events import InboundEvent, parse_event, to_activity
-from nurture.ingest import ingest_events
+from nurture.tracking.events import InboundEvent, parse_event, to_activity
+from nurture.tracking.ingest import ingest_events
 
 ROOT = Path(__file__).resolve().parent.parent
 WRITE_KEY = "bench-write-key-0001"

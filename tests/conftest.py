@@ -14,7 +14,7 @@ from localcloud import LocalCloud
 from localcloud.fakes import InMemoryActivities
 from nurture.adapters.dynamodb import DynamoActivities
 from nurture.contacts import Contact
-from nurture.events import Activity
+from nurture.tracking.events import Activity
 
 # --- integration: the local cloud ---------------------------------------------------------
 

@@ -25,10 +25,10 @@ from pydantic import ValidationError
 
 from nurture.adapters.aws import S3Blobs
 from nurture.adapters.dynamodb import DynamoActivities
-from nurture.events import MAX_BATCH_BYTES, MAX_EVENT_BYTES
-from nurture.forms import FormDefinition, FormError
-from nurture.ingest import ingest_events, ingest_form
 from nurture.settings import IngestSettings, load
+from nurture.tracking.events import MAX_BATCH_BYTES, MAX_EVENT_BYTES
+from nurture.tracking.forms import FormDefinition, FormError
+from nurture.tracking.ingest import ingest_events, ingest_form
 
 settings = load(IngestSettings)
 logger = Logger()

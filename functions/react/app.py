@@ -18,9 +18,9 @@ from nurture.adapters.delivery import DynamoDelivery
 from nurture.adapters.dynamodb import DynamoActivities, DynamoContacts, DynamoState
 from nurture.delivery.config import MailSettings, load_policy
 from nurture.delivery.confirmation import ConfirmationSender
-from nurture.events import Activity
 from nurture.react import Reactor
 from nurture.settings import ReactSettings, load
+from nurture.tracking.events import Activity
 
 settings = load(ReactSettings)
 logger = Logger()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nurture.events import Activity
+from nurture.tracking.events import Activity
 
 
 class InMemoryActivities:

@@ -13,8 +13,8 @@ from localcloud import LocalCloud
 from localcloud.cloud import CapturedEmail
 from nurture.adapters.dynamodb import DynamoActivities, DynamoContacts, DynamoState
 from nurture.contacts import Contact
-from nurture.events import Activity
 from nurture.ports import Enrolment, Task
+from nurture.tracking.events import Activity
 
 _ids = itertools.count(1)
 

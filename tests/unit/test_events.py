@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from nurture import clock
-from nurture.events import (
+from nurture.tracking.events import (
     MAX_BATCH_EVENTS,
     MAX_EVENT_BYTES,
     IdentifyEvent,
@@ -20,7 +20,7 @@ from nurture.events import (
     parse_event,
     to_activity,
 )
-from nurture.ingest import ingest_events
+from nurture.tracking.ingest import ingest_events
 
 if TYPE_CHECKING:
     from localcloud.fakes import InMemoryActivities

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from nurture.forms import (
+from nurture.tracking.forms import (
     MAX_FIELD_CHARS,
     FormDefinition,
     FormError,

@@ -11,9 +11,9 @@ import pytest
 from nurture.actions import WebhookRetryable, check_destination, sign, split_bucket, verify
 from nurture.contacts import Contact
 from nurture.dates import moment_from_field, occurrence_on
-from nurture.events import Activity
 from nurture.programs.model import Program
 from nurture.react import ContactView, Reactor, apply_fields, trigger_keys_for, where_matches
+from nurture.tracking.events import Activity
 
 pytestmark = pytest.mark.unit
 

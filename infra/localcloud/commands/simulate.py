@@ -239,8 +239,8 @@ class Simulation:
 
     def enter(self, program: Any, contact: Any) -> bool:
         from nurture.adapters.dynamodb import DynamoContacts
-        from nurture.events import Activity
         from nurture.ids import stable_id
+        from nurture.tracking.events import Activity
 
         cloud = self.cloud
         contacts = DynamoContacts(cloud.client("dynamodb"), cloud.resolver.refs["ContactsTable"])

@@ -39,7 +39,6 @@ from jinja2.sandbox import SandboxedEnvironment
 from nurture import clock
 from nurture.contacts import Contact, looks_like_email
 from nurture.dates import moment_from_field, zone_of
-from nurture.events import Activity
 from nurture.ids import stable_id
 from nurture.ports import OutgoingEmail, Task
 from nurture.programs.compiler import LONG_WAIT_SECONDS, WEBHOOK_RETRY
@@ -57,6 +56,7 @@ from nurture.react import (
 from nurture.rendering import EmailTemplate, load_template, render_email
 from nurture.settings import ActionSettings, load
 from nurture.steps import StepFailed, StepRequest, StepRunner, action
+from nurture.tracking.events import Activity
 
 # The first call and the compiled Task's retries of WebhookRetryable.
 WEBHOOK_ATTEMPTS = 1 + int(str(WEBHOOK_RETRY["MaxAttempts"]))

@@ -11,9 +11,9 @@ from nurture import clock
 from nurture.contacts import Contact, Suppression, normalise_email
 from nurture.delivery.caps import FrequencyCap
 from nurture.delivery.ports import DeliveryStore, SuppressionRecord
-from nurture.events import Activity
 from nurture.ids import stable_id
 from nurture.ports import ActivityStore
+from nurture.tracking.events import Activity
 
 # SES eventType -> our activity name
 SES_EVENTS = {

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from nurture.contacts import Contact
-from nurture.events import Activity
+from nurture.tracking.events import Activity
 
 
 class ActivityStore(Protocol):

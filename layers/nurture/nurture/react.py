@@ -28,7 +28,6 @@ from pydantic import TypeAdapter
 
 from nurture import clock
 from nurture.contacts import PROFILE_FIELDS, Consent, Contact, looks_like_email, normalise_email
-from nurture.events import Activity
 from nurture.ids import new_contact_id, stable_id
 from nurture.ports import (
     ActivityStore,
@@ -58,6 +57,7 @@ from nurture.programs.model import (
     StageChangedTrigger,
     goal_reached,
 )
+from nurture.tracking.events import Activity
 
 # Activity kinds this system writes about itself; they never identify anyone.
 INTERNAL_KINDS = ("program", "contact")

@@ -24,12 +24,12 @@ from typing import Any
 from nurture import clock
 from nurture.contacts import Contact
 from nurture.dates import occurrence_on, zone_of
-from nurture.events import Activity
 from nurture.ids import stable_id
 from nurture.programs.conditions import activity_matches, contact_value
 from nurture.programs.durations import parse_offset
 from nurture.programs.model import DateTrigger, InactivityTrigger, Program, SegmentTrigger
 from nurture.react import ContactView, Reactor
+from nurture.tracking.events import Activity
 
 SWEPT_TRIGGERS = ("date", "inactivity", "segment")
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from nurture import clock
 from nurture.contacts import Contact
-from nurture.events import Activity
 from nurture.ports import Enrolment, ProgramRecord, Task, WaitRegistration
+from nurture.tracking.events import Activity
 
 MESSAGE_DEDUPE_DAYS = 35
 APPLY_ATTEMPTS = 8  # optimistic retries when a contact is written concurrently

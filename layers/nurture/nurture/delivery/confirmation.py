@@ -18,10 +18,10 @@ from nurture.delivery.config import DeliveryPolicy
 from nurture.delivery.errors import DeliveryRejected, DeliveryThrottled
 from nurture.delivery.ports import DeliveryStore
 from nurture.delivery.tokens import CONFIRM, LinkToken, sign
-from nurture.events import Activity
 from nurture.ids import stable_id
 from nurture.ports import ActivityStore, BlobStore, ContactStore, Mailer, OutgoingEmail
 from nurture.rendering import TemplateProblem, load_template
+from nurture.tracking.events import Activity
 
 logger = logging.getLogger(__name__)
 DEFAULT_TEMPLATE = "double-opt-in"

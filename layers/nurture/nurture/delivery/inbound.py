@@ -18,9 +18,9 @@ from nurture.delivery.sms import (
     normalise_phone,
     parse_inbound,
 )
-from nurture.events import Activity
 from nurture.ids import stable_id
 from nurture.ports import ActivityStore
+from nurture.tracking.events import Activity
 
 
 @dataclass

@@ -29,9 +29,9 @@ from nurture.delivery.consent import (
 )
 from nurture.delivery.ports import DeliveryStore
 from nurture.delivery.tokens import CONFIRM, UNSUBSCRIBE, InvalidToken, LinkToken, verify
-from nurture.events import Activity
 from nurture.ids import stable_id
 from nurture.ports import ActivityStore
+from nurture.tracking.events import Activity
 
 ONE_CLICK_BODY = "List-Unsubscribe=One-Click"
 _TOPIC = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")

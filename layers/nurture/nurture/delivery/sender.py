@@ -32,10 +32,10 @@ from nurture.delivery.errors import DeliveryRejected, DeliveryThrottled
 from nurture.delivery.ports import DeliveryStore, LedgerEntry, OutgoingSms, Texter
 from nurture.delivery.sms import MAX_SEGMENTS, InvalidNumber, measure, normalise_phone
 from nurture.delivery.windows import SendWindow, zone_for
-from nurture.events import Activity
 from nurture.ids import stable_id, tag_safe
 from nurture.ports import ActivityStore, BlobStore, ContactStore, Mailer, OutgoingEmail, StateStore
 from nurture.rendering import TemplateProblem, load_template, render_text
+from nurture.tracking.events import Activity
 
 logger = logging.getLogger(__name__)
 

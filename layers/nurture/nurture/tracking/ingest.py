@@ -7,7 +7,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from nurture import clock
-from nurture.events import (
+from nurture.ids import stable_id
+from nurture.ports import ActivityStore
+from nurture.tracking.events import (
     MAX_BATCH_EVENTS,
     Activity,
     EventResult,
@@ -15,9 +17,7 @@ from nurture.events import (
     parse_event,
     to_activity,
 )
-from nurture.forms import FormDefinition, FormError, validate_submission
-from nurture.ids import stable_id
-from nurture.ports import ActivityStore
+from nurture.tracking.forms import FormDefinition, FormError, validate_submission
 
 MAX_ID_CHARS = 200  # as events.Id
 
