@@ -102,7 +102,6 @@ class LocalCloud(CaptureMixin, StreamsMixin, TimelineMixin, HttpApiMixin):
         )  # one function runs at a time, like a reserved concurrency of 1
         self._queue: deque[Callable[[], None]] = deque()
         self._queue_lock = threading.Lock()
-        self._shard_iterators: dict[str, dict[str, str | None]] = {}
         self._executions: dict[str, dict[str, Any]] = {}
         self._mock: Any = None
         self._saved_env: dict[str, str] = {}
@@ -210,6 +209,11 @@ class LocalCloud(CaptureMixin, StreamsMixin, TimelineMixin, HttpApiMixin):
                 "AWS::Serverless::LayerVersion",
             ):
                 refs[logical] = name
+            elif kind == "AWS::SQS::Queue":
+                refs[logical] = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}"
+                attrs[(logical, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
+                attrs[(logical, "QueueName")] = name
+                attrs[(logical, "QueueUrl")] = refs[logical]
             elif kind == "AWS::Scheduler::ScheduleGroup":
                 group = resolver.resolve(res.get("Properties", {}).get("Name", name))
                 refs[logical] = group
@@ -249,6 +253,8 @@ class LocalCloud(CaptureMixin, StreamsMixin, TimelineMixin, HttpApiMixin):
                 s3.create_bucket(Bucket=refs[logical])
             elif kind == "AWS::SNS::Topic":
                 sns.create_topic(Name=attrs[(logical, "TopicName")])
+            elif kind == "AWS::SQS::Queue":
+                self.client("sqs").create_queue(QueueName=attrs[(logical, "QueueName")])
             elif kind == "AWS::Scheduler::ScheduleGroup":
                 self.client("scheduler").create_schedule_group(Name=refs[logical])
             elif kind == "AWS::SES::ConfigurationSetEventDestination":

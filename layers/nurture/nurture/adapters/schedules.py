@@ -21,10 +21,11 @@ def schedule_name(program_id: str, suffix: str) -> str:
 
 
 class EventBridgeResumes:
-    def __init__(self, client: Any, group: str, role_arn: str):
+    def __init__(self, client: Any, group: str, role_arn: str, dead_letter_arn: str = ""):
         self._scheduler = client
         self._group = group
         self._role_arn = role_arn
+        self._dead_letter_arn = dead_letter_arn
 
     def schedule_start(
         self,
@@ -37,6 +38,15 @@ class EventBridgeResumes:
         """Create (or keep, if it exists) a one-time schedule that starts an execution.
         (Scheduler names the execution itself; `execution_name` goes into the description.)"""
         when = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        target: dict[str, Any] = {
+            "Arn": state_machine_arn,
+            "RoleArn": self._role_arn,
+            "Input": json.dumps(payload, sort_keys=True),
+            "RetryPolicy": {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 185},
+        }
+        if self._dead_letter_arn:
+            # A resume Scheduler could not deliver after all retries is kept, not dropped.
+            target["DeadLetterConfig"] = {"Arn": self._dead_letter_arn}
         try:
             resp = self._scheduler.create_schedule(
                 Name=name,
@@ -45,12 +55,7 @@ class EventBridgeResumes:
                 ScheduleExpressionTimezone="UTC",
                 FlexibleTimeWindow={"Mode": "OFF"},
                 ActionAfterCompletion="DELETE",
-                Target={
-                    "Arn": state_machine_arn,
-                    "RoleArn": self._role_arn,
-                    "Input": json.dumps(payload, sort_keys=True),
-                    "RetryPolicy": {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 185},
-                },
+                Target=target,
                 Description=f"resume {execution_name}"[:512],
             )
         except self._scheduler.exceptions.ConflictException:
@@ -108,13 +113,16 @@ def execution_version(client: Any, execution_arn: str) -> str | None:
 
 
 def from_environment() -> tuple[EventBridgeResumes, Any]:
-    """The Scheduler adapter and a Step Functions client, from SCHEDULE_GROUP and
-    SCHEDULER_ROLE_ARN (set on the steps and deploy functions by template.yaml)."""
+    """The Scheduler adapter and a Step Functions client, from SCHEDULE_GROUP,
+    SCHEDULER_ROLE_ARN and DEAD_LETTER_QUEUE_ARN (set on the steps function by template.yaml)."""
     import os
 
     import boto3
 
     resumes = EventBridgeResumes(
-        boto3.client("scheduler"), os.environ["SCHEDULE_GROUP"], os.environ["SCHEDULER_ROLE_ARN"]
+        boto3.client("scheduler"),
+        os.environ["SCHEDULE_GROUP"],
+        os.environ["SCHEDULER_ROLE_ARN"],
+        os.environ.get("DEAD_LETTER_QUEUE_ARN", ""),
     )
     return resumes, boto3.client("stepfunctions")
