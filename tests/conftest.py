@@ -10,13 +10,35 @@ from typing import Any
 
 import pytest
 
-from localcloud import LocalCloud
+from localcloud import LocalCloud, audit
 from localcloud.fakes import InMemoryActivities
+from nurture.accounts import Account
 from nurture.adapters.dynamodb import DynamoActivities
 from nurture.contacts import Contact
 from nurture.tracking.events import Activity
 
 # --- integration: the local cloud ---------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def local_cloud_audit(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every local cloud a test starts is audited when the test ends: each stream record a
+    function subscribes to (every stored activity, for the react function) was delivered,
+    and no function failed. A test that makes functions fail on purpose says so with
+    `@pytest.mark.expect_function_errors` (the delivery check still applies)."""
+    watch = audit.watch()
+    try:
+        yield
+        problems = []
+        expect_errors = request.node.get_closest_marker("expect_function_errors") is not None
+        for findings in watch.results():
+            problems += [f"never delivered: {r}" for r in findings.undelivered]
+            if not expect_errors:
+                problems += [f"function failed: {e}" for e in findings.errors]
+        assert not problems, "the local cloud reports:\n  " + "\n  ".join(problems[:20])
+    finally:
+        audit.unwatch()
+
 
 
 @pytest.fixture
@@ -90,7 +112,14 @@ class Tables:
         return [
             Contact.model_validate_json(i["doc"]["S"])
             for i in self._scan("ContactsTable")
-            if i["sk"]["S"] == "PROFILE"
+            if i["sk"]["S"] == "PROFILE" and i["pk"]["S"].startswith("CONTACT#")
+        ]
+
+    def accounts(self) -> list[Account]:
+        return [
+            Account.model_validate_json(i["doc"]["S"])
+            for i in self._scan("ContactsTable")
+            if i["pk"]["S"].startswith("ACCOUNT#")
         ]
 
     def contact_items(self) -> list[dict[str, Any]]:

@@ -69,7 +69,11 @@ def sign_up(cloud: LocalCloud, email: str = "ada@example.com", **fields: Any) ->
 def contact(cloud: LocalCloud, email: str = "ada@example.com") -> Contact:
     ddb = cloud.client("dynamodb")
     items = ddb.scan(TableName=cloud.resolver.refs["ContactsTable"])["Items"]
-    found = [Contact.model_validate_json(i["doc"]["S"]) for i in items if i["sk"]["S"] == "PROFILE"]
+    found = [
+        Contact.model_validate_json(i["doc"]["S"])
+        for i in items
+        if i["sk"]["S"] == "PROFILE" and i["pk"]["S"].startswith("CONTACT#")
+    ]
     [match] = [c for c in found if c.email == email]
     return match
 

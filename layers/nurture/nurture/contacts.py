@@ -16,6 +16,9 @@ LifecycleStage = Literal[
     "loyal_customer",
     "advocate",
     "former_customer",
+    # sales sent the lead back: not now (nurture, watch for re-activation) / not a fit
+    "recycled",
+    "disqualified",
 ]
 
 # The profile fields a template or a rule may use, besides the free-form `fields`.
@@ -86,6 +89,8 @@ class Contact(BaseModel):
     suppressed: dict[str, Suppression] = Field(default_factory=dict)
     # Every actor key (anon:, user:, email:, contact:) whose activity belongs to this contact.
     actors: list[str] = Field(default_factory=list)
+    # The company they belong to (a Segment `group` call): `nurture.accounts.Account`.
+    account_id: str | None = None
 
     def template_context(self) -> dict[str, Any]:
         """What templates see as `contact`: profile fields, custom fields, stage, score, tags."""

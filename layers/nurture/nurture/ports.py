@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from nurture.accounts import Account
 from nurture.contacts import Contact
 from nurture.tracking.events import Activity
 
@@ -44,6 +45,16 @@ class ContactStore(Protocol):
 
     def scan(self) -> Iterator[Contact]:
         """Every contact (for daily sweeps; reads the whole table)."""
+
+    def create_for_actor(self, contact: Contact, actor: str) -> Contact:
+        """Create a contact known by one actor key (a `user:` id, no email yet) unless that
+        actor already has one; return whichever exists."""
+
+    def get_account(self, account_id: str) -> Account | None: ...
+
+    def update_account(self, account_id: str, change: Callable[[Account], bool]) -> Account:
+        """Create or change an account without losing a concurrent write: `change` edits it
+        in place (a new account comes with only its id and times) and says whether to save."""
 
 
 @dataclass(frozen=True)

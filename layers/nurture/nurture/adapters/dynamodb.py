@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from nurture import clock
+from nurture.accounts import Account
 from nurture.contacts import Contact
 from nurture.ports import Enrolment, ProgramRecord, Task, WaitRegistration
 from nurture.tracking.events import Activity
@@ -46,7 +47,10 @@ class DynamoContacts:
         return item["contact_id"]["S"] if item else None
 
     def create_if_absent(self, contact: Contact, email: str) -> Contact:
-        # The email identity item is the lock: whoever writes it first owns the email.
+        return self.create_for_actor(contact, f"email:{email}")
+
+    def create_for_actor(self, contact: Contact, actor: str) -> Contact:
+        # The identity item is the lock: whoever writes it first owns the email (or user id).
         try:
             self._db.transact_write_items(
                 TransactItems=[
@@ -54,7 +58,7 @@ class DynamoContacts:
                         "Put": {
                             "TableName": self._table,
                             "Item": {
-                                "pk": _s(f"ACTOR#email:{email}"),
+                                "pk": _s(f"ACTOR#{actor}"),
                                 "sk": _s("CONTACT"),
                                 "contact_id": _s(contact.contact_id),
                             },
@@ -66,7 +70,7 @@ class DynamoContacts:
             )
             return contact
         except self._db.exceptions.TransactionCanceledException:
-            existing_id = self.contact_for_actor(f"email:{email}")
+            existing_id = self.contact_for_actor(actor)
             existing = self.get(existing_id) if existing_id else None
             if existing is None:
                 raise
@@ -146,8 +150,9 @@ class DynamoContacts:
     def scan(self) -> Iterator[Contact]:
         kwargs: dict[str, Any] = {
             "TableName": self._table,
-            "FilterExpression": "sk = :profile",
-            "ExpressionAttributeValues": {":profile": _s("PROFILE")},
+            # accounts share the sort key: `ACCOUNT#<id>` / `PROFILE`
+            "FilterExpression": "sk = :profile AND begins_with(pk, :contact)",
+            "ExpressionAttributeValues": {":profile": _s("PROFILE"), ":contact": _s("CONTACT#")},
         }
         while True:
             page = self._db.scan(**kwargs)
@@ -156,6 +161,53 @@ class DynamoContacts:
             if "LastEvaluatedKey" not in page:
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def get_account(self, account_id: str) -> Account | None:
+        item = self._db.get_item(
+            TableName=self._table,
+            Key={"pk": _s(f"ACCOUNT#{account_id}"), "sk": _s("PROFILE")},
+            ConsistentRead=True,
+        ).get("Item")
+        return Account.model_validate_json(item["doc"]["S"]) if item else None
+
+    def update_account(self, account_id: str, change: Callable[[Account], bool]) -> Account:
+        key = {"pk": _s(f"ACCOUNT#{account_id}"), "sk": _s("PROFILE")}
+        for _ in range(APPLY_ATTEMPTS):
+            item = self._db.get_item(TableName=self._table, Key=key, ConsistentRead=True).get(
+                "Item"
+            )
+            now = clock.iso(clock.now())
+            account = (
+                Account.model_validate_json(item["doc"]["S"])
+                if item
+                else Account(account_id=account_id, created_at=now, updated_at=now)
+            )
+            if not change(account) and item:
+                return account
+            account.updated_at = now
+            condition: dict[str, Any] = (
+                {
+                    "ConditionExpression": "version = :seen",
+                    "ExpressionAttributeValues": {":seen": item["version"]},
+                }
+                if item
+                else {"ConditionExpression": "attribute_not_exists(pk)"}
+            )
+            new_item = {
+                **key,
+                "doc": _s(account.model_dump_json()),
+                "version": _s(uuid.uuid4().hex),
+            }
+            if account.domain:
+                new_item["domain"] = _s(account.domain)
+            try:
+                self._db.put_item(TableName=self._table, Item=new_item, **condition)
+                return account
+            except self._db.exceptions.ConditionalCheckFailedException:
+                continue  # written concurrently: read again and redo the change
+        raise RuntimeError(
+            f"account {account_id} kept changing; gave up after {APPLY_ATTEMPTS} attempts"
+        )
 
     @staticmethod
     def _profile_item(contact: Contact) -> dict[str, Any]:
