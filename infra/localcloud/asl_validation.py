@@ -23,6 +23,7 @@ VALIDATOR_DIR = Path(__file__).resolve().parents[1] / "asl-validator"
 MAX_DEFINITION_BYTES = 1_048_576
 # ValidateStateMachineDefinition returns at most this many diagnostics by default.
 DEFAULT_MAX_RESULTS = 100
+MAX_STATE_NAME = 80
 
 # The language service's messages, mapped to the codes ValidateStateMachineDefinition uses.
 _CODES = (
@@ -121,7 +122,7 @@ class AslValidator:
                 )
             ]
         else:
-            found = self.diagnostics(text)
+            found = self.diagnostics(text) + _long_state_names(text)
         result = "FAIL" if any(d["severity"] == "ERROR" for d in found) else "OK"
         shown = [
             {k: d[k] for k in ("severity", "code", "message", "location")}
@@ -140,8 +141,40 @@ class AslValidator:
                 self._process = None
 
 
-def _diagnostic(code: str, message: str) -> dict[str, Any]:
-    return {"severity": "ERROR", "code": code, "message": message, "location": "/"}
+def _diagnostic(code: str, message: str, location: str = "/") -> dict[str, Any]:
+    return {"severity": "ERROR", "code": code, "message": message, "location": location}
+
+
+def _long_state_names(text: str) -> list[dict[str, Any]]:
+    """The documented 80-character limit on state names, which the language service leaves
+    to the service."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return []  # the language service reports the syntax
+    found: list[dict[str, Any]] = []
+
+    def walk(value: Any, at: str) -> None:
+        if isinstance(value, dict):
+            states = value.get("States")
+            if isinstance(states, dict):
+                for name in states:
+                    if isinstance(name, str) and len(name) > MAX_STATE_NAME:
+                        found.append(
+                            _diagnostic(
+                                "INVALID_STATE_NAME",
+                                f"State names must be at most {MAX_STATE_NAME} characters.",
+                                f"{at}/States/{name}",
+                            )
+                        )
+            for key, child in value.items():
+                walk(child, f"{at}/{key}")
+        elif isinstance(value, list):
+            for index, child in enumerate(value):
+                walk(child, f"{at}/{index}")
+
+    walk(data, "")
+    return found
 
 
 def refusal_message(answer: dict[str, Any]) -> str:
@@ -169,8 +202,8 @@ def validator() -> AslValidator:
 
 
 def validate_definition(
-    definition: str | dict[str, Any], severity: str = "ERROR"
+    definition: str | dict[str, Any], severity: str = "ERROR", max_results: int = 0
 ) -> dict[str, Any]:
     """Validate one definition with the shared validator (the ValidateStateMachineDefinition
     answer)."""
-    return validator().validate(definition, severity=severity)
+    return validator().validate(definition, severity=severity, max_results=max_results)

@@ -50,6 +50,7 @@ def install_moto_fixes() -> None:
     starts plain machines, so run the version's definition on its machine."""
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
+    install_asl_validation()
     if getattr(StepFunctionsParserBackend, "_nurture_version_fix", False):
         return
     original = StepFunctionsParserBackend.start_execution
@@ -110,3 +111,43 @@ def _install_stop_fix() -> None:
         return result
 
     StepFunctionsParserBackend.stop_execution = stop_execution  # type: ignore[method-assign]
+
+
+def install_asl_validation() -> None:
+    """Step Functions' definition checks, as AWS makes them: ValidateStateMachineDefinition
+    answers (moto lacks it), and CreateStateMachine / UpdateStateMachine refuse with
+    InvalidDefinition what it fails. moto only parses a definition; the checks here are AWS's
+    own language service (localcloud.asl_validation)."""
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.parser.api import InvalidDefinition
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    from localcloud.asl_validation import refusal_message, validate_definition
+
+    if getattr(StepFunctionsParserBackend, "_nurture_asl_validation", False):
+        return
+    moto_parse = StepFunctionsParserBackend._validate_definition
+
+    def validate_or_refuse(definition: str) -> None:
+        # moto leaves the error type out (botocore's Code is ''); AWS says InvalidDefinition.
+        answer = validate_definition(definition)
+        if answer["result"] == "FAIL":
+            raise InvalidDefinition(refusal_message(answer), "InvalidDefinition")
+        try:
+            moto_parse(definition)  # and what moto's interpreter cannot run
+        except InvalidDefinition as exc:
+            message = getattr(exc, "message", str(exc))
+            raise InvalidDefinition(message, "InvalidDefinition") from exc
+
+    def validate_state_machine_definition(self: StepFunctionResponse) -> ActionResult:
+        answer = validate_definition(
+            self._get_param("definition") or "",
+            severity=self._get_param("severity") or "ERROR",
+            max_results=self._get_param("maxResults") or 0,
+        )
+        return ActionResult(answer)
+
+    StepFunctionsParserBackend._validate_definition = staticmethod(validate_or_refuse)  # type: ignore[method-assign]
+    StepFunctionResponse.validate_state_machine_definition = validate_state_machine_definition  # type: ignore[attr-defined]
+    StepFunctionsParserBackend._nurture_asl_validation = True  # type: ignore[attr-defined]
