@@ -99,7 +99,7 @@ class CaptureMixin:
                 prefix = next((r["Value"] for r in rules if r["Name"] == "prefix"), "")
                 suffix = next((r["Value"] for r in rules if r["Name"] == "suffix"), "")
                 if key.startswith(prefix) and key.endswith(suffix):
-                    self.invoke(fn.logical_id, _s3_event(bucket, key, self.clock.now()))
+                    self.invoke_async(fn.logical_id, _s3_event(bucket, key, self.clock.now()))
 
     def _after_send_email(self: LocalCloud, parsed: dict[str, Any], context: Any, **_: Any) -> None:
         params = context.get("nurture_params")
@@ -213,7 +213,9 @@ class CaptureMixin:
         for fn in self.functions.values():
             for ev in fn.events.values():
                 if ev["Type"] == "SNS" and ev["Properties"]["Topic"] == topic_arn:
-                    self.invoke(fn.logical_id, _sns_event(topic_arn, message, self.clock.now()))
+                    self.invoke_async(
+                        fn.logical_id, _sns_event(topic_arn, message, self.clock.now())
+                    )
 
 
 def _remember_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:

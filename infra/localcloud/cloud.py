@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import sys
 import threading
@@ -15,7 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from localcloud import virtual_time
+from localcloud import audit, virtual_time
 from localcloud.apigateway import HttpApiMixin
 from localcloud.capture import (
     CapturedEmail,
@@ -24,6 +25,7 @@ from localcloud.capture import (
     TimelineEntry,
 )
 from localcloud.constants import ACCOUNT, REGION
+from localcloud.failures import AsyncRetries, FailuresMixin
 from localcloud.moto_patches import install_lambda_bridge, install_moto_fixes
 from localcloud.schedules import _FunctionSchedules, _Schedules, _Timers
 from localcloud.streams import StreamsMixin
@@ -39,6 +41,14 @@ LOCAL_PARAMETERS = {
     "LogLevel": "WARNING",
     "LinkSigningSecret": "local-link-signing-secret-not-for-production",
     "PublicBaseUrl": "http://localhost:3000",
+}
+# Parameter Store SecureStrings under the template's SECRETS_PATH (see nurture.secrets); a
+# deployed stack gets them from `nurture secrets init` or `aws ssm put-parameter`.
+LOCAL_SECRETS = {
+    "write-keys": json.dumps({"local-write-key": "public", "local-secret-key": "secret"}),
+    "link-signing-secrets": "local-link-signing-secret-not-for-production",
+    "webhook-secrets": json.dumps({"default": "local-webhook-secret-not-for-production"}),
+    "identity-verification-secret": "local-identity-verification-secret-not-for-production",
 }
 
 
@@ -71,16 +81,18 @@ class FunctionError(RuntimeError):
     pass
 
 
-class LocalCloud(CaptureMixin, StreamsMixin, TimelineMixin, HttpApiMixin):
+class LocalCloud(CaptureMixin, StreamsMixin, FailuresMixin, TimelineMixin, HttpApiMixin):
     def __init__(
         self,
         root: Path = ROOT,
         start: datetime = DEFAULT_START,
         stack_name: str = "nurture",
         parameters: dict[str, str] | None = None,
+        secrets: dict[str, str] | None = None,
     ):
         self.root = root
         self.stack = stack_name
+        self.secrets = {**LOCAL_SECRETS, **(secrets or {})}
         self.parameters = {**LOCAL_PARAMETERS, **(parameters or {})}
         self.clock = virtual_time.VirtualClock(start)
         self.template = load_template(root / "template.yaml")
@@ -140,12 +152,14 @@ class LocalCloud(CaptureMixin, StreamsMixin, TimelineMixin, HttpApiMixin):
         self._session = boto3.DEFAULT_SESSION
         self._hook_aws_calls()
         self._provision()
+        audit.started(self)
         return self
 
     def stop(self) -> None:
         try:
             self.run_until_idle()
         finally:
+            audit.stopping(self)
             self._mock.stop()
             import nurture.clock
 
@@ -157,6 +171,7 @@ class LocalCloud(CaptureMixin, StreamsMixin, TimelineMixin, HttpApiMixin):
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
+        audit.stopping(self)
         self._mock.stop()
         import nurture.clock
 
@@ -207,6 +222,10 @@ class LocalCloud(CaptureMixin, StreamsMixin, TimelineMixin, HttpApiMixin):
                 "AWS::SES::ConfigurationSet",
                 "AWS::Serverless::HttpApi",
                 "AWS::Serverless::LayerVersion",
+                # reports run on DuckDB locally: the lake's Glue/Athena resources only need names
+                "AWS::Glue::Database",
+                "AWS::Glue::Table",
+                "AWS::Athena::WorkGroup",
             ):
                 refs[logical] = name
             elif kind == "AWS::SQS::Queue":
@@ -270,9 +289,24 @@ class LocalCloud(CaptureMixin, StreamsMixin, TimelineMixin, HttpApiMixin):
             .get("Environment", {})
             .get("Variables", {})
         )
+        self.secrets_path = str(resolver.resolve(globals_env).get("SECRETS_PATH", ""))
+        for name, value in self.secrets.items():
+            self.put_secret(name, value)
         for logical, res in resources.items():
             if res["Type"] == "AWS::Serverless::Function":
                 self._load_function(logical, res["Properties"], resolver.resolve(globals_env))
+
+    def put_secret(self, name: str, value: str) -> None:
+        """Create or replace (rotate) a secret, as `aws ssm put-parameter --overwrite` does.
+        Functions see it once their cache expires (nurture.secrets.MAX_AGE_SECONDS)."""
+        import nurture.secrets
+
+        self.client("ssm").put_parameter(
+            Name=f"{self.secrets_path}/{name}", Value=value, Type="SecureString", Overwrite=True
+        )
+        self.secrets[name] = value
+        if not self.functions:  # a new cloud: nothing may come from an earlier one's cache
+            nurture.secrets.clear_cache()
 
     def _load_function(
         self, logical: str, props: dict[str, Any], globals_env: dict[str, str]
@@ -363,7 +397,7 @@ class LocalCloud(CaptureMixin, StreamsMixin, TimelineMixin, HttpApiMixin):
     def advance(self, delta: timedelta) -> None:
         """Let `delta` of virtual time pass, running everything that falls due on the way."""
         self.run_until_idle()
-        timers = _Timers(_Schedules(self), _FunctionSchedules(self))
+        timers = _Timers(_Schedules(self), _FunctionSchedules(self), AsyncRetries(self))
         self.clock.advance(delta, on_tick=self.run_until_idle, timers=timers)
 
     # --- content ----------------------------------------------------------------------

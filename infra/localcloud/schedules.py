@@ -75,10 +75,34 @@ class _Schedules:
                 self.cloud._emit(who or "scheduler", f"resumed by schedule {schedule.name!r}")
             except Exception as exc:  # noqa: BLE001 - shown like a failed invocation
                 self.cloud.errors.append(f"schedule {schedule.name}: {type(exc).__name__}: {exc}")
+                self._dead_letter(schedule, exc)
             if schedule.action_after_completion == "DELETE":
                 group.schedules.pop(schedule.name, None)
             else:
                 schedule.state = "DISABLED"  # a one-time schedule that ran stays, inert
+
+    def _dead_letter(self, schedule: Any, exc: Exception) -> None:
+        """A target that could not be started goes to the schedule's dead-letter queue:
+        the target's input as the body, what went wrong in message attributes. The errors
+        StartExecution gives here (no such machine, bad input, a name already used) are
+        client errors, which Scheduler does not retry."""
+        target = schedule.target
+        queue = (target.get("DeadLetterConfig") or {}).get("Arn")
+        if not queue:
+            return  # Scheduler drops the invocation
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
+        self.cloud.send_to_destination(
+            queue,
+            json.loads(target.get("Input") or "{}"),
+            {
+                "ERROR_CODE": str(code),
+                "ERROR_MESSAGE": str(exc)[:1000],
+                "EXHAUSTED_RETRY_CONDITION": "NonRetryableError",
+                "RETRY_ATTEMPTS": "0",
+                "SCHEDULE_ARN": schedule.arn,
+                "TARGET_ARN": target["Arn"],
+            },
+        )
 
 
 class _FunctionSchedules:
@@ -121,10 +145,9 @@ class _FunctionSchedules:
                 ],
                 "detail": {},
             }
-            try:
-                self.cloud.invoke(logical, event)
-            except Exception as exc:  # noqa: BLE001 - shown like a failed invocation
-                self.cloud.errors.append(f"{logical}: {type(exc).__name__}: {exc}")
+            # EventBridge invokes the function asynchronously: Lambda retries a failure and
+            # then sends it to the function's on-failure destination.
+            self.cloud.invoke_async(logical, event)
 
 
 class _Timers:

@@ -26,7 +26,11 @@ class TimelineMixin:
         image = record.get("dynamodb", {}).get("NewImage", {})
         if record.get("eventName") != "INSERT" or "doc" not in image:
             return
-        doc = json.loads(image["doc"]["S"])
+        try:
+            doc = json.loads(image["doc"]["S"])
+        except (KeyError, ValueError):
+            self._emit("stream", "a stored activity that is not an activity document")
+            return
         who = doc.get("contact_id") or doc["actor"]
         props = doc.get("properties", {})
         describe = {
