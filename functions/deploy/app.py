@@ -21,7 +21,10 @@ logger = Logger()
 tracer = Tracer()
 blobs = S3Blobs(boto3.client("s3"), settings.content_bucket)
 machines = ProgramMachines(
-    boto3.client("stepfunctions"), settings.program_role_arn, settings.program_arn_prefix
+    boto3.client("stepfunctions"),
+    settings.program_role_arn,
+    settings.program_arn_prefix,
+    settings.program_log_group_arn,
 )
 state = DynamoState(boto3.client("dynamodb"), settings.state_table)
 # Archiving a program also cancels its pending resumes (long waits).

@@ -16,7 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from localcloud import audit, virtual_time
+from localcloud import audit, statemachines, virtual_time
 from localcloud.apigateway import HttpApiMixin
 from localcloud.capture import (
     CapturedEmail,
@@ -239,6 +239,15 @@ class LocalCloud(CaptureMixin, StreamsMixin, FailuresMixin, TimelineMixin, HttpA
                 attrs[(logical, "Arn")] = (
                     f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule-group/{group}"
                 )
+            elif kind == "AWS::Logs::LogGroup":
+                refs[logical], attrs[(logical, "Arn")] = statemachines.log_group_names(
+                    res.get("Properties", {}), name, resolver
+                )
+            elif kind == "AWS::Serverless::StateMachine":
+                refs[logical], more = statemachines.state_machine_names(
+                    logical, res.get("Properties", {}), name, resolver
+                )
+                attrs.update(more)
         for logical, res in resources.items():  # buckets may be named from other values
             if res["Type"] == "AWS::S3::Bucket":
                 props = res.get("Properties", {})
@@ -276,6 +285,8 @@ class LocalCloud(CaptureMixin, StreamsMixin, FailuresMixin, TimelineMixin, HttpA
                 self.client("sqs").create_queue(QueueName=attrs[(logical, "QueueName")])
             elif kind == "AWS::Scheduler::ScheduleGroup":
                 self.client("scheduler").create_schedule_group(Name=refs[logical])
+            elif kind == "AWS::Logs::LogGroup":
+                statemachines.create_log_group(self.client("logs"), refs[logical], props)
             elif kind == "AWS::SES::ConfigurationSetEventDestination":
                 dest = props["EventDestination"]
                 if "SnsDestination" in dest:
@@ -295,6 +306,26 @@ class LocalCloud(CaptureMixin, StreamsMixin, FailuresMixin, TimelineMixin, HttpA
         for logical, res in resources.items():
             if res["Type"] == "AWS::Serverless::Function":
                 self._load_function(logical, res["Properties"], resolver.resolve(globals_env))
+        self._provision_state_machines(resources)
+
+    def _provision_state_machines(self, resources: dict[str, Any]) -> None:
+        """Fixed workflows (statemachines/*.asl.json), created through Step Functions' API."""
+        self.state_machines: dict[str, str] = {}
+        for logical, res in resources.items():
+            if res["Type"] != "AWS::Serverless::StateMachine":
+                continue
+            props = res.get("Properties", {})
+            role = self.resolver.resolve(props.get("Role")) or (
+                f"arn:aws:iam::{ACCOUNT}:role/{self._physical(logical)}-role"
+            )
+            self.state_machines[logical] = statemachines.create_state_machine(
+                self.client("stepfunctions"),
+                logical,
+                self.resolver.resolve({k: v for k, v in props.items() if k != "Definition"}),
+                self.resolver.attrs[(logical, "Name")],
+                statemachines.definition_text(self.root, logical, props, self.resolver),
+                role,
+            )
 
     def put_secret(self, name: str, value: str) -> None:
         """Create or replace (rotate) a secret, as `aws ssm put-parameter --overwrite` does.
@@ -416,11 +447,12 @@ class LocalCloud(CaptureMixin, StreamsMixin, FailuresMixin, TimelineMixin, HttpA
             return None
 
     def sync_content(self, only: list[str] | None = None) -> None:
-        """Upload forms/, templates/ and then programs/ from the repository."""
-        for folder in ("forms", "templates", "programs"):
+        """Upload forms/, templates/, scoring/ and then programs/ from the repository
+        (`only`: just these programs and scoring models, by file name)."""
+        for folder in ("forms", "templates", "scoring", "programs"):
             base = self.root / folder
             for path in sorted(base.rglob("*.yaml")) if base.exists() else []:
-                if folder == "programs" and only is not None and path.stem not in only:
+                if folder in ("programs", "scoring") and only is not None and path.stem not in only:
                     continue
                 self.upload(path.relative_to(self.root).as_posix(), path.read_text())
 

@@ -155,6 +155,10 @@ class StateStore(Protocol):
     def record_send(self, send_key: str, message_id: str) -> None: ...
 
 
+class DefinitionRefused(Exception):
+    """Step Functions refused a state machine definition (InvalidDefinition)."""
+
+
 class BlobStore(Protocol):
     def get_text(self, key: str) -> str | None: ...
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -57,7 +58,9 @@ from nurture.programs.model import (
     StageChangedTrigger,
     goal_reached,
 )
+from nurture.tracking.claims import IdentityClaims
 from nurture.tracking.events import Activity
+from nurture.tracking.trust import may_change_known
 
 # Activity kinds this system writes about itself; they never identify anyone.
 INTERNAL_KINDS = ("program", "contact")
@@ -66,7 +69,7 @@ INTERNAL_KINDS = ("program", "contact")
 PENDING_GRACE_SECONDS = 300
 # How much of a contact's history conditions see (newest first, across all their actor keys).
 HISTORY_LIMIT = 500
-STAGES = (*STAGE_ORDER, "former_customer")
+STAGES = (*STAGE_ORDER, "former_customer", "recycled", "disqualified")
 
 
 def contact_actors(contact: Contact) -> list[str]:
@@ -128,6 +131,10 @@ class ContactView:
     def data(self) -> dict[str, Any]:
         if self._data is None:
             self._data = self.contact.model_dump(mode="json")
+            if self.contact.scoring:  # a decaying score, as it is at this moment
+                from nurture.scoring import score_now
+
+                self._data["score"] = score_now(self.contact, clock.now())
         return self._data
 
     @property
@@ -150,11 +157,19 @@ class Reactor:
     # Double opt-in: called with (contact id, form activity) when a form left consents
     # pending; delivery sends the confirmation email (nurture.delivery.confirmation).
     on_pending_consent: Callable[[str, Activity], object] | None = None
+    # Lead scoring, inline (nurture.scoring.engine.Scorer): one conditional write per scored
+    # activity, no workflow; what it records (score/grade/stage changes) reaches this again.
+    scoring: Any = None
+    # Sales hand-off, digest markers and CRM push (nurture.sales.desk.SalesDesk.observe):
+    # sees every activity of a known contact, after programs have reacted to it.
+    sales: Any = None
 
     def handle(self, activity: Activity) -> None:
         contact = self._identify(activity)
         if contact is None:
             return  # still anonymous: stored, and joined to the contact once they identify
+        if self.scoring is not None:
+            self.scoring.on_activity(contact, activity)
         view = ContactView(contact, self.activities)
         # Goals first: a purchase that ends one run may start another (never two at once).
         self._check_goals(view, activity)
@@ -164,6 +179,8 @@ class Reactor:
                 if loaded and self.trigger_matches(loaded[1], activity, view):
                     self.enrol(program_id, contact, activity, view=view)
         self._resume_waits(contact.contact_id, activity)
+        if self.sales is not None:
+            self.sales.observe(contact, activity)
 
     def program(self, program_id: str) -> tuple[ProgramRecord, Program] | None:
         record = self.state.get_program(program_id)
@@ -176,13 +193,19 @@ class Reactor:
 
     # --- identity -------------------------------------------------------------------
     def _identify(self, activity: Activity) -> Contact | None:
+        # Who may change a known contact: see nurture.tracking.trust and the README.
         if activity.contact_id:
+            if activity.trust == "signed_link":
+                return self._claims().join_clicked(activity)
             return self.contacts.get(activity.contact_id)
         email, fields, consents = _identity_claims(activity)
         known_id = self.contacts.contact_for_actor(activity.actor)
+        trusted = may_change_known(activity.trust)
         if email is None:
             if known_id is None:
                 return None
+            if fields and not trusted:
+                return self._claims().claim(known_id, activity, fields, [])
             if fields:  # e.g. a CRM's identify call with a new address for a known user
                 self._update_profile(known_id, activity, fields, [], [], created=False)
             return self.contacts.get(known_id)
@@ -190,7 +213,15 @@ class Reactor:
         fresh = Contact(contact_id=new_contact_id(), created_at=now, updated_at=now, email=email)
         contact = self.contacts.create_if_absent(fresh, email)
         created = contact.contact_id == fresh.contact_id
-        new_actors = [a for a in _actors_of(activity, email) if a not in contact.actors]
+        if not created and not trusted:
+            return self._claims().claim(contact.contact_id, activity, fields, consents)
+        new_actors = [
+            a
+            for a in _actors_of(activity, email)
+            if a not in contact.actors
+            # a public key creates a contact but never takes a key another contact holds
+            and (trusted or self.contacts.contact_for_actor(a) in (None, contact.contact_id))
+        ]
         for actor in new_actors:
             self.contacts.link_actor(actor, contact.contact_id)
         self._update_profile(contact.contact_id, activity, fields, consents, new_actors, created)
@@ -202,9 +233,15 @@ class Reactor:
                 contact.contact_id,
                 "contact.identified",
                 activity.message_id,
-                {"created": created, "joined_actors": len(new_actors)},
+                # the actor keys let the activity lake join anonymous visits to the contact
+                {"created": created, "joined_actors": len(new_actors), "actors": new_actors},
             )
         return self.contacts.get(contact.contact_id)
+
+    def _claims(self) -> IdentityClaims:
+        return IdentityClaims(
+            self.contacts, partial(record_activity, self.activities), self.on_pending_consent
+        )
 
     def _update_profile(
         self,
@@ -431,7 +468,7 @@ def trigger_keys_for(activity: Activity) -> list[str]:
         keys += [f"form:{activity.name}", f"event:form:{activity.name}", "event:form"]
     elif activity.kind == "page":
         keys.append("event:page")
-    elif activity.kind in ("track", "email", "webhook", "task", "sales"):
+    elif activity.kind in ("track", "email", "webhook", "task", "sales", "lead"):
         keys.append(f"event:{activity.name}")
     elif activity.name == "contact.field_changed":
         keys += [f"field_changed:{name}" for name in props.get("fields") or []]

@@ -4,6 +4,7 @@ misconfigured function fails loudly and early."""
 from __future__ import annotations
 
 import os
+from datetime import date
 from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,11 +26,9 @@ class IngestSettings(_Env):
     activities_table: str = Field(alias="ACTIVITIES_TABLE")
     state_table: str = Field(alias="STATE_TABLE")
     content_bucket: str = Field(alias="CONTENT_BUCKET")
-    write_keys: str = Field(alias="WRITE_KEYS", min_length=8)
     allowed_origins: str = Field(default="*", alias="ALLOWED_ORIGINS")
-
-    def write_key_set(self) -> set[str]:
-        return {k.strip() for k in self.write_keys.split(",") if k.strip()}
+    # Events said to have happened before this day are refused (a device clock reset to 1970).
+    site_start_date: date = Field(default=date(2000, 1, 1), alias="SITE_START_DATE")
 
     def origins(self) -> list[str]:
         return [o.strip() for o in self.allowed_origins.split(",") if o.strip()]
@@ -52,8 +51,6 @@ class ActionSettings(_Env):
 
     # Where sales notifications and "owner" tasks go when the contact has no `owner` field.
     sales_email: str = Field(default="", alias="SALES_EMAIL")
-    # Signs webhook bodies; a step's `secret: <name>` reads WEBHOOK_SECRET_<NAME> instead.
-    webhook_secret: str = Field(default="", alias="WEBHOOK_SECRET")
     # Comma-separated hosts exempt from the public-HTTPS-only rule (tests, private integrations).
     webhook_allow_hosts: str = Field(default="", alias="WEBHOOK_ALLOW_HOSTS")
     webhook_timeout_seconds: float = Field(default=10.0, alias="WEBHOOK_TIMEOUT_SECONDS", gt=0)
@@ -73,6 +70,8 @@ class DeploySettings(_Env):
     program_role_arn: str = Field(alias="PROGRAM_ROLE_ARN")
     # e.g. arn:aws:states:eu-west-1:123456789012:stateMachine:nurture-program-
     program_arn_prefix: str = Field(alias="PROGRAM_ARN_PREFIX", pattern=r"^arn:[\w-]+:states:")
+    # Where program state machines log their errors (a log group ARN ending in ':*').
+    program_log_group_arn: str = Field(default="", alias="PROGRAM_LOG_GROUP_ARN")
 
 
 class EngagementSettings(_Env):
@@ -81,6 +80,10 @@ class EngagementSettings(_Env):
     contacts_table: str = Field(alias="CONTACTS_TABLE")
     # soft bounces that suppress an address: "3/30d" = 3 within 30 days
     soft_bounce_limit: str = Field(default="3/30d", alias="SOFT_BOUNCE_LIMIT")
+
+
+class LakeSettings(_Env):
+    content_bucket: str = Field(alias="CONTENT_BUCKET")
 
 
 def load(model: type[T]) -> T:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from nurture.ports import OutgoingEmail
+from nurture.ports import DefinitionRefused, OutgoingEmail
 
 
 class S3Blobs:
@@ -160,38 +160,61 @@ class StepFunctionsWorkflows:
 
 
 class StepFunctionsMachines:
-    """Create-or-update a program's state machine, publish a version, move the `live` alias."""
+    """Validate and create-or-update a program's state machine, publish a version, move the
+    `live` alias. Machines log errors to `log_group_arn` (without execution data: it holds
+    contacts' details) and are traced with X-Ray."""
 
     ALIAS = "live"
 
-    def __init__(self, client: Any, role_arn: str, arn_prefix: str):
+    def __init__(self, client: Any, role_arn: str, arn_prefix: str, log_group_arn: str = ""):
         self._sfn = client
         self._role_arn = role_arn
         self._arn_prefix = arn_prefix  # ...:stateMachine:<stack>-program-
+        self._log_group_arn = log_group_arn  # ...:log-group:<name>:*
+
+    def validate(self, definition: dict[str, Any]) -> dict[str, Any]:
+        resp = self._sfn.validate_state_machine_definition(
+            definition=json.dumps(definition), type="STANDARD", severity="ERROR"
+        )
+        return {"result": resp["result"], "diagnostics": resp.get("diagnostics", [])}
+
+    def _observability(self) -> dict[str, Any]:
+        settings: dict[str, Any] = {"tracingConfiguration": {"enabled": True}}
+        if self._log_group_arn:
+            settings["loggingConfiguration"] = {
+                "level": "ERROR",
+                "includeExecutionData": False,
+                "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": self._log_group_arn}}],
+            }
+        return settings
 
     def publish(self, name: str, definition: dict[str, Any], description: str) -> tuple[str, str]:
         arn = self._arn_prefix + name
         name = arn.rsplit(":", 1)[-1]
         body = json.dumps(definition)
         try:
-            resp = self._sfn.update_state_machine(
-                stateMachineArn=arn,
-                definition=body,
-                roleArn=self._role_arn,
-                publish=True,
-                versionDescription=description,
-            )
-            version_arn = resp["stateMachineVersionArn"]
-        except self._sfn.exceptions.StateMachineDoesNotExist:
-            resp = self._sfn.create_state_machine(
-                name=name,
-                definition=body,
-                roleArn=self._role_arn,
-                type="STANDARD",
-                publish=True,
-                versionDescription=description,
-            )
-            version_arn = resp["stateMachineVersionArn"]
+            try:
+                resp = self._sfn.update_state_machine(
+                    stateMachineArn=arn,
+                    definition=body,
+                    roleArn=self._role_arn,
+                    publish=True,
+                    versionDescription=description,
+                    **self._observability(),
+                )
+            except self._sfn.exceptions.StateMachineDoesNotExist:
+                resp = self._sfn.create_state_machine(
+                    name=name,
+                    definition=body,
+                    roleArn=self._role_arn,
+                    type="STANDARD",
+                    publish=True,
+                    versionDescription=description,
+                    **self._observability(),
+                )
+        except self._sfn.exceptions.InvalidDefinition as exc:
+            raise DefinitionRefused(exc.response["Error"].get("Message", str(exc))) from exc
+        version_arn = resp["stateMachineVersionArn"]
         routing = [{"stateMachineVersionArn": version_arn, "weight": 100}]
         alias_arn = f"{arn}:{self.ALIAS}"
         try:

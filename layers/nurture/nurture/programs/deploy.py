@@ -18,7 +18,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import ValidationError
 
 from nurture import clock
-from nurture.ports import BlobStore, ProgramRecord, StateStore
+from nurture.ports import BlobStore, DefinitionRefused, ProgramRecord, StateStore
 from nurture.programs.compiler import check_program, compile_program
 from nurture.programs.conditions import describe
 from nurture.programs.model import (
@@ -45,9 +45,13 @@ _strict_text = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
 
 
 class StateMachines(Protocol):
+    def validate(self, definition: dict[str, Any]) -> dict[str, Any]:
+        """Step Functions' ValidateStateMachineDefinition answer: {result: OK | FAIL,
+        diagnostics: [{severity, code, message, location}]}."""
+
     def publish(self, name: str, definition: dict[str, Any], description: str) -> tuple[str, str]:
         """Create or update the machine, publish a version, point `live` at it.
-        Returns (alias arn, version number)."""
+        Returns (alias arn, version number). Raises DefinitionRefused."""
 
     def stop_running(self, name: str, cause: str) -> int:
         """Stop every running execution of the machine; returns how many were stopped."""
@@ -209,6 +213,39 @@ def summary(program: Program) -> dict[str, Any]:
     }
 
 
+def _refusal_problem(
+    program: Program, located: Located, diagnostic: dict[str, Any]
+) -> dict[str, Any]:
+    """A Step Functions diagnostic as a problem at the program line it comes from: the state
+    `/States/<name>/...` belongs to the step named <name> or "<name>: <helper>"; a step's
+    `Parameters/Payload/params/...` are its own fields."""
+    parts = [
+        part.replace("~1", "/").replace("~0", "~")
+        for part in str(diagnostic.get("location") or "").split("/")[1:]
+    ]
+    loc: tuple[str | int, ...] = ()
+    step_id = None
+    if len(parts) >= 2 and parts[0] == "States":
+        for index, step in enumerate(program.steps):
+            if parts[1] == step.id or parts[1].startswith(f"{step.id}: "):
+                loc, step_id = ("steps", index), step.id
+                rest = parts[2:]
+                if parts[1] == step.id and rest[:3] == ["Parameters", "Payload", "params"]:
+                    loc += tuple(int(p) if p.isdigit() else p for p in rest[3:])
+                break
+    code = diagnostic.get("code")
+    message = f"{code}: {diagnostic['message']}" if code else diagnostic["message"]
+    where = (
+        f" (state machine location {diagnostic['location']})" if diagnostic.get("location") else ""
+    )
+    return problem_entry(
+        located,
+        loc or ("steps",),
+        f"Step Functions refuses the compiled program: {message}{where}",
+        step_id,
+    )
+
+
 def deploy_program(
     key: str,
     blobs: BlobStore,
@@ -242,9 +279,33 @@ def deploy_program(
         )
         blobs.put_text(status_key(key), json.dumps(report, indent=2), "application/json")
         return DeployResult(program_id=file_id, ok=False, problems=problems)
-    warnings = _warnings(program, load_with_lines(source), blobs)
+    located = load_with_lines(source)
+    warnings = _warnings(program, located, blobs)
     compiled = compile_program(program, steps_function_arn)
-    alias_arn, version = machines.publish(program.id, compiled.definition, f"{program.name}"[:250])
+    # Step Functions' own checks first: a definition it refuses must not replace the live one.
+    answer = machines.validate(compiled.definition)
+    refused = (
+        [_refusal_problem(program, located, d) for d in answer.get("diagnostics", [])]
+        if answer.get("result") == "FAIL"
+        else []
+    )
+    if not refused:
+        try:
+            alias_arn, version = machines.publish(
+                program.id, compiled.definition, f"{program.name}"[:250]
+            )
+        except DefinitionRefused as exc:
+            refused = [_refusal_problem(program, located, {"message": str(exc)})]
+    if refused:
+        report.update(
+            status="invalid",
+            problems=refused,
+            live_version=previous.version if previous else None,
+            note="Step Functions refused the compiled program, so nothing was deployed: the "
+            "live version, if any, is unchanged.",
+        )
+        blobs.put_text(status_key(key), json.dumps(report, indent=2), "application/json")
+        return DeployResult(program_id=program.id, ok=False, problems=refused)
     state.register_program(
         ProgramRecord(
             program_id=program.id,

@@ -1,0 +1,61 @@
+-- (shared by the contact-level reports; nurture.reporting.queries puts it first)
+-- acts: the lake's rows from dt_from on, one per activity id (a retried batch may have
+-- written a row twice). ids: which contact each actor key belongs to (anonymous visits
+-- before a form are joined through `contact.identified`). touches: the activities that
+-- can earn credit, with their channel, campaign, program and content.
+WITH acts AS (
+  SELECT * FROM (
+    SELECT a.*, row_number() OVER (PARTITION BY a.id ORDER BY a.ts) AS copy_no
+    FROM activities AS a
+    WHERE a.dt >= :dt_from
+  ) AS deduped
+  WHERE copy_no = 1
+),
+ids AS (
+  SELECT t.actor AS actor, MIN(i.contact_id) AS contact_id
+  FROM acts AS i
+  CROSS JOIN UNNEST(i.actors) AS t(actor)
+  WHERE i.name = 'contact.identified'
+  GROUP BY t.actor
+),
+resolved AS (
+  SELECT a.id, a.kind, a.name, a.ts, COALESCE(a.contact_id, ids.contact_id) AS contact_id,
+         a.program_id, a.step_id, a.utm_source, a.utm_medium, a.utm_campaign, a.utm_content,
+         a.referrer_host, a.url_host, a.revenue, a.created, a.stage_to, a.source,
+         a.response_seconds
+  FROM acts AS a
+  LEFT JOIN ids ON ids.actor = a.actor
+),
+touches AS (
+  SELECT id, contact_id, ts,
+         CASE
+           WHEN name = 'email.clicked' THEN 'email'
+           WHEN kind = 'form' THEN 'form'
+           WHEN utm_campaign IS NOT NULL THEN COALESCE(utm_medium, 'campaign')
+           ELSE 'referral'
+         END AS channel,
+         CASE WHEN name = 'email.clicked' THEN program_id END AS program,
+         CASE WHEN name = 'email.clicked' THEN program_id ELSE utm_campaign END AS campaign,
+         CASE
+           WHEN name = 'email.clicked' THEN step_id
+           WHEN kind = 'form' THEN name
+           WHEN utm_campaign IS NOT NULL THEN COALESCE(utm_content, utm_campaign)
+           ELSE referrer_host
+         END AS content
+  FROM resolved
+  WHERE contact_id IS NOT NULL
+    AND (
+      name = 'email.clicked'
+      OR kind = 'form'
+      OR (kind IN ('page', 'track') AND utm_campaign IS NOT NULL)
+      OR (kind = 'page' AND referrer_host IS NOT NULL AND referrer_host <> COALESCE(url_host, ''))
+    )
+),
+milestones AS (
+  SELECT contact_id,
+         MIN(CASE WHEN name = 'contact.identified' AND created THEN ts END) AS created_at,
+         MIN(CASE WHEN name = 'contact.stage_changed' AND stage_to = 'mql' THEN ts END) AS mql_at
+  FROM resolved
+  WHERE contact_id IS NOT NULL
+  GROUP BY contact_id
+)
