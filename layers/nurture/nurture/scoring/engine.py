@@ -1,0 +1,259 @@
+"""Scoring inline in the react function: one conditional write per scored activity.
+
+For each live model, an activity that matches behaviour rules (or that may change the
+grade: a profile update, a field change, an account change) changes the contact through
+`ContactStore.apply_once` keyed by model and activity id. A retried stream batch therefore
+counts nothing twice: the second attempt finds the change key taken and gets the first
+attempt's note back, and what is recorded about it is keyed the same way.
+
+What scoring records (so programs and sales can react):
+
+    contact.score_changed  {old, new, delta, reason, model, rules, behaviour}   primary model
+    contact.grade_changed  {from, to, fit, model, reasons}
+    contact.stage_changed  {from, to, reason, model}      the MQL crossing (stage -> mql)
+    lead.mql               {behaviour, grade, reasons, model, rule}
+
+An activity that matches no rule costs no read or write beyond the models (loaded once per
+batch, see `refresh`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from nurture import clock
+from nurture.contacts import Contact
+from nurture.ports import ActivityStore, ContactStore
+from nurture.programs.conditions import activity_matches
+from nurture.react import record_activity, record_changes
+from nurture.scoring.explain import Explanation, explain_contact
+from nurture.scoring.fit import AccountLookup, account_lookup, account_of, fit_of, grade_version
+from nurture.scoring.model import NOT_SCORABLE_PREFIXES, ScoringModel, grade_rank
+from nurture.scoring.state import (
+    Award,
+    ScoreState,
+    add_points,
+    allowed_points,
+    behaviour_at,
+    parse_time,
+    remember,
+    round_score,
+    set_decay,
+)
+from nurture.tracking.events import Activity
+
+# Activities after which the grade may differ: profile updates, field and account changes.
+REGRADE_KINDS = ("identify", "form", "group")
+REGRADE_NAMES = ("contact.field_changed", "contact.identified", "account.updated")
+MODEL_CACHE_SECONDS = 60.0
+
+
+class ModelRegistry(Protocol):
+    def live_models(self) -> list[dict[str, Any]]:
+        """The definitions of the live scoring models (as deployed)."""
+
+
+def load_state(contact: Contact, model: ScoringModel) -> ScoreState:
+    raw = contact.scoring.get(model.id)
+    return ScoreState.model_validate(raw) if raw else ScoreState()
+
+
+def qualifies(model: ScoringModel, behaviour: float, grade: str | None) -> bool:
+    mql = model.mql
+    if mql is None:
+        return False
+    # the score as shown (rounded), so "50" on the contact is 50 for the rule too
+    if mql.behaviour is not None and round_score(behaviour) < mql.behaviour:
+        return False
+    return mql.grade is None or grade_rank(grade) <= grade_rank(mql.grade)
+
+
+def _award_time(activity: Activity, now: datetime) -> datetime:
+    # When it happened (events arrive late), never in the future.
+    try:
+        return min(parse_time(activity.occurred_at), now)
+    except ValueError:
+        return now
+
+
+@dataclass
+class Scorer:
+    contacts: ContactStore
+    activities: ActivityStore
+    registry: ModelRegistry
+    accounts: AccountLookup | None = None
+    _models: list[ScoringModel] = field(default_factory=list)
+    _loaded_at: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.accounts is None:
+            self.accounts = account_lookup(self.contacts)
+
+    # --- models -----------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Read the models again before the next activity (once per stream batch)."""
+        self._loaded_at = None
+
+    def models(self) -> list[ScoringModel]:
+        now = time.monotonic()
+        if self._loaded_at is None or now - self._loaded_at > MODEL_CACHE_SECONDS:
+            self._models = [ScoringModel.model_validate(d) for d in self.registry.live_models()]
+            self._models = [m for m in self._models if m.status == "live"]
+            self._loaded_at = now
+        return self._models
+
+    # --- scoring ----------------------------------------------------------------------
+    def on_activity(self, contact: Contact, activity: Activity) -> None:
+        for model in self.models():
+            self.score(model, contact, activity)
+
+    def score(self, model: ScoringModel, contact: Contact, activity: Activity) -> None:
+        scorable = not activity.name.startswith(NOT_SCORABLE_PREFIXES)
+        rules = [
+            r for r in model.behaviour if scorable and activity_matches(r.event, r.where, activity)
+        ]
+        regrade = model.grade is not None and (
+            activity.kind in REGRADE_KINDS
+            or activity.name in REGRADE_NAMES
+            or (contact.scoring.get(model.id) or {}).get("grade_version")
+            != grade_version(model.grade)
+        )
+        if not rules and not regrade:
+            return
+        account = account_of(contact, self.accounts) if regrade else None
+        now = clock.now()
+        at = _award_time(activity, now)
+
+        def change(fresh: Contact) -> dict[str, Any] | None:
+            return _apply(model, fresh, activity, rules, account, at, now)
+
+        key = f"score#{model.id}#{activity.message_id}"
+        try:
+            _, note = self.contacts.apply_once(contact.contact_id, key, change)
+        except KeyError:
+            return  # the contact is gone
+        if note:
+            self._record(model, contact.contact_id, key, note)
+
+    def _record(self, model: ScoringModel, contact_id: str, key: str, note: dict[str, Any]) -> None:
+        store = self.activities
+        score = note.get("score")
+        if score and model.primary:
+            record_activity(store, contact_id, "contact.score_changed", key, score)
+        if note.get("grade"):
+            record_activity(store, contact_id, "contact.grade_changed", key, note["grade"])
+        mql = note.get("mql")
+        if mql:
+            extra = {"reason": f"mql: {mql['rule']}", "model": model.id}
+            record_changes(store, contact_id, key, {"stage": note["stage"]}, extra)
+            record_activity(store, contact_id, "lead.mql", key, mql)
+
+    # --- reading ----------------------------------------------------------------------
+    def explanation(self, contact_id: str, at: datetime | None = None) -> Explanation | None:
+        contact = self.contacts.get(contact_id)
+        if contact is None:
+            return None
+        return explain_contact(contact, at or clock.now())
+
+    def explain(self, contact_id: str, at: Any = None) -> dict[str, Any]:
+        """The sales side's view: {score, grade, reasons} with the newest reason first."""
+        found = self.explanation(contact_id, at)
+        return found.as_dict() if found else {"score": 0, "grade": None, "reasons": []}
+
+
+def _apply(
+    model: ScoringModel,
+    contact: Contact,
+    activity: Activity,
+    rules: list[Any],
+    account: dict[str, Any] | None,
+    at: datetime,
+    now: datetime,
+) -> dict[str, Any] | None:
+    """Change `contact` for one activity under one model; the note says what changed."""
+    state = load_state(contact, model)
+    set_decay(state, model.decay.spec() if model.decay else {}, now)
+    state.primary = model.primary
+    old = behaviour_at(state, now)
+    old_grade = state.grade
+    qualified_before = qualifies(model, old, old_grade)
+    awarded: list[Award] = []
+    for rule in rules:
+        memory = state.rules.get(rule.id)
+        points = allowed_points(memory, rule.points, rule.frequency, rule.daily_cap, at)
+        if points == 0:
+            continue
+        award = Award(
+            rule=rule.id,
+            points=points,
+            at=clock.iso(at),
+            reason=rule.label,
+            activity=activity.message_id,
+            event=activity.name,
+        )
+        add_points(state, award, now)
+        state.rules[rule.id] = remember(memory, points, at)
+        awarded.append(award)
+    grade_note = None
+    if account is not None and model.grade is not None:
+        fit, grade, reasons = fit_of(model.grade, contact, account)
+        state.grade_version = grade_version(model.grade)
+        if grade != state.grade or fit != state.fit or reasons != state.fit_reasons:
+            if grade != state.grade:
+                grade_note = {
+                    "from": state.grade,
+                    "to": grade,
+                    "fit": fit,
+                    "model": model.id,
+                    "reasons": [r.reason for r in reasons],
+                }
+            state.grade, state.fit, state.fit_reasons = grade, fit, reasons
+            state.graded_at = clock.iso(now)
+    if (
+        not awarded
+        and grade_note is None
+        and contact.scoring.get(model.id) == state.model_dump(mode="json")
+    ):
+        return None
+    new = behaviour_at(state, now)
+    contact.scoring[model.id] = state.model_dump(mode="json")
+    note: dict[str, Any] = {}
+    if model.primary:
+        old_score, new_score = round_score(old), round_score(new)
+        contact.score = new_score
+        contact.grade = state.grade
+        if awarded:
+            note["score"] = {
+                "old": old_score,
+                "new": new_score,
+                "delta": sum(a.points for a in awarded),
+                "reason": "; ".join(a.reason for a in awarded),
+                "rules": [a.rule for a in awarded],
+                "behaviour": round(new, 4),
+                "model": model.id,
+            }
+    if grade_note:
+        note["grade"] = grade_note
+    mql = model.mql
+    if (
+        mql is not None
+        and contact.stage in mql.from_stages
+        and not qualified_before
+        and qualifies(model, new, state.grade)
+    ):
+        why = explain_contact(contact, now, model.id)
+        note["stage"] = {"from": contact.stage, "to": "mql"}
+        contact.stage = "mql"
+        note["mql"] = {
+            "model": model.id,
+            "rule": mql.describe(),
+            "behaviour": round_score(new),
+            "grade": state.grade,
+            "reasons": [r["reason"] for r in why.as_dict()["reasons"][:10]],
+            "from": note["stage"]["from"],
+        }
+    contact.updated_at = clock.iso(now)
+    return note or {"model": model.id}
