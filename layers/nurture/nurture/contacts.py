@@ -83,6 +83,10 @@ class Contact(BaseModel):
     fields: dict[str, Any] = Field(default_factory=dict)
     stage: LifecycleStage = "subscriber"
     score: int = 0
+    # The fit grade A-F of the primary scoring model (nurture.scoring), None until graded.
+    grade: str | None = None
+    # Per scoring model: what its score is made of (nurture.scoring.state.ScoreState).
+    scoring: dict[str, dict[str, Any]] = Field(default_factory=dict)
     tags: list[str] = Field(default_factory=list)
     consent: dict[str, Consent] = Field(default_factory=dict)
     # keyed by channel; written by delivery from SES bounces/complaints and SMS STOP replies
