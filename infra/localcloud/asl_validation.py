@@ -90,6 +90,10 @@ class AslValidator:
         answer = json.loads(line)
         if "error" in answer or answer.get("id") != request["id"]:
             raise ValidatorUnavailable(f"the ASL validator failed: {answer.get('error', answer)}")
+        found = answer["diagnostics"]
+        syntax = [d for d in found if d.get("source") == "json"]
+        if syntax:  # text that is not JSON is not checked further, as by AWS
+            found = syntax
         return [
             {
                 "severity": d["severity"],
@@ -99,7 +103,7 @@ class AslValidator:
                 "line": d["line"],
                 "column": d["column"],
             }
-            for d in answer["diagnostics"]
+            for d in found
         ]
 
     def validate(
