@@ -86,5 +86,12 @@ class LakeSettings(_Env):
     content_bucket: str = Field(alias="CONTENT_BUCKET")
 
 
+class ReportsSettings(Tables):
+    content_bucket: str = Field(alias="CONTENT_BUCKET")
+    report_engine: str = Field(default="duckdb", alias="REPORT_ENGINE", pattern="^(duckdb|athena)$")
+    lake_database: str = Field(default="", alias="LAKE_DATABASE")
+    athena_workgroup: str = Field(default="", alias="ATHENA_WORKGROUP")
+
+
 def load(model: type[T]) -> T:
     return model.model_validate(dict(os.environ))

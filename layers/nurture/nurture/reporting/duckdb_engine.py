@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
 
@@ -31,6 +31,8 @@ _EMPTY = (
 
 class DuckDbEngine:
     """`root` holds `lake/activities/dt=.../*.json.gz` (a copy of the bucket's prefix)."""
+
+    dialect: Literal["duckdb", "athena"] = "duckdb"
 
     def __init__(self, root: Path, threads: int | None = None, memory_limit: str | None = None):
         self.root = Path(root)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 
 class LakeStore(Protocol):
@@ -18,10 +18,21 @@ class LakeStore(Protocol):
 
 
 class SqlEngine(Protocol):
-    """Runs one report query (DuckDB dialect text, parameters already bound) over the
-    lake's `activities` table and returns rows as dicts."""
+    """Runs one report query (in its `dialect`, parameters already bound) over the lake's
+    `activities` table and returns rows as dicts."""
+
+    dialect: Literal["duckdb", "athena"]
 
     def query(self, sql: str) -> list[dict[str, Any]]: ...
+
+
+class SplitDecisions(Protocol):
+    """Automatic A/B winners, one per program split step, decided once."""
+
+    def get(self, program_id: str, step_id: str) -> dict[str, Any] | None: ...
+
+    def put_once(self, program_id: str, step_id: str, decision: dict[str, Any]) -> bool:
+        """Store the decision unless one exists; False when it was decided already."""
 
 
 class MemoryLake:
@@ -70,3 +81,14 @@ class ProgramCatalog(Protocol):
     def programs(self) -> list[ProgramInfo]: ...
 
     def get(self, program_id: str) -> ProgramInfo | None: ...
+
+
+class MemorySplitDecisions:
+    def __init__(self) -> None:
+        self.decisions: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def get(self, program_id: str, step_id: str) -> dict[str, Any] | None:
+        return self.decisions.get((program_id, step_id))
+
+    def put_once(self, program_id: str, step_id: str, decision: dict[str, Any]) -> bool:
+        return self.decisions.setdefault((program_id, step_id), decision) is decision

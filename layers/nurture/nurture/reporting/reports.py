@@ -45,7 +45,7 @@ class Period:
 
 
 def _run(engine: SqlEngine, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    return engine.query(queries.render(name, params, "duckdb"))
+    return engine.query(queries.render(name, params, engine.dialect))
 
 
 def _iso(value: Any) -> str | None:

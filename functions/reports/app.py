@@ -1,0 +1,89 @@
+"""Reports over the activity lake: the admin API (`GET /admin/reports/{report}`, IAM
+authorised) and, hourly, automatic A/B winners. The SQL runs on DuckDB in this function
+(REPORT_ENGINE=duckdb: the lake is copied to /tmp) or on Athena (REPORT_ENGINE=athena)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+
+from nurture import clock
+from nurture.adapters.dynamodb import DynamoActivities, DynamoState
+from nurture.adapters.lake import S3Lake
+from nurture.adapters.reporting import AthenaEngine, DynamoSplitDecisions, S3ProgramCatalog
+from nurture.reporting import service
+from nurture.reporting.duckdb_engine import DuckDbEngine, copy_lake
+from nurture.reporting.ports import SqlEngine
+from nurture.reporting.winners import decide_winners, decision_activity
+from nurture.settings import ReportsSettings, load
+
+settings = load(ReportsSettings)
+logger = Logger()
+tracer = Tracer()
+app = APIGatewayHttpResolver()
+_db = boto3.client("dynamodb")
+_s3 = boto3.client("s3")
+_state = DynamoState(_db, settings.state_table)
+catalog = S3ProgramCatalog(_s3, settings.content_bucket, _state)
+decisions = DynamoSplitDecisions(_db, settings.state_table)
+activities = DynamoActivities(_db, settings.activities_table, settings.state_table)
+HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+class _Engine:
+    """The configured engine for one invocation (DuckDB over a fresh copy of the lake)."""
+
+    def __enter__(self) -> SqlEngine:
+        if settings.report_engine == "athena":
+            return AthenaEngine(
+                boto3.client("athena"), settings.athena_workgroup, settings.lake_database
+            )
+        self.root = Path(tempfile.mkdtemp(prefix="lake-"))
+        copy_lake(S3Lake(_s3, settings.content_bucket), self.root)
+        return DuckDbEngine(self.root)
+
+    def __exit__(self, *exc: object) -> None:
+        if getattr(self, "root", None):
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+@app.get("/admin/reports/<report>")
+@tracer.capture_method
+def report(report: str) -> Response:
+    if report not in service.REPORTS:
+        raise NotFoundError(f"no report {report!r}; one of {', '.join(service.REPORTS)}")
+    params = dict(app.current_event.query_string_parameters or {})
+    try:
+        service.parse(report, params)  # bad parameters answer 400 before any query runs
+        with _Engine() as engine:
+            body = service.run(report, params, engine, catalog, clock.now().date())
+    except service.ReportError as exc:
+        return Response(
+            400,
+            "application/json",
+            {"message": "invalid parameters", "errors": exc.errors},
+            headers=HEADERS,
+        )
+    return Response(200, "application/json", body, headers=HEADERS)
+
+
+def _record(program_id: str, step_id: str, decision: dict[str, Any]) -> None:
+    activities.put_new(decision_activity(program_id, step_id, decision))
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: Any) -> Any:
+    if event.get("detail-type") == "Scheduled Event":
+        with _Engine() as engine:
+            made = decide_winners(engine, catalog, decisions, _record)
+        logger.info("automatic winners", extra={"decided": len(made)})
+        return {"decided": made}
+    return app.resolve(event, context)
