@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
 
 from localcloud.constants import ACCOUNT
+from localcloud.iam_auth import iam_protected, verify
 
 if TYPE_CHECKING:
     from localcloud.cloud import _Function
@@ -41,8 +42,14 @@ class HttpApiMixin:
             )
         route = self._route(method, path)
         if route is None:
-            return 404, {}, {"message": "Not Found"}
+            return 404, self.cors_for(headers.get("origin")), {"message": "Not Found"}
         fn, route_key, path_params = route
+        iam = None
+        if iam_protected(self, fn, route_key):  # the admin API: SigV4 with local credentials
+            host = headers.get("host", "localhost")
+            iam = verify(method.upper(), f"http://{host}{path}", headers, raw)
+            if iam is None:
+                return 403, {}, {"message": "Forbidden"}
         event = {
             "version": "2.0",
             "routeKey": route_key,
@@ -69,6 +76,8 @@ class HttpApiMixin:
                 "timeEpoch": int(self.clock.now().timestamp() * 1000),
             },
         }
+        if iam is not None:
+            event["requestContext"]["authorizer"] = {"iam": iam}  # type: ignore[index]
         if "?" in path:
             from urllib.parse import parse_qsl
 
@@ -82,7 +91,66 @@ class HttpApiMixin:
             parsed: Any = json.loads(payload) if payload else None
         except json.JSONDecodeError:
             parsed = payload
-        return int(resp["statusCode"]), dict(resp.get("headers") or {}), parsed
+        status = int(resp["statusCode"])
+        self._note_rejections(route_key, status, parsed)
+        # With a CorsConfiguration, API Gateway sets the CORS headers of every answer itself.
+        out = {**dict(resp.get("headers") or {}), **self.cors_for(headers.get("origin"))}
+        return status, out, parsed
+
+    def cors_for(self: LocalCloud, origin: str | None) -> dict[str, str]:
+        """The CORS headers API Gateway adds to an answer, from the template's HttpApi
+        CorsConfiguration: the origin echoed when allowed (or `*`), nothing without one."""
+        cors = self.cors_configuration()
+        allowed = [str(o) for o in cors.get("AllowOrigins", [])]
+        if not origin or not allowed:
+            return {}
+        if "*" in allowed:
+            return {"Access-Control-Allow-Origin": "*"}
+        return {"Access-Control-Allow-Origin": origin} if origin in allowed else {}
+
+    def cors_configuration(self: LocalCloud) -> dict[str, Any]:
+        api: dict[str, Any] = next(
+            (
+                r
+                for r in self.template["Resources"].values()
+                if r["Type"] == "AWS::Serverless::HttpApi"
+            ),
+            {},
+        )
+        resolved: dict[str, Any] = self.resolver.resolve(
+            api.get("Properties", {}).get("CorsConfiguration", {})
+        )
+        return resolved
+
+    def _note_rejections(self: LocalCloud, route: str, status: int, answer: Any) -> None:
+        """Keep what the API refused, with the reasons, for `/_local/rejections` (in AWS:
+        the ingest function's "event rejected" / "request refused" log records)."""
+        at = self.clock.now().isoformat()
+        if not isinstance(answer, dict) or status < 400 and not answer.get("results"):
+            return
+        events = [r for r in answer.get("results") or [] if r.get("status") == "rejected"]
+        for r in events:
+            self.rejections.append(
+                {
+                    "at": at,
+                    "route": route,
+                    "status": status,
+                    "index": r.get("index"),
+                    "messageId": r.get("messageId"),
+                    "errors": r.get("errors", []),
+                }
+            )
+        if status >= 400 and not events:
+            self.rejections.append(
+                {
+                    "at": at,
+                    "route": route,
+                    "status": status,
+                    "code": answer.get("code"),
+                    "message": answer.get("message"),
+                    "errors": answer.get("errors", []),
+                }
+            )
 
     def _route(
         self: LocalCloud, method: str, path: str

@@ -13,6 +13,9 @@ COMMANDS = {
         "run a program on the local cloud in virtual time and print its timeline",
     ),
     "render": ("render", "preview an email template for a contact"),
+    "report": ("report", "program funnels, A/B results, attribution, statuses, pipeline, review"),
+    "explain": ("explain", "why a contact has its score and grade (local cloud or a stack)"),
+    "dlq": ("dlq", "list a deployed stack's dead letters, and redrive them"),
 }
 
 
