@@ -38,9 +38,15 @@ HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
 class _Engine:
-    """The configured engine for one invocation (DuckDB over a fresh copy of the lake)."""
+    """The configured engine for one invocation (DuckDB over a fresh copy of the lake),
+    made when first asked for."""
 
-    def __enter__(self) -> SqlEngine:
+    root: Path | None = None
+
+    def __enter__(self) -> _Engine:
+        return self
+
+    def get(self) -> SqlEngine:
         if settings.report_engine == "athena":
             return AthenaEngine(
                 boto3.client("athena"), settings.athena_workgroup, settings.lake_database
@@ -50,7 +56,7 @@ class _Engine:
         return DuckDbEngine(self.root)
 
     def __exit__(self, *exc: object) -> None:
-        if getattr(self, "root", None):
+        if self.root:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -63,7 +69,7 @@ def report(report: str) -> Response:
     try:
         service.parse(report, params)  # bad parameters answer 400 before any query runs
         with _Engine() as engine:
-            body = service.run(report, params, engine, catalog, clock.now().date())
+            body = service.run(report, params, engine.get(), catalog, clock.now().date())
     except service.ReportError as exc:
         return Response(
             400,
@@ -83,7 +89,7 @@ def _record(program_id: str, step_id: str, decision: dict[str, Any]) -> None:
 def lambda_handler(event: dict[str, Any], context: Any) -> Any:
     if event.get("detail-type") == "Scheduled Event":
         with _Engine() as engine:
-            made = decide_winners(engine, catalog, decisions, _record)
+            made = decide_winners(engine.get, catalog, decisions, _record)
         logger.info("automatic winners", extra={"decided": len(made)})
         return {"decided": made}
     return app.resolve(event, context)

@@ -13,6 +13,7 @@ import nurture.actions_schedule  # noqa: F401  (registers schedule_resume: long 
 from nurture.adapters.aws import S3Blobs, SesMailer, StepFunctionsWorkflows
 from nurture.adapters.delivery import DynamoDelivery, SnsTexter
 from nurture.adapters.dynamodb import DynamoActivities, DynamoContacts, DynamoState
+from nurture.adapters.reporting import DynamoSplitDecisions
 from nurture.delivery.config import load_policy
 from nurture.delivery.sender import DeliveryService
 from nurture.settings import StepsSettings, load
@@ -48,6 +49,7 @@ runner = StepRunner(
         sender=settings.sender_email,
         texter=SnsTexter(boto3.client("sns", config=_retrying)),
     ),
+    split_decisions=DynamoSplitDecisions(_db, settings.state_table),
 )
 
 

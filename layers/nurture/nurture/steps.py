@@ -20,6 +20,7 @@ from nurture.ports import (
     Workflows,
 )
 from nurture.react import waited_event_keys
+from nurture.reporting.ports import SplitDecisions
 
 WAIT_MARGIN_SECONDS = 86400
 
@@ -72,6 +73,8 @@ class StepRunner:
     sender: str
     # Sends (email, SMS) go through delivery: permission, quiet hours, caps, send-once.
     delivery: DeliveryService | None = None
+    # Automatic A/B winners decided by the reports function (split steps that opted in).
+    split_decisions: SplitDecisions | None = None
 
     def run(self, request: StepRequest) -> dict[str, Any]:
         if request.action in _BUILT_IN:

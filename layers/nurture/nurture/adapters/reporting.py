@@ -135,3 +135,32 @@ class DynamoSplitDecisions:
             return True
         except self._db.exceptions.ConditionalCheckFailedException:
             return False
+
+    def note_pending(self, program_id: str, step_id: str) -> None:
+        # the same item each time: noting it again changes nothing
+        self._db.put_item(
+            TableName=self._table,
+            Item={"pk": {"S": "SPLIT#PENDING"}, "sk": {"S": f"{program_id}#{step_id}"}},
+        )
+
+    def pending(self) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": "SPLIT#PENDING"}},
+        }
+        while True:
+            page = self._db.query(**kwargs)
+            for item in page.get("Items", []):
+                program_id, _, step_id = item["sk"]["S"].partition("#")
+                out.append((program_id, step_id))
+            if "LastEvaluatedKey" not in page:
+                return out
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def forget_pending(self, program_id: str, step_id: str) -> None:
+        self._db.delete_item(
+            TableName=self._table,
+            Key={"pk": {"S": "SPLIT#PENDING"}, "sk": {"S": f"{program_id}#{step_id}"}},
+        )

@@ -437,11 +437,34 @@ class Variant(_Strict):
     next: str = Field(description="the step this share goes to (an `end` step: a holdout group)")
 
 
+class AutoWinner(_Strict):
+    """Opt-in automatic winner: after `after` from the first entrant, once every competing
+    variant has `min_per_variant` entrants, later entrants go to the best variant (holdouts
+    keep their share). See docs/reporting.md."""
+
+    after: Duration = Field(description="how long the test runs, e.g. '14 days'")
+    min_per_variant: int = Field(default=100, ge=1, description="entrants each variant needs")
+    metric: Literal["goal", "clicks"] = Field(
+        default="goal", description="goal: the program's goals; clicks: email clicks"
+    )
+    min_confidence: float = Field(
+        default=0.0,
+        ge=0,
+        lt=1,
+        description="a variant must beat the control with this confidence, else the control wins",
+    )
+
+    _after = field_validator("after")(_duration)
+
+
 class Split(_Step):
     """Random split for A/B/n tests and holdout groups; percentages sum to 100."""
 
     type: Literal["split"]
     variants: list[Variant] = Field(min_length=2)
+    auto_winner: AutoWinner | None = Field(
+        default=None, description="pick the winner automatically (opt-in)"
+    )
 
 
 Scalar = str | int | float | bool | None

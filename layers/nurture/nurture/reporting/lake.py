@@ -114,7 +114,8 @@ def lake_row(activity: Activity, key: str) -> dict[str, Any]:
     """One activity as a lake row; `key` is its DynamoDB key (`pk#sk`), unique per item."""
     props = activity.properties
     page = activity.page
-    utm = page.get("utm") if isinstance(page.get("utm"), dict) else {}
+    found = page.get("utm")
+    utm: dict[str, Any] = found if isinstance(found, dict) else {}
     url = page.get("url") if isinstance(page.get("url"), str) else None
     referrer = page.get("referrer") if isinstance(page.get("referrer"), str) else None
     actors = props.get("actors") if activity.name == "contact.identified" else None

@@ -34,6 +34,15 @@ class SplitDecisions(Protocol):
     def put_once(self, program_id: str, step_id: str, decision: dict[str, Any]) -> bool:
         """Store the decision unless one exists; False when it was decided already."""
 
+    def note_pending(self, program_id: str, step_id: str) -> None:
+        """Remember a split that waits for its decision (its first entrant noted it)."""
+
+    def pending(self) -> list[tuple[str, str]]:
+        """(program, step) of the splits that wait for a decision: the hourly check's list,
+        so an install without automatic tests pays one query an hour."""
+
+    def forget_pending(self, program_id: str, step_id: str) -> None: ...
+
 
 class MemoryLake:
     """A LakeStore in memory, for tests and benchmarks."""
@@ -86,9 +95,19 @@ class ProgramCatalog(Protocol):
 class MemorySplitDecisions:
     def __init__(self) -> None:
         self.decisions: dict[tuple[str, str], dict[str, Any]] = {}
+        self.waiting: set[tuple[str, str]] = set()
 
     def get(self, program_id: str, step_id: str) -> dict[str, Any] | None:
         return self.decisions.get((program_id, step_id))
 
     def put_once(self, program_id: str, step_id: str, decision: dict[str, Any]) -> bool:
         return self.decisions.setdefault((program_id, step_id), decision) is decision
+
+    def note_pending(self, program_id: str, step_id: str) -> None:
+        self.waiting.add((program_id, step_id))
+
+    def pending(self) -> list[tuple[str, str]]:
+        return sorted(self.waiting)
+
+    def forget_pending(self, program_id: str, step_id: str) -> None:
+        self.waiting.discard((program_id, step_id))

@@ -34,7 +34,8 @@ def source(name: str) -> str:
 
 @cache
 def _parsed(name: str) -> exp.Expression:
-    return sqlglot.parse_one(source(name), read="duckdb")
+    parsed: exp.Expression = sqlglot.parse_one(source(name), read="duckdb")  # type: ignore[assignment]
+    return parsed
 
 
 def placeholders(name: str) -> set[str]:

@@ -12,6 +12,7 @@ to the winner, except holdout variants, which keep their share to go on measurin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -102,39 +103,55 @@ def choose(
 
 
 def decide_winners(
-    engine: SqlEngine,
+    engine_for: Callable[[], SqlEngine],
     catalog: ProgramCatalog,
     decisions: SplitDecisions,
-    record: Any,
+    record: Callable[[str, str, dict[str, Any]], object],
     now: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Decide every split that is due; `record(program_id, step_id, decision)` writes the
-    activity. Returns the decisions made in this run."""
+    """Decide every pending split that is due; `record(program_id, step_id, decision)`
+    writes the activity. The engine is made only when some split waits for a decision.
+    Returns the decisions made in this run."""
     now = now or clock.now()
+    pending = decisions.pending()
+    if not pending:
+        return []
+    engine = engine_for()
     made = []
-    for info in catalog.programs():
-        if info.status != "live":
-            continue
-        program = catalog.get(info.program_id) or info
-        splits = [
-            s for s in auto_splits(program) if decisions.get(info.program_id, s["id"]) is None
-        ]
-        if not splits:
+    by_program: dict[str, list[str]] = {}
+    for program_id, step_id in pending:
+        by_program.setdefault(program_id, []).append(step_id)
+    for program_id, step_ids in sorted(by_program.items()):
+        program = catalog.get(program_id)
+        splits = {s["id"]: s for s in auto_splits(program)} if program else {}
+        if program is None or program.status != "live":
+            for step_id in step_ids:
+                decisions.forget_pending(program_id, step_id)
             continue
         period = reports.Period(now.date() - timedelta(days=HISTORY_DAYS), now.date())
-        result = reports.ab(engine, info.program_id, period, program)
-        by_step = {s["step_id"]: s for s in result["splits"]}
-        for split in splits:
-            figures = by_step.get(split["id"])
-            held = reports.holdout_variants(program, split["id"])
-            decision = figures and choose(split, figures, now, held)
+        by_step = {
+            s["step_id"]: s for s in reports.ab(engine, program_id, period, program)["splits"]
+        }
+        for step_id in step_ids:
+            split = splits.get(step_id)
+            if split is None or decisions.get(program_id, step_id) is not None:
+                decisions.forget_pending(program_id, step_id)
+                continue
+            figures = by_step.get(step_id)
+            held = reports.holdout_variants(program, step_id)
+            decision = choose(split, figures, now, held) if figures else None
             if not decision:
                 continue
-            decision["program_id"], decision["step_id"] = info.program_id, split["id"]
-            decision["version"] = program.version
-            if decisions.put_once(info.program_id, split["id"], decision):
-                record(info.program_id, split["id"], decision)
+            decision.update(
+                program_id=program_id,
+                step_id=step_id,
+                version=program.version,
+                holdouts=sorted(held),
+            )
+            if decisions.put_once(program_id, step_id, decision):
+                record(program_id, step_id, decision)
                 made.append(decision)
+            decisions.forget_pending(program_id, step_id)
     return made
 
 
