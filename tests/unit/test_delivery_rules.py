@@ -11,7 +11,7 @@ import pytest
 from nurture.contacts import Consent, Contact
 from nurture.delivery.caps import FrequencyCap, evaluate
 from nurture.delivery.compose import compose_email
-from nurture.delivery.config import DeliveryPolicy, DeliverySettings
+from nurture.delivery.config import DeliveryPolicy, DeliverySettings, check_link_secrets
 from nurture.delivery.consent import confirm_pending, permission, set_preferences, withdraw_all
 from nurture.delivery.sms import (
     InvalidNumber,
@@ -324,16 +324,19 @@ def test_a_template_that_places_the_link_itself_gets_no_footer() -> None:
 
 
 def test_settings_refuse_plain_http_and_short_secrets() -> None:
-    good = {"LINK_SECRET": "x" * 32, "PUBLIC_BASE_URL": "https://news.example.com/"}
-    assert (
-        DeliverySettings.model_validate(good).policy().public_base_url == "https://news.example.com"
-    )
+    good = {"PUBLIC_BASE_URL": "https://news.example.com/"}
+    secrets = ["x" * 32]
+    policy = DeliverySettings.model_validate(good).policy(secrets)
+    assert policy.public_base_url == "https://news.example.com"
     assert DeliverySettings.model_validate({**good, "PUBLIC_BASE_URL": "http://localhost:3000"})
     for bad in (
         {"PUBLIC_BASE_URL": "http://news.example.com"},
-        {"LINK_SECRET": "short"},
         {"DEFAULT_TIMEZONE": "Europe/Atlantis"},
         {"SEND_WINDOW": "nine to five"},
     ):
         with pytest.raises(ValueError):
-            DeliverySettings.model_validate({**good, **bad}).policy()
+            DeliverySettings.model_validate({**good, **bad}).policy(secrets)
+    assert check_link_secrets(["x" * 16, "y" * 32]) == ["x" * 16, "y" * 32]
+    for short in ([], ["x" * 32, "short"]):
+        with pytest.raises(ValueError, match="link-signing-secrets"):
+            check_link_secrets(short)

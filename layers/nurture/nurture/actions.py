@@ -25,7 +25,6 @@ import hashlib
 import hmac
 import ipaddress
 import json
-import os
 import socket
 import urllib.error
 import urllib.request
@@ -54,6 +53,7 @@ from nurture.react import (
     record_changes,
 )
 from nurture.rendering import EmailTemplate, load_template, render_email
+from nurture.secrets import DEFAULT_WEBHOOK_SECRET, WEBHOOK_SECRETS, SecretMissing, webhook_secret
 from nurture.settings import ActionSettings, load
 from nurture.steps import StepFailed, StepRequest, StepRunner, action
 from nurture.tracking.events import Activity
@@ -516,11 +516,12 @@ def check_destination(url: str, allowed: set[str]) -> str | None:
     return None
 
 
-def _secret(name: str | None, settings: ActionSettings) -> str:
-    if name:
-        env = "WEBHOOK_SECRET_" + "".join(c if c.isalnum() else "_" for c in name).upper()
-        return os.environ.get(env, "")
-    return settings.webhook_secret
+def _secret(name: str | None) -> str:
+    """The step's signing secret from Parameter Store (`webhook-secrets`), "" if none."""
+    try:
+        return webhook_secret(name)
+    except SecretMissing:
+        return ""
 
 
 @action("webhook")
@@ -541,9 +542,10 @@ def webhook(runner: StepRunner, request: StepRequest) -> dict[str, Any]:
         )
         return WebhookFailed(f"webhook to {host} failed: {reason}")
 
-    secret = _secret(step.secret, settings)
+    secret = _secret(step.secret)
     if not secret:
-        raise failed("no signing secret is configured (WEBHOOK_SECRET)")
+        entry = step.secret or DEFAULT_WEBHOOK_SECRET
+        raise failed(f"no signing secret is configured ({WEBHOOK_SECRETS} has no {entry!r})")
     refused = check_destination(step.url, settings.allowed_hosts())
     if refused:
         raise failed(refused)

@@ -1,16 +1,20 @@
-"""Delivery configuration, read from the environment (template parameters) and validated
-at start-up so a misconfigured function fails loudly and early."""
+"""Delivery configuration, read from the environment (template parameters) and the
+link-signing secrets from Parameter Store, validated at start-up so a misconfigured function
+fails loudly and early."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import overload
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from nurture.delivery.caps import FrequencyCap
 from nurture.delivery.windows import SendWindow, zone_for
+from nurture.secrets import secret_list
 
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
@@ -18,7 +22,6 @@ _LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 class DeliverySettings(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    link_secret: str = Field(alias="LINK_SECRET", min_length=16)
     public_base_url: str = Field(alias="PUBLIC_BASE_URL")
     send_window: str = Field(default="08:00-20:00", alias="SEND_WINDOW")
     default_timezone: str = Field(default="UTC", alias="DEFAULT_TIMEZONE")
@@ -31,6 +34,9 @@ class DeliverySettings(BaseModel):
     consent_topics: str = Field(default="newsletter,offers,events", alias="CONSENT_TOPICS")
     soft_bounce_limit: str = Field(default="3/30d", alias="SOFT_BOUNCE_LIMIT")
     sms_opt_out_text: str = Field(default="Reply STOP to opt out", alias="SMS_OPT_OUT_TEXT")
+    # The site's own hosts: links to them in a contact's email carry a signed click token
+    # (nurture.delivery.clicks). Empty: no link carries one.
+    site_hosts: str = Field(default="", alias="SITE_HOSTS")
 
     @field_validator("public_base_url")
     @classmethod
@@ -51,17 +57,10 @@ class DeliverySettings(BaseModel):
             )
         return value
 
-    @field_validator("link_secret")
-    @classmethod
-    def _long_secrets(cls, value: str) -> str:
-        if any(len(s.strip()) < 16 for s in value.split(",")):
-            raise ValueError("every LINK_SECRET must be at least 16 characters")
-        return value
-
-    def policy(self) -> DeliveryPolicy:
+    def policy(self, secrets: Sequence[str]) -> DeliveryPolicy:
         soft = FrequencyCap.parse(self.soft_bounce_limit) or FrequencyCap(3, 30 * 86400)
         return DeliveryPolicy(
-            secrets=[s.strip() for s in self.link_secret.split(",")],
+            secrets=secrets,
             public_base_url=self.public_base_url,
             send_window=SendWindow.parse(self.send_window),
             default_timezone=self.default_timezone,
@@ -72,12 +71,13 @@ class DeliverySettings(BaseModel):
             topics=[t.strip() for t in self.consent_topics.split(",") if t.strip()],
             soft_bounce_limit=soft,
             sms_opt_out_text=self.sms_opt_out_text,
+            site_hosts=tuple(h.strip().lower() for h in self.site_hosts.split(",") if h.strip()),
         )
 
 
 @dataclass(frozen=True)
 class DeliveryPolicy:
-    secrets: list[str]
+    secrets: Sequence[str]  # link-signing: the first signs, all verify
     public_base_url: str
     send_window: SendWindow | None
     default_timezone: str
@@ -90,6 +90,8 @@ class DeliveryPolicy:
     sms_opt_out_text: str = "Reply STOP to opt out"
     unsubscribe_link_days: int = 365
     confirm_link_days: int = 14
+    site_hosts: tuple[str, ...] = ()
+    click_link_days: int = 60  # how long a link in an email still identifies its reader
 
     def cap_for(self, channel: str) -> FrequencyCap | None:
         return self.email_cap if channel == "email" else self.sms_cap
@@ -98,8 +100,45 @@ class DeliveryPolicy:
         return f"{self.public_base_url}/{kind}/{token}"
 
 
+LINK_SECRETS = "link-signing-secrets"
+MIN_LINK_SECRET_LENGTH = 16
+
+
+def check_link_secrets(values: list[str]) -> list[str]:
+    if not values:
+        raise ValueError(f"the secret {LINK_SECRETS!r} is empty")
+    if any(len(value) < MIN_LINK_SECRET_LENGTH for value in values):
+        raise ValueError(
+            f"every {LINK_SECRETS} entry must be at least {MIN_LINK_SECRET_LENGTH} characters"
+        )
+    return values
+
+
+class StoredLinkSecrets(Sequence[str]):
+    """The link-signing secrets in Parameter Store, read on use (from the secrets cache), so
+    after a rotation links are signed with the newest first entry and older ones verify."""
+
+    def current(self) -> list[str]:
+        return check_link_secrets(secret_list(LINK_SECRETS))
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        return self.current()[index]
+
+    def __len__(self) -> int:
+        return len(self.current())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.current())  # one read per use: a rotation never mixes lists
+
+
 def load_policy() -> DeliveryPolicy:
-    return DeliverySettings.model_validate(dict(os.environ)).policy()
+    secrets = StoredLinkSecrets()
+    secrets.current()  # a missing or too-short secret fails the cold start, not a send
+    return DeliverySettings.model_validate(dict(os.environ)).policy(secrets)
 
 
 class MailSettings(BaseModel):

@@ -12,12 +12,16 @@ import base64
 import hashlib
 import hmac
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 UNSUBSCRIBE = "unsubscribe"
 CONFIRM = "confirm"
-PURPOSES = (UNSUBSCRIBE, CONFIRM)
+SALES_ANSWER = "sales"  # a salesperson's answer to a hand-off (nurture.sales)
+SALES_TASKS = "tasks"  # a salesperson's task list (the contact id is the assignee)
+CLICK = "click"  # a tracked link to the site: the visit is this contact (nurture.tracking.trust)
+PURPOSES = (UNSUBSCRIBE, CONFIRM, SALES_ANSWER, SALES_TASKS, CLICK)
 
 
 class InvalidToken(ValueError):
@@ -46,7 +50,7 @@ def _mac(secret: str, payload: str) -> bytes:
     ).digest()
 
 
-def sign(secrets: list[str], token: LinkToken) -> str:
+def sign(secrets: Sequence[str], token: LinkToken) -> str:
     if token.purpose not in PURPOSES:
         raise ValueError(f"unknown token purpose {token.purpose!r}")
     body = {"c": token.contact_id, "p": token.purpose, "x": token.expires_at, **token.scope}
@@ -54,7 +58,7 @@ def sign(secrets: list[str], token: LinkToken) -> str:
     return f"{payload}.{_b64(_mac(secrets[0], payload))}"
 
 
-def verify(secrets: list[str], text: str, purpose: str, now: int) -> LinkToken:
+def verify(secrets: Sequence[str], text: str, purpose: str, now: int) -> LinkToken:
     """The token's content if its MAC is right, it is for `purpose` and not expired."""
     payload, _, mac = text.partition(".")
     if not payload or not mac or len(text) > 2048:
