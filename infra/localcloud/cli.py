@@ -16,6 +16,7 @@ COMMANDS = {
     "report": ("report", "program funnels, A/B results, attribution, statuses, pipeline, review"),
     "explain": ("explain", "why a contact has its score and grade (local cloud or a stack)"),
     "dlq": ("dlq", "list a deployed stack's dead letters, and redrive them"),
+    "secrets": ("secrets", "create and rotate a deployed stack's secrets in Parameter Store"),
 }
 
 
