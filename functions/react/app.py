@@ -16,9 +16,12 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from nurture.adapters.aws import S3Blobs, SesMailer, StepFunctionsWorkflows
 from nurture.adapters.delivery import DynamoDelivery
 from nurture.adapters.dynamodb import DynamoActivities, DynamoContacts, DynamoState
+from nurture.adapters.sales import desk_from_env
+from nurture.adapters.scoring import DynamoScoringModels
 from nurture.delivery.config import MailSettings, load_policy
 from nurture.delivery.confirmation import ConfirmationSender
 from nurture.react import Reactor
+from nurture.scoring.engine import Scorer
 from nurture.settings import ReactSettings, load
 from nurture.tracking.events import Activity
 
@@ -48,6 +51,15 @@ reactor = Reactor(
     ),
     on_pending_consent=confirmations.request,
 )
+# Lead scoring runs inline: the models are read once per batch (see lambda_handler).
+scorer = Scorer(
+    contacts=reactor.contacts,
+    activities=reactor.activities,
+    registry=DynamoScoringModels(_db, settings.state_table),
+)
+reactor.scoring = scorer
+# After the MQL crossing: the owner's email, digest markers, CRM push (nurture.sales).
+reactor.sales = desk_from_env(_db, boto3.client("s3"), boto3.client("sesv2"), scores=scorer)
 
 
 def handle_record(record: DynamoDBRecord) -> None:
@@ -62,6 +74,7 @@ def handle_record(record: DynamoDBRecord) -> None:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    scorer.refresh()
     return process_partial_response(
         event=event, record_handler=handle_record, processor=processor, context=context
     )

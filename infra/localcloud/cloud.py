@@ -447,9 +447,9 @@ class LocalCloud(CaptureMixin, StreamsMixin, FailuresMixin, TimelineMixin, HttpA
             return None
 
     def sync_content(self, only: list[str] | None = None) -> None:
-        """Upload forms/, templates/, scoring/ and then programs/ from the repository
+        """Upload forms/, templates/, sales/, scoring/ and then programs/ from the repository
         (`only`: just these programs and scoring models, by file name)."""
-        for folder in ("forms", "templates", "scoring", "programs"):
+        for folder in ("forms", "templates", "sales", "scoring", "programs"):
             base = self.root / folder
             for path in sorted(base.rglob("*.yaml")) if base.exists() else []:
                 if folder in ("programs", "scoring") and only is not None and path.stem not in only:

@@ -50,7 +50,9 @@ Scalar = str | int | float | bool | None
 
 # Lifecycle order, so `{field: stage, gte: customer}` means "customer or further along".
 # A former customer has left the ladder, so it is not ordered against the others.
-STAGE_ORDER = tuple(s for s in get_args(LifecycleStage) if s != "former_customer")
+# Stages off the funnel (former customers, leads sales sent back) have no rank.
+OFF_FUNNEL_STAGES = ("former_customer", "recycled", "disqualified")
+STAGE_ORDER = tuple(s for s in get_args(LifecycleStage) if s not in OFF_FUNNEL_STAGES)
 _OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in_", "contains", "exists", "glob", "regex")
 
 

@@ -1,0 +1,140 @@
+"""Sales routes. Public, the signed token the only credential: a salesperson's answers to a
+hand-off (GET /sales/{token} shows, POST acts) and their tasks (/sales/tasks/{token}). Signed
+by the CRM: POST /crm/events. IAM-authorised (admin): the tasks of any assignee."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+from urllib.parse import parse_qsl
+
+import boto3
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+
+from nurture import clock
+from nurture.adapters.dynamodb import DynamoState
+from nurture.adapters.sales import desk_from_env, webhook_secret
+from nurture.sales.crm import SIGNATURE_HEADER, PostbackError, parse_postback, verify_signature
+from nurture.sales.pages import LinkRefused, SalesPages, page
+from nurture.sales.postback import Postbacks
+from nurture.settings import Tables, load
+
+MAX_BODY_BYTES = 16 * 1024
+settings = load(Tables)
+logger = Logger()
+tracer = Tracer()
+app = APIGatewayHttpResolver()
+_db = boto3.client("dynamodb")
+desk = desk_from_env(_db, boto3.client("s3"), boto3.client("sesv2"))
+pages = SalesPages(desk=desk, state=DynamoState(_db, settings.state_table))
+postbacks = Postbacks(desk=desk)
+# The token is in the URL: never send it on as a referrer, never cache or index the page.
+HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+}
+
+
+def _html(status: int, body: str) -> Response:
+    return Response(status, "text/html; charset=utf-8", body, headers=dict(HEADERS))
+
+
+def _json(status: int, body: dict[str, Any]) -> Response:
+    return Response(
+        status, "application/json", json.dumps(body), headers={"Cache-Control": "no-store"}
+    )
+
+
+def _raw_body() -> bytes:
+    raw = app.current_event.body or ""
+    return base64.b64decode(raw) if app.current_event.is_base64_encoded else raw.encode()
+
+
+def _form() -> dict[str, str]:
+    data = _raw_body()
+    if len(data) > MAX_BODY_BYTES:
+        raise LinkRefused(413, "The form is too large.")
+    return dict(parse_qsl(data.decode("utf-8", errors="replace"), keep_blank_values=True))
+
+
+@app.get("/sales/<token>")
+def view_answer(token: str) -> Response:
+    return _html(200, pages.answer_view(token))
+
+
+@app.post("/sales/<token>")
+def post_answer(token: str) -> Response:
+    html = pages.answer_post(token, _form())
+    logger.info("sales answer recorded")
+    return _html(200, html)
+
+
+@app.get("/sales/tasks/<token>")
+def view_tasks(token: str) -> Response:
+    return _html(200, pages.tasks_view(token))
+
+
+@app.post("/sales/tasks/<token>")
+def post_tasks(token: str) -> Response:
+    return _html(200, pages.tasks_post(token, _form()))
+
+
+@app.post("/crm/events")
+def crm_event() -> Response:
+    body = _raw_body()
+    secret = webhook_secret(desk.team.crm.secret)
+    if not secret:
+        return _json(503, {"error": "the CRM signing secret is not configured"})
+    url = f"{desk.policy.public_base_url}{app.current_event.raw_path}"
+    header = app.current_event.headers.get(SIGNATURE_HEADER.lower(), "")
+    refused = verify_signature(secret, header, "POST", url, body, int(clock.now().timestamp()))
+    if refused:
+        logger.info("crm post-back refused", extra={"why": refused})
+        return _json(401, {"error": refused})
+    event = parse_postback(body)
+    result = postbacks.apply(event)
+    logger.info("crm post-back applied", extra={"type": event.type, "status": result["status"]})
+    return _json(200, result)
+
+
+@app.get("/admin/tasks/<assignee>")
+def admin_tasks(assignee: str) -> Response:
+    tasks = pages.state.tasks_for(assignee.lower())
+    return _json(200, {"assignee": assignee.lower(), "tasks": [t.__dict__ for t in tasks]})
+
+
+@app.post("/admin/tasks/<assignee>/<task_id>/done")
+def admin_complete(assignee: str, task_id: str) -> Response:
+    task = pages.complete(assignee.lower(), task_id, source="admin")
+    return _json(200, {"task": task.__dict__})
+
+
+@app.exception_handler(LinkRefused)
+def refuse_link(exc: LinkRefused) -> Response:
+    logger.info("sales link refused", extra={"status": exc.status})  # never log the token
+    if app.current_event.raw_path.startswith("/admin/"):
+        return _json(exc.status, {"error": str(exc)})
+    return _html(exc.status, page("Sorry", f"<p>{_escape(str(exc))}</p>"))
+
+
+@app.exception_handler(PostbackError)
+def refuse_postback(exc: PostbackError) -> Response:
+    return _json(exc.status, {"error": str(exc), "errors": exc.errors})
+
+
+def _escape(text: str) -> str:
+    from html import escape
+
+    return escape(text)
+
+
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)
