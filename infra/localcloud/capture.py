@@ -71,6 +71,9 @@ class CaptureMixin:
         events.register("provide-client-params.sns.Publish", _remember_params)
         events.register("after-call.sns.Publish", self._after_publish)
         events.register("after-call.stepfunctions.StartExecution", self._after_start_execution)
+        # Lambda's Invoke reaches the functions in process (moto's Lambda needs Docker)
+        events.register("provide-client-params.lambda.Invoke", _remember_params)
+        events.register("before-call.lambda.Invoke", self._lambda_invoke)
 
     def _enqueue(self: LocalCloud, job: Callable[[], None]) -> None:
         with self._queue_lock:

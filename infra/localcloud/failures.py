@@ -9,6 +9,7 @@ own records through `send_to_destination`."""
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import traceback
@@ -139,6 +140,31 @@ class FailuresMixin:
             },
         }
         self.send_to_destination(destination, record)
+
+    def _lambda_invoke(self: LocalCloud, context: Any, **_: Any) -> tuple[Any, dict[str, Any]]:
+        """Lambda's Invoke API on the local functions: `Event` invocations are asynchronous
+        (retries, destination), others answer with the result or the function's error."""
+        from botocore.awsrequest import AWSResponse
+        from botocore.response import StreamingBody
+
+        params = context.get("nurture_params") or {}
+        payload = params.get("Payload") or b"{}"
+        event = json.loads(payload.read() if hasattr(payload, "read") else payload)
+        name = params["FunctionName"]
+        parsed: dict[str, Any] = {"ExecutedVersion": "$LATEST"}
+        if params.get("InvocationType") == "Event":
+            self.invoke_async(name, event)
+            body, parsed["StatusCode"] = b"", 202
+        else:
+            try:
+                body = json.dumps(self.invoke(name, event), default=str).encode()
+            except Exception as exc:  # noqa: BLE001 - answered as Lambda answers it
+                self.errors.append(f"{name}: {type(exc).__name__}: {exc}")
+                error = {"errorMessage": str(exc), "errorType": type(exc).__name__}
+                body, parsed["FunctionError"] = json.dumps(error).encode(), "Unhandled"
+            parsed["StatusCode"] = 200
+        parsed["Payload"] = StreamingBody(io.BytesIO(body), len(body))
+        return AWSResponse("local", parsed["StatusCode"], {}, None), parsed
 
 
 class AsyncRetries:

@@ -82,6 +82,29 @@ def install_moto_fixes() -> None:
     StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
     StepFunctionsParserBackend._nurture_version_fix = True  # type: ignore[attr-defined]
     _install_stop_fix()
+    _install_is_present_fix()
+
+
+def _install_is_present_fix() -> None:
+    """A Choice rule `{"Variable": path, "IsPresent": ...}` on an absent path is how ASL
+    asks whether a field exists. moto decides it by evaluating the path and catching the
+    NoSuchJsonPathError, but the evaluation logs that error at ERROR level first, so every
+    correct IsPresent check on an absent field printed an error. Evaluate the path's body
+    directly (the same value, without the log)."""
+    from moto.stepfunctions.parser.asl.component.state.choice.comparison.variable import (
+        NoSuchVariable,
+        Variable,
+    )
+
+    def eval_body(self: Any, env: Any) -> None:
+        try:
+            self.string_sampler._eval_body(env)
+            value = env.stack.pop()
+        except Exception as ex:  # noqa: BLE001 - an absent path, as moto's own body decides
+            value = NoSuchVariable(f"{self.string_sampler.literal_value}, {ex}")
+        env.stack.append(value)
+
+    Variable._eval_body = eval_body  # type: ignore[method-assign]
 
 
 def _install_stop_fix() -> None:

@@ -4,20 +4,45 @@
 from __future__ import annotations
 
 import json
+import re
+import sys
 import threading
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from localcloud.cloud import LocalCloud
 
 MAX_BODY = 1024 * 1024  # API Gateway's own cap is 10 MB; the functions enforce Segment's limits
+# Signed links carry a token in the path that grants access to a contact's preferences:
+# the request log shows the route, not the token.
+_TOKEN_ROUTE = re.compile(r"^/(u|c)/[^/?]+")
+
+
+def request_line(method: str, raw_path: str, status: int, wall_ms: float, virtual: str) -> str:
+    """One request log line: method, path (no query string, no link token), status, the
+    wall-clock time the request took, and the virtual time it ended at."""
+    path = _TOKEN_ROUTE.sub(r"/\1/<token>", urlsplit(raw_path).path)
+    return f"{method} {path} {status} {wall_ms:.1f} ms wall (virtual {virtual})"
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 class LocalApi:
-    def __init__(self, cloud: LocalCloud, host: str = "127.0.0.1", port: int = 3000):
+    def __init__(
+        self,
+        cloud: LocalCloud,
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        log: Callable[[str], None] = _to_stderr,
+    ):
         self.cloud = cloud
+        self.log = log
         self._lock = threading.Lock()  # one request at a time drives the cloud
         self.httpd = ThreadingHTTPServer((host, port), self._handler_class())
         self.port = self.httpd.server_address[1]
@@ -37,18 +62,11 @@ class LocalApi:
         self.httpd.shutdown()
         self.httpd.server_close()
 
-    def _cors_headers(self) -> dict[str, str]:
-        api: dict[str, Any] = next(
-            (
-                r
-                for r in self.cloud.template["Resources"].values()
-                if r["Type"] == "AWS::Serverless::HttpApi"
-            ),
-            {},
-        )
-        cors = self.cloud.resolver.resolve(api.get("Properties", {}).get("CorsConfiguration", {}))
+    def _cors_headers(self, origin: str | None) -> dict[str, str]:
+        """A preflight's answer, as API Gateway gives it from the template's CorsConfiguration."""
+        cors = self.cloud.cors_configuration()
         return {
-            "Access-Control-Allow-Origin": ",".join(cors.get("AllowOrigins", ["*"])),
+            **self.cloud.cors_for(origin),
             "Access-Control-Allow-Methods": ",".join(cors.get("AllowMethods", ["POST"])),
             "Access-Control-Allow-Headers": ",".join(cors.get("AllowHeaders", [])),
             "Access-Control-Max-Age": str(cors.get("MaxAge", 600)),
@@ -59,7 +77,8 @@ class LocalApi:
     ) -> tuple[int, dict[str, str], bytes]:
         with self._lock:
             if method == "OPTIONS":
-                return 204, self._cors_headers(), b""
+                origin = next((v for k, v in headers.items() if k.lower() == "origin"), None)
+                return 204, self._cors_headers(origin), b""
             if raw_path.startswith("/_local/"):
                 status, payload = self._local(method, raw_path)
                 return (
@@ -92,6 +111,12 @@ class LocalApi:
                 }
                 for e in cloud.outbox
             ]
+        if method == "GET" and path == "/_local/rejections":
+            return 200, cloud.rejections  # what the HTTP API refused, with the reasons
+        if method == "GET" and path.startswith("/_local/explain/"):  # `nurture explain`
+            from localcloud.commands.explain import explain_local
+
+            return explain_local(cloud, unquote(path.removeprefix("/_local/explain/")), query)
         if method == "GET" and path == "/_local/timeline":
             return 200, [
                 {"at": t.at.isoformat(), "who": t.who, "what": t.what} for t in cloud.timeline
@@ -125,9 +150,11 @@ class LocalApi:
             server_version = "NurtureLocal/1"
 
             def _serve(self) -> None:
+                started = time.perf_counter()
                 length = int(self.headers.get("Content-Length") or 0)
                 if length > MAX_BODY:
                     self.send_error(413, "body too large")
+                    self._log_request(413, started)
                     return
                 body = self.rfile.read(length) if length else b""
                 headers = {k: v for k, v in self.headers.items()}
@@ -145,10 +172,16 @@ class LocalApi:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+                self._log_request(status, started)
+
+            def _log_request(self, status: int, started: float) -> None:
+                wall_ms = (time.perf_counter() - started) * 1000
+                virtual = api.cloud.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+                api.log(request_line(self.command, self.path, status, wall_ms, virtual))
 
             do_GET = do_POST = do_OPTIONS = do_PUT = do_DELETE = _serve  # noqa: N815
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                pass  # the demo prints its own timeline
+                pass  # every request is logged once, by _log_request
 
         return Handler

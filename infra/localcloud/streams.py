@@ -72,7 +72,7 @@ class StreamMapping:
         return str(dest) if dest else None
 
     def matches(self, record: dict[str, Any]) -> bool:
-        return _matches_filters(record, self.props)
+        return matches_filters(record, self.props)
 
 
 class StreamsMixin:
@@ -284,7 +284,7 @@ def _iso(value: Any) -> str:
     return str(value)
 
 
-def _matches_filters(record: dict[str, Any], props: dict[str, Any]) -> bool:
+def matches_filters(record: dict[str, Any], props: dict[str, Any]) -> bool:
     filters = props.get("FilterCriteria", {}).get("Filters", [])
     if not filters:
         return True

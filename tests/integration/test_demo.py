@@ -30,3 +30,7 @@ def test_the_once_demo_runs_the_welcome_program_to_its_end() -> None:
     # Then it exits cleanly, having watched the program finish
     assert result.returncode == 0, output[-4000:]
     assert "program 'welcome' finished" in output, output[-4000:]
+    # every request to the local server is logged (method, path, status, time)
+    assert "POST /v1/forms/newsletter-signup 202 " in result.stderr, result.stderr[-4000:]
+    # and moto's interpreter has no error to report for the compiled program
+    assert "NoSuchJsonPathError" not in output, output[-4000:]
