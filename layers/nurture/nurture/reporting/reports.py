@@ -248,10 +248,10 @@ def split_result(
         for r in others
     ]
     adjusted = dict(zip((r["variant"] for r in others), holm(p_values), strict=True))
-    c_rate = _rate(control["conversions"], control["entrants"])
+    c_raw = control["conversions"] / control["entrants"] if control["entrants"] else None
     variants = []
     for r in rows:
-        rate = _rate(r["conversions"], r["entrants"])
+        raw = r["conversions"] / r["entrants"] if r["entrants"] else None
         is_control = r is control
         variants.append(
             {
@@ -261,11 +261,11 @@ def split_result(
                 "entrants": r["entrants"],
                 "conversions": r["conversions"],
                 "clickers": r["clickers"],
-                "rate": rate,
+                "rate": _rate(r["conversions"], r["entrants"]),
                 "click_rate": _rate(r["clickers"], r["entrants"]),
                 "uplift": None
-                if is_control or rate is None or not c_rate
-                else round((rate - c_rate) / c_rate, 6),
+                if is_control or raw is None or not c_raw
+                else round((raw - c_raw) / c_raw, 6),
                 "confidence": None if is_control else round(1 - adjusted[r["variant"]], 6),
                 "first_entry": _iso(r.get("first_entry")),
             }

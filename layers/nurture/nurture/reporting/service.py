@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from nurture.reporting import reports
 from nurture.reporting.ports import ProgramCatalog, SqlEngine
@@ -30,13 +30,15 @@ class _Params(BaseModel):
     since: date | None = Field(default=None, description="first day (UTC), default: 30 days ago")
     until: date | None = Field(default=None, description="last day (UTC), default: today")
 
-    @model_validator(mode="after")
-    def _order(self) -> _Params:
-        if self.since and self.until and self.until < self.since:
+    @field_validator("until")
+    @classmethod
+    def _order(cls, until: date | None, info: ValidationInfo) -> date | None:
+        since = info.data.get("since")
+        if since and until and until < since:
             raise ValueError("until must not be before since")
-        if self.since and self.until and (self.until - self.since).days > 3660:
+        if since and until and (until - since).days > 3660:
             raise ValueError("the period may be at most ten years")
-        return self
+        return until
 
     def period(self, today: date) -> reports.Period:
         until = self.until or today
