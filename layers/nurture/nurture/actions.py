@@ -153,12 +153,24 @@ def split(runner: StepRunner, request: StepRequest) -> dict[str, Any]:
         if bucket < edge:
             chosen = variant
             break
+    extra: dict[str, Any] = {}
+    if step.auto_winner and runner.split_decisions:
+        # once a winner is decided, later entrants go to it; holdouts keep their share
+        decided = runner.split_decisions.get(request.program_id, request.step_id)
+        if decided is None:
+            runner.split_decisions.note_pending(request.program_id, request.step_id)
+        name = chosen.name or chosen.next
+        if decided and name not in decided.get("holdouts", []):
+            chosen = next(
+                (v for v in step.variants if (v.name or v.next) == decided["winner"]), chosen
+            )
+            extra = {"by": "auto_winner"}
     record_activity(
         runner.activities,
         request.contact_id,
         "program.split",
         _key(request),
-        {**_origin(request), "variant": chosen.name or chosen.next, "next": chosen.next},
+        {**_origin(request), "variant": chosen.name or chosen.next, "next": chosen.next, **extra},
     )
     return {"next": chosen.next}
 
