@@ -24,7 +24,9 @@ TEAM = "sales/team.yaml"
 def sales_cloud(start: datetime | None = None, team: str | None = None) -> Iterator[LocalCloud]:
     """The cloud with forms, templates, the team and the b2b model (no programs)."""
     secrets = {
-        "webhook-secrets": json.dumps({"default": "local-webhook-secret-0123456789", "crm": CRM_SECRET})
+        "webhook-secrets": json.dumps(
+            {"default": "local-webhook-secret-0123456789", "crm": CRM_SECRET}
+        )
     }
     kwargs: dict[str, Any] = {"secrets": secrets}
     if start is not None:
