@@ -1,4 +1,4 @@
-"""Deploy programs uploaded to the bucket's programs/ folder."""
+"""Deploy programs (programs/) and scoring models (scoring/) uploaded to the bucket."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from nurture.adapters.aws import S3Blobs
 from nurture.adapters.dynamodb import DynamoState
 from nurture.adapters.schedules import EventBridgeResumes, ProgramMachines
+from nurture.adapters.scoring import DynamoScoringModels
 from nurture.programs.deploy import deploy_program
+from nurture.scoring.deploy import deploy_model
 from nurture.settings import DeploySettings, load
 
 settings = load(DeploySettings)
@@ -27,6 +29,7 @@ machines = ProgramMachines(
     settings.program_log_group_arn,
 )
 state = DynamoState(boto3.client("dynamodb"), settings.state_table)
+scoring_models = DynamoScoringModels(boto3.client("dynamodb"), settings.state_table)
 # Archiving a program also cancels its pending resumes (long waits).
 schedules = EventBridgeResumes(boto3.client("scheduler"), os.environ.get("SCHEDULE_GROUP", ""), "")
 
@@ -38,6 +41,14 @@ def lambda_handler(event: S3Event, context: Any) -> dict[str, Any]:
     results = []
     for record in event.records:
         key = unquote_plus(record.s3.get_object.key)
+        if key.startswith("scoring/"):  # a scoring model, not a program
+            scored = deploy_model(key, blobs, scoring_models)
+            logger.info(
+                "scoring deploy",
+                extra={"key": key, "ok": scored.ok, "problems": len(scored.problems)},
+            )
+            results.append({"key": key, "ok": scored.ok, "version": None})
+            continue
         result = deploy_program(
             key, blobs, machines, state, settings.steps_function_arn, schedules=schedules
         )

@@ -35,7 +35,6 @@ from localcloud.timeline import TimelineMixin
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday morning
 LOCAL_PARAMETERS = {
-    "WriteKeys": "local-write-key",
     "AllowedOrigins": "*",
     "SenderEmail": "hello@nurture.local",
     "LogLevel": "WARNING",
@@ -108,6 +107,8 @@ class LocalCloud(CaptureMixin, StreamsMixin, FailuresMixin, TimelineMixin, HttpA
         self.sms_outbox: list[CapturedSms] = []
         self.timeline: list[TimelineEntry] = []
         self.errors: list[str] = []
+        # what the HTTP API refused, and why (`/_local/rejections`; apigateway.py)
+        self.rejections: list[dict[str, Any]] = []
         self.on_timeline: Callable[[TimelineEntry], None] | None = None
         self._lock = (
             threading.RLock()

@@ -60,6 +60,7 @@ from nurture.programs.model import (
 )
 from nurture.tracking.claims import IdentityClaims
 from nurture.tracking.events import Activity
+from nurture.tracking.identity import apply_alias, contact_for_user, join_account
 from nurture.tracking.trust import may_change_known
 
 # Activity kinds this system writes about itself; they never identify anyone.
@@ -166,6 +167,10 @@ class Reactor:
 
     def handle(self, activity: Activity) -> None:
         contact = self._identify(activity)
+        if activity.kind == "group":  # the company account, and the contact's link to it
+            _, contact = join_account(
+                self.contacts, activity, contact, may_change_known(activity.trust)
+            )
         if contact is None:
             return  # still anonymous: stored, and joined to the contact once they identify
         if self.scoring is not None:
@@ -198,11 +203,15 @@ class Reactor:
             if activity.trust == "signed_link":
                 return self._claims().join_clicked(activity)
             return self.contacts.get(activity.contact_id)
+        if activity.kind == "alias":
+            return self._alias(activity)
         email, fields, consents = _identity_claims(activity)
         known_id = self.contacts.contact_for_actor(activity.actor)
         trusted = may_change_known(activity.trust)
         if email is None:
             if known_id is None:
+                if activity.kind == "identify" and activity.user_id:
+                    return self._known_by_user_id(activity, fields)
                 return None
             if fields and not trusted:
                 return self._claims().claim(known_id, activity, fields, [])
@@ -211,8 +220,11 @@ class Reactor:
             return self.contacts.get(known_id)
         now = clock.iso(clock.now())
         fresh = Contact(contact_id=new_contact_id(), created_at=now, updated_at=now, email=email)
+        known = self.contacts.get(known_id) if known_id and trusted else None
+        if known is not None and known.email is None:  # known by user id until now
+            fresh = known.model_copy(update={"email": email, "updated_at": now})
         contact = self.contacts.create_if_absent(fresh, email)
-        created = contact.contact_id == fresh.contact_id
+        created = contact.contact_id == fresh.contact_id and fresh is not known
         if not created and not trusted:
             return self._claims().claim(contact.contact_id, activity, fields, consents)
         new_actors = [
@@ -237,6 +249,46 @@ class Reactor:
                 {"created": created, "joined_actors": len(new_actors), "actors": new_actors},
             )
         return self.contacts.get(contact.contact_id)
+
+    def _known_by_user_id(self, activity: Activity, fields: dict[str, Any]) -> Contact | None:
+        """An identify with a userId and no email: a contact known by the user id alone."""
+        assert activity.user_id is not None
+        contact, created = contact_for_user(self.contacts, activity.user_id)
+        if not created:  # another invocation made it first: an identify of a known contact
+            return self._identify(activity)
+        joined = [activity.actor]
+        anonymous = f"anon:{activity.anonymous_id}" if activity.anonymous_id else None
+        if anonymous and self.contacts.contact_for_actor(anonymous) is None:
+            self.contacts.link_actor(anonymous, contact.contact_id)
+            joined.append(anonymous)
+        self._update_profile(contact.contact_id, activity, fields, [], joined, created=True)
+        record_activity(
+            self.activities,
+            contact.contact_id,
+            "contact.identified",
+            activity.message_id,
+            {"created": True, "joined_actors": len(joined), "actors": joined},
+        )
+        return self.contacts.get(contact.contact_id)
+
+    def _alias(self, activity: Activity) -> Contact | None:
+        """`previousId` and `userId` are one person. Only a trusted sender may join them to
+        a contact that already exists; a public key may make a new one of both."""
+        outcome = apply_alias(self.contacts, activity, may_change_known(activity.trust))
+        if outcome.joined or outcome.refused:
+            record_activity(
+                self.activities,
+                outcome.contact.contact_id,
+                "contact.identified",
+                activity.message_id,
+                {
+                    "created": outcome.created,
+                    "joined_actors": len(outcome.joined),
+                    "actors": outcome.joined,
+                    "refused_actors": outcome.refused,
+                },
+            )
+        return outcome.contact
 
     def _claims(self) -> IdentityClaims:
         return IdentityClaims(

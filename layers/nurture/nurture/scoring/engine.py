@@ -10,8 +10,8 @@ What scoring records (so programs and sales can react):
 
     contact.score_changed  {old, new, delta, reason, model, rules, behaviour}   primary model
     contact.grade_changed  {from, to, fit, model, reasons}
-    contact.stage_changed  {from, to, reason, model}      the MQL crossing (stage -> mql)
-    lead.mql               {behaviour, grade, reasons, model, rule}
+    lead.mql               {behaviour, grade, reasons, model, rule, from}  the MQL crossing
+    contact.stage_changed  {from, to, reason, model}      ... and its stage change (-> mql)
 
 An activity that matches no rule costs no read or write beyond the models (loaded once per
 batch, see `refresh`).
@@ -147,9 +147,11 @@ class Scorer:
             record_activity(store, contact_id, "contact.grade_changed", key, note["grade"])
         mql = note.get("mql")
         if mql:
+            # lead.mql first: the sales hand-over assigns the owner before programs that start
+            # on the stage change (e.g. a call task for the owner) run.
+            record_activity(store, contact_id, "lead.mql", key, mql)
             extra = {"reason": f"mql: {mql['rule']}", "model": model.id}
             record_changes(store, contact_id, key, {"stage": note["stage"]}, extra)
-            record_activity(store, contact_id, "lead.mql", key, mql)
 
     # --- reading ----------------------------------------------------------------------
     def explanation(self, contact_id: str, at: datetime | None = None) -> Explanation | None:

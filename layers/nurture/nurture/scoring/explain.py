@@ -69,7 +69,7 @@ class Explanation:
             "model": self.model,
             "at": self.at,
             "score": self.score,
-            "behaviour": round(self.behaviour, 4),
+            "behaviour": self.behaviour,  # exact: a client rounds as it likes
             "grade": self.grade,
             "fit": self.fit,
             "decay": self.decay,
