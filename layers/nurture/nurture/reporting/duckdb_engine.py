@@ -34,8 +34,18 @@ class DuckDbEngine:
 
     dialect: Literal["duckdb", "athena"] = "duckdb"
 
-    def __init__(self, root: Path, threads: int | None = None, memory_limit: str | None = None):
+    def __init__(
+        self,
+        root: Path,
+        threads: int | None = None,
+        memory_limit: str | None = None,
+        load: bool = False,
+    ):
+        """`load`: read the lake into DuckDB's columnar memory once, so several reports do
+        not each parse the gzip JSON again (the CLI and the reports function run one or two
+        queries per engine and leave it off)."""
         self.root = Path(root)
+        self.load = load
         self.db = duckdb.connect(":memory:")
         if threads:
             self.db.execute(f"SET threads = {int(threads)}")
@@ -52,8 +62,9 @@ class DuckDbEngine:
         columns = "{" + ", ".join(f"'{c}': '{_TYPES[t]}'" for c, t in COLUMNS.items()) + "}"
         listing = "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
         # file names listed above, quoted; a view cannot take bound parameters
+        kind = "TABLE" if self.load else "VIEW"
         view = (
-            "CREATE OR REPLACE VIEW activities AS SELECT * FROM read_json("  # noqa: S608
+            f"CREATE OR REPLACE {kind} activities AS SELECT * FROM read_json("  # noqa: S608
             f"{listing}, format = 'newline_delimited', compression = 'gzip', "
             f"columns = {columns}, hive_partitioning = true, hive_types = {{'dt': 'VARCHAR'}}, "
             "timestampformat = '%Y-%m-%d %H:%M:%S.%g')"

@@ -1,5 +1,6 @@
 -- (shared by the contact-level reports; nurture.reporting.queries puts it first)
--- acts: the lake's rows from dt_from on, one per activity id (a retried batch may have
+-- acts: the lake's rows from dt_from on that these reports read (touches, identities,
+-- milestones, revenue), one per activity id (a retried batch may have
 -- written a row twice). ids: which contact each actor key belongs to (anonymous visits
 -- before a form are joined through `contact.identified`). touches: the activities that
 -- can earn credit, with their channel, campaign, program and content.
@@ -8,6 +9,9 @@ WITH acts AS (
     SELECT a.*, row_number() OVER (PARTITION BY a.id ORDER BY a.ts) AS copy_no
     FROM activities AS a
     WHERE a.dt >= :dt_from
+      AND (a.kind IN ('page', 'form', 'track') OR a.revenue IS NOT NULL
+           OR a.name IN ('email.clicked', 'contact.identified', 'contact.stage_changed',
+                         'lead.accepted'))
   ) AS deduped
   WHERE copy_no = 1
 ),
