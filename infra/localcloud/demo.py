@@ -16,10 +16,13 @@ import urllib.request
 from datetime import datetime, timedelta
 from typing import Any
 
-from localcloud.cloud import LOCAL_PARAMETERS, LocalCloud, TimelineEntry
+from localcloud.cloud import LOCAL_SECRETS, LocalCloud, TimelineEntry
 from localcloud.server import LocalApi
 
-WRITE_KEY = LOCAL_PARAMETERS["WriteKeys"]
+# the local cloud's public key: what a web page holds
+WRITE_KEY = next(
+    k for k, kind in json.loads(LOCAL_SECRETS["write-keys"]).items() if kind == "public"
+)
 
 
 class Demo:

@@ -10,6 +10,7 @@ from typing import Any
 from nurture import clock
 from nurture.contacts import Contact, Suppression, normalise_email
 from nurture.delivery.caps import FrequencyCap
+from nurture.delivery.clicks import without_token
 from nurture.delivery.ports import DeliveryStore, SuppressionRecord
 from nurture.ids import stable_id
 from nurture.ports import ActivityStore
@@ -62,7 +63,9 @@ def activity_from_ses_event(event: dict[str, Any]) -> Activity | None:
         "ses_message_id": mail.get("messageId"),
     }
     if event_type == "Click":
-        properties["link"] = detail.get("link")
+        link = detail.get("link")
+        # the link as written: a click token says whose email it was, not where it led
+        properties["link"] = without_token(link) if isinstance(link, str) else link
     if event_type == "Bounce":
         properties["bounce_type"] = detail.get("bounceType")
         properties["bounce_subtype"] = detail.get("bounceSubType")

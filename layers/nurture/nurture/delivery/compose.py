@@ -9,6 +9,7 @@ from html import escape
 from typing import Any
 
 from nurture.contacts import Contact
+from nurture.delivery.clicks import click_token, sign_site_links
 from nurture.delivery.config import DeliveryPolicy
 from nurture.delivery.tokens import UNSUBSCRIBE, LinkToken, sign
 from nurture.rendering import EmailTemplate, RenderedEmail, render_email
@@ -106,6 +107,16 @@ def compose_email(
     headers: dict[str, str] = {}
     if url:
         rendered = _with_footer(rendered, url, topic)
+    if policy.site_hosts:
+        expires = int(now.timestamp()) + policy.click_link_days * 86400
+        html, text = sign_site_links(
+            rendered.html,
+            rendered.text,
+            policy.site_hosts,
+            click_token(policy.secrets, contact.contact_id, expires),
+            skip=policy.public_base_url,
+        )
+        rendered = RenderedEmail(subject=rendered.subject, html=html, text=text)
         headers = {
             "List-Unsubscribe": f"<{url}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
