@@ -229,6 +229,12 @@ class LocalCloud(CaptureMixin, StreamsMixin, FailuresMixin, TimelineMixin, HttpA
                 "AWS::Athena::WorkGroup",
             ):
                 refs[logical] = name
+            elif kind == "AWS::KMS::Key":  # topics name it; moto's SNS does not encrypt
+                refs[logical] = str(uuid.uuid5(uuid.NAMESPACE_URL, name))
+                attrs[(logical, "Arn")] = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{refs[logical]}"
+            elif kind == "AWS::Events::Rule":  # alerts for people: nothing to run locally
+                refs[logical] = name
+                attrs[(logical, "Arn")] = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{name}"
             elif kind == "AWS::SQS::Queue":
                 refs[logical] = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}"
                 attrs[(logical, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"

@@ -102,6 +102,8 @@ class Resolver:
 
                 def sub(match: re.Match[str]) -> str:
                     name = match.group(1)
+                    if name.startswith("!"):  # ${!Literal} stands for the text ${Literal}
+                        return "${" + name[1:] + "}"
                     if name in extra:
                         return str(extra[name])
                     if "." in name:
