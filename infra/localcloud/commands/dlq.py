@@ -128,31 +128,31 @@ class DeadLetters:
 
     def redrive(self, only: set[str] | None = None) -> list[tuple[DeadLetter, str | None]]:
         """Redrive the letters (or those with the given message ids): each with None if it
-        succeeded and was deleted, or why it failed (it stays on the queue)."""
+        succeeded and was deleted, or why it failed (it stays on the queue). Letters are
+        hidden while the redrive runs, and those not deleted are made visible at its end."""
         results: list[tuple[DeadLetter, str | None]] = []
-        seen: set[str] = set()
-        while True:
-            batch = [
-                m for m in self._receive(REDRIVE_VISIBILITY_SECONDS) if m["MessageId"] not in seen
-            ]
-            if not batch:
-                return results
-            for message in batch:
-                seen.add(message["MessageId"])
-                letter = classify(message)
-                if only is not None and letter.message_id not in only:
-                    self._release(letter)
-                    continue
-                try:
-                    self.redrive_one(letter)
-                except Exception as exc:  # noqa: BLE001 - reported per letter; it stays
-                    self._release(letter)
-                    results.append((letter, f"{type(exc).__name__}: {exc}"))
-                    continue
-                self.sqs.delete_message(
-                    QueueUrl=self.queue_url, ReceiptHandle=letter.receipt_handle
-                )
-                results.append((letter, None))
+        kept: list[DeadLetter] = []
+        try:
+            while batch := self._receive(REDRIVE_VISIBILITY_SECONDS):
+                for message in batch:
+                    letter = classify(message)
+                    if only is not None and letter.message_id not in only:
+                        kept.append(letter)
+                        continue
+                    try:
+                        self.redrive_one(letter)
+                    except Exception as exc:  # noqa: BLE001 - reported per letter; it stays
+                        kept.append(letter)
+                        results.append((letter, f"{type(exc).__name__}: {exc}"))
+                        continue
+                    self.sqs.delete_message(
+                        QueueUrl=self.queue_url, ReceiptHandle=letter.receipt_handle
+                    )
+                    results.append((letter, None))
+        finally:
+            for letter in kept:
+                self._release(letter)
+        return results
 
     def _release(self, letter: DeadLetter) -> None:
         self.sqs.change_message_visibility(
@@ -213,7 +213,7 @@ class DeadLetters:
         response = self.lambda_client.invoke(
             FunctionName=function_arn,
             InvocationType="RequestResponse",
-            Payload=json.dumps(payload).encode(),
+            Payload=json.dumps(payload, default=_as_lambda_sends).encode(),
         )
         body = response["Payload"].read()
         if response.get("FunctionError"):
@@ -233,6 +233,13 @@ class DeadLetters:
         else:
             kwargs = {"stateMachineArn": machine_arn, "input": json.dumps(payload)}
         self.stepfunctions.start_execution(**kwargs)
+
+
+def _as_lambda_sends(value: Any) -> Any:
+    """A stream record's times reach the function as epoch seconds (boto3 parses them)."""
+    if isinstance(value, datetime):
+        return value.timestamp()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def resolve_queue(cloudformation: Any, stack: str) -> str:
