@@ -117,6 +117,7 @@ def compose_email(
             skip=policy.public_base_url,
         )
         rendered = RenderedEmail(subject=rendered.subject, html=html, text=text)
+    if url:  # RFC 8058 one-click unsubscribe on every marketing email
         headers = {
             "List-Unsubscribe": f"<{url}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
