@@ -35,7 +35,7 @@ def test_the_secrets_are_secure_strings_under_the_stacks_path(live: LocalCloud) 
     # no function carries a secret in its environment
     values = [LOCAL_SECRETS["link-signing-secrets"], LOCAL_SECRETS["identity-verification-secret"]]
     values += json.loads(LOCAL_SECRETS["webhook-secrets"]).values()
-    # (write-keys: H5 moves the ingest function's WRITE_KEYS to Parameter Store)
+    values += json.loads(LOCAL_SECRETS["write-keys"]).keys()
     for function in live.functions.values():
         assert function.env["SECRETS_PATH"] == f"/nurture/{live.stack}"
         for value in values:

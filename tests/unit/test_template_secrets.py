@@ -62,15 +62,14 @@ def readable_secrets(props: dict[str, Any]) -> set[str]:
 def test_no_secret_is_a_template_parameter_or_an_environment_variable(
     template: dict[str, Any],
 ) -> None:
-    pending = {"WriteKeys"}  # H5 moves the ingest function's write keys to Parameter Store
     echoless = {n for n, p in template["Parameters"].items() if p.get("NoEcho")}
-    assert echoless <= pending
+    assert not echoless, "secrets go to Parameter Store (nurture secrets init), not parameters"
     envs = [template["Globals"]["Function"]["Environment"]["Variables"]] + [
         p.get("Environment", {}).get("Variables", {}) for p in _functions(template).values()
     ]
     for env in envs:
         for name in env:
-            if name in ("SECRETS_PATH", "WRITE_KEYS"):
+            if name == "SECRETS_PATH":
                 continue
             assert not re.search(r"SECRET|PASSWORD|TOKEN|_KEYS?$", name), name
     assert template["Globals"]["Function"]["Environment"]["Variables"]["SECRETS_PATH"] == {
