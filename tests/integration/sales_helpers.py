@@ -101,8 +101,9 @@ def named(cloud: LocalCloud, contact: Contact, name: str) -> list[Activity]:
     return [a for a in history(cloud, contact) if a.name == name]
 
 
-def emails_to(cloud: LocalCloud, address: str) -> list[CapturedEmail]:
-    return [e for e in cloud.outbox if address in e.to]
+def emails_to(cloud: LocalCloud, address: str, kind: str = "sales_mql") -> list[CapturedEmail]:
+    """The hand-off emails (or, with kind="sales_digest", the digests) sent to `address`."""
+    return [e for e in cloud.outbox if address in e.to and e.tags.get("kind") == kind]
 
 
 def button(email: CapturedEmail, label: str) -> str:

@@ -430,6 +430,9 @@ class SalesDesk:
         now = clock.now()
         if now < _parse(handoff.recycle_until):
             return
+        fresh = self.contacts.get(contact.contact_id)
+        if fresh is None or fresh.stage != "recycled":
+            return  # scoring re-crossed the MQL line on this very activity: lead.mql hands over
         explained = self.scores.explain(contact.contact_id, now)
         score = explained.get("score", contact.score)
         if not isinstance(score, (int, float)) or score < self.team.recycle.reactivate_at_score:
