@@ -327,11 +327,11 @@ class LocalCloud(CaptureMixin, StreamsMixin, FailuresMixin, TimelineMixin, HttpA
             )
             self.state_machines[logical] = statemachines.create_state_machine(
                 self.client("stepfunctions"),
-                logical,
-                self.resolver.resolve({k: v for k, v in props.items() if k != "Definition"}),
+                props,
                 self.resolver.attrs[(logical, "Name")],
                 statemachines.definition_text(self.root, logical, props, self.resolver),
                 role,
+                self.resolver,
             )
 
     def put_secret(self, name: str, value: str) -> None:

@@ -58,9 +58,11 @@ def definition_text(root: Path, logical: str, props: dict[str, Any], resolver: R
 
 
 def create_state_machine(
-    sfn: Any, logical: str, props: dict[str, Any], name: str, definition: str, role_arn: str
+    sfn: Any, props: dict[str, Any], name: str, definition: str, role_arn: str, resolver: Resolver
 ) -> str:
-    """Create the machine through the Step Functions API (validated as AWS validates)."""
+    """Create the machine through the Step Functions API (validated as AWS validates). Only
+    the properties Step Functions takes are resolved (Events may name what is not local)."""
+    props = resolver.resolve({k: props[k] for k in ("Type", "Logging", "Tracing") if k in props})
     kwargs: dict[str, Any] = {
         "name": name,
         "definition": definition,
