@@ -87,6 +87,7 @@ class Scorer:
     accounts: AccountLookup | None = None
     _models: list[ScoringModel] = field(default_factory=list)
     _loaded_at: float | None = None
+    _versions: dict[tuple[str, int], str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.accounts is None:
@@ -105,6 +106,14 @@ class Scorer:
             self._loaded_at = now
         return self._models
 
+    def _grade_version(self, model: ScoringModel) -> str | None:
+        if model.grade is None:
+            return None
+        key = (model.id, id(model.grade))
+        if key not in self._versions:
+            self._versions[key] = grade_version(model.grade)
+        return self._versions[key]
+
     # --- scoring ----------------------------------------------------------------------
     def on_activity(self, contact: Contact, activity: Activity) -> None:
         for model in self.models():
@@ -119,7 +128,7 @@ class Scorer:
             activity.kind in REGRADE_KINDS
             or activity.name in REGRADE_NAMES
             or (contact.scoring.get(model.id) or {}).get("grade_version")
-            != grade_version(model.grade)
+            != self._grade_version(model)
         )
         if not rules and not regrade:
             return

@@ -1,0 +1,343 @@
+"""What lead scoring costs per event, against the react function's own work in the same run.
+
+Scoring runs inline in the react function (no Step Functions execution per scored event), so
+its cost is the extra CPU and the extra DynamoDB calls of `Reactor.handle` with a scorer.
+Everything below is the production code path: `nurture.react.Reactor`,
+`nurture.scoring.engine.Scorer`, the DynamoDB adapters and a real botocore DynamoDB client
+(request serialisation, signing, response parsing). Only the network is stubbed: a
+`before-send` hook answers each request from a small in-memory table (GetItem, PutItem,
+Query, TransactWriteItems with the condition expressions the adapters use), so no socket
+is opened and the timings do not depend on a service.
+
+Rows (CPU microseconds per event - `time.process_time`, so other work on a shared machine
+does not count - best and median of REPEATS runs, ratio to the baseline):
+
+* baseline: react on a known contact's page view with no scoring model (identity lookups,
+  trigger index queries, waits) - what every event costs anyway;
+* + scoring, no rule matches: the same event with scoring/b2b.yaml live (models read once
+  per batch of 50, as the handler does);
+* + scoring, a rule matches: a pricing page view that scores (one day apart in virtual time,
+  so the once-a-day rule awards every time, decay included): one conditional write on the
+  contact keyed by the activity, plus the recorded `contact.score_changed`;
+* the follow-on: react on that `contact.score_changed` record (it reaches the function too).
+
+Run from the repository root: `.venv/bin/python bench/scoring_per_event.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import yaml
+from botocore.awsrequest import AWSResponse
+
+from nurture import clock
+from nurture.adapters.dynamodb import DynamoActivities, DynamoContacts, DynamoState
+from nurture.adapters.scoring import DynamoScoringModels
+from nurture.contacts import Contact
+from nurture.react import Reactor
+from nurture.scoring.engine import Scorer
+from nurture.tracking.events import Activity
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = 30  # per timed repetition (each event is several botocore calls)
+REPEATS = 7
+WARMUP = 5
+BATCH = 50  # stream batch size (template.yaml): models are read once per batch
+TABLES = ("contacts", "activities", "state")
+
+
+# --- the stubbed network: DynamoDB answered in memory ---------------------------------------
+class _Raw:
+    def __init__(self, body: bytes):
+        self._body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self._body
+
+
+class Dynamo:
+    """Just enough of DynamoDB for the adapters: items by table and partition key, then sort
+    key (so answering costs little next to the code being timed)."""
+
+    def __init__(self) -> None:
+        self.partitions: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+        self.calls: dict[str, int] = {}
+
+    def get(self, key: tuple[str, str, str]) -> dict[str, Any] | None:
+        return self.partitions.get(key[:2], {}).get(key[2])
+
+    def put(self, key: tuple[str, str, str], item: dict[str, Any]) -> None:
+        self.partitions.setdefault(key[:2], {})[key[2]] = item
+
+    def count(self) -> int:
+        return sum(len(p) for p in self.partitions.values())
+
+    def _key(self, table: str, key: dict[str, Any]) -> tuple[str, str, str]:
+        return table, key["pk"]["S"], key["sk"]["S"]
+
+    def _holds(self, request: dict[str, Any], key: tuple[str, str, str]) -> bool:
+        condition = request.get("ConditionExpression")
+        if not condition:
+            return True
+        current = self.get(key)
+        if condition.startswith("attribute_not_exists"):
+            return current is None or "version" in condition and "version" not in current
+        match = re.fullmatch(r"(\w+) = (:\w+)", condition)
+        if match and current is not None:
+            values = request["ExpressionAttributeValues"]
+            return current.get(match.group(1)) == values[match.group(2)]
+        return False
+
+    def answer(self, operation: str, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        self.calls[operation] = self.calls.get(operation, 0) + 1
+        if operation == "GetItem":
+            item = self.get(self._key(request["TableName"], request["Key"]))
+            return 200, ({"Item": item} if item else {})
+        if operation == "PutItem":
+            key = self._key(request["TableName"], request["Item"])
+            if not self._holds(request, key):
+                return 400, {"__type": "#ConditionalCheckFailedException", "message": "failed"}
+            self.put(key, request["Item"])
+            return 200, {}
+        if operation == "Query":
+            pk = request["ExpressionAttributeValues"][":pk"]["S"]
+            partition = self.partitions.get((request["TableName"], pk), {})
+            found = [partition[sk] for sk in sorted(partition)]
+            if request.get("ScanIndexForward") is False:
+                found.reverse()
+            found = found[: request.get("Limit", len(found))]
+            return 200, {"Items": found, "Count": len(found)}
+        if operation == "TransactWriteItems":
+            writes = [w["Put"] for w in request["TransactItems"]]
+            keys = [self._key(w["TableName"], w["Item"]) for w in writes]
+            reasons = [
+                {"Code": "None" if self._holds(w, k) else "ConditionalCheckFailed"}
+                for w, k in zip(writes, keys, strict=True)
+            ]
+            if any(r["Code"] != "None" for r in reasons):
+                return 400, {
+                    "__type": "#TransactionCanceledException",
+                    "message": "Transaction cancelled",
+                    "CancellationReasons": reasons,
+                }
+            for w, k in zip(writes, keys, strict=True):
+                self.put(k, w["Item"])
+            return 200, {}
+        raise NotImplementedError(operation)
+
+    def before_send(self, request: Any, **_: Any) -> AWSResponse:
+        operation = request.headers["X-Amz-Target"].decode().split(".")[-1]
+        status, body = self.answer(operation, json.loads(request.body))
+        headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "bench"}
+        return AWSResponse(request.url, status, headers, _Raw(json.dumps(body).encode()))
+
+
+class Workflows:
+    """No program is deployed in this bench, so nothing starts or resumes."""
+
+    def start(self, state_machine_arn: str, name: str, payload: dict[str, Any]) -> str:
+        raise AssertionError("scoring must not start a workflow")
+
+    def resume(self, task_token: str, output: dict[str, Any]) -> bool:
+        return False
+
+    def is_running(self, execution_arn: str) -> bool:
+        return False
+
+    def stop(self, execution_arn: str, cause: str) -> bool:
+        return False
+
+
+class BenchClock:
+    def __init__(self) -> None:
+        self.at = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.at
+
+
+# --- the set-up -----------------------------------------------------------------------------
+@dataclass
+class Setup:
+    dynamo: Dynamo
+    reactor: Reactor
+    scorer: Scorer
+    contact_id: str
+
+
+def build() -> Setup:
+    dynamo = Dynamo()
+    client = boto3.session.Session(
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",  # noqa: S106 - a dummy; the network is stubbed
+        region_name="us-east-1",
+    ).client("dynamodb")
+    client.meta.events.register("before-send.dynamodb", dynamo.before_send)
+    contacts = DynamoContacts(client, "contacts")
+    activities = DynamoActivities(client, "activities", "state")
+    registry = DynamoScoringModels(client, "state")
+    reactor = Reactor(
+        contacts=contacts,
+        activities=activities,
+        state=DynamoState(client, "state"),
+        workflows=Workflows(),
+    )
+    scorer = Scorer(contacts=contacts, activities=activities, registry=registry)
+    model = yaml.safe_load((ROOT / "scoring" / "b2b.yaml").read_text())
+    registry.put_model("b2b", "live", model)
+    now = clock.iso(clock.now())
+    contact = Contact(
+        contact_id="c-bench",
+        created_at=now,
+        updated_at=now,
+        email="ann@acme.example",
+        job_title="VP Marketing",
+        country="GB",
+        fields={"industry": "software", "employees": 250},
+        stage="lead",
+        actors=["anon:visitor-bench", "email:ann@acme.example"],
+    )
+    contacts.save(contact)
+    for actor in contact.actors:
+        contacts.link_actor(actor, contact.contact_id)
+    return Setup(dynamo, reactor, scorer, contact.contact_id)
+
+
+def page_view(n: int, url: str) -> Activity:
+    at = clock.iso(clock.now())
+    return Activity(
+        actor="anon:visitor-bench",
+        message_id=f"pv-{url.rsplit('/', 1)[-1]}-{n}",
+        kind="page",
+        name="page",
+        occurred_at=at,
+        received_at=at,
+        anonymous_id="visitor-bench",
+        properties={"url": url, "title": "Page", "path": "/" + url.split("/", 3)[-1]},
+        page={"url": url, "title": "Page"},
+        trust="public",
+    )
+
+
+@dataclass
+class Timing:
+    best_us: float
+    median_us: float
+    calls_per_event: float
+
+
+def measure_all(setup: Setup, variants: list[tuple[str, Callable[[int], None]]]) -> list[Timing]:
+    """Interleaved: each repetition runs every variant in turn, so a busy moment on a shared
+    machine lands on all of them alike."""
+    for _, run in variants:
+        for n in range(WARMUP):
+            run(-1 - n)
+    samples: list[list[float]] = [[] for _ in variants]
+    calls = [0] * len(variants)
+    for repeat in range(REPEATS):
+        for index, (_, run) in enumerate(variants):
+            calls_before = sum(setup.dynamo.calls.values())
+            started = time.process_time()
+            for n in range(EVENTS):
+                run(repeat * EVENTS + n)
+            samples[index].append((time.process_time() - started) / EVENTS * 1e6)
+            calls[index] += sum(setup.dynamo.calls.values()) - calls_before
+    return [
+        Timing(min(t), statistics.median(t), c / (REPEATS * EVENTS))
+        for t, c in zip(samples, calls, strict=True)
+    ]
+
+
+def main() -> None:
+    bench_clock = BenchClock()
+    clock.set_clock(bench_clock)
+    setup = build()
+    reactor, scorer = setup.reactor, setup.scorer
+
+    def batch_start(n: int) -> None:
+        if n % BATCH == 0:
+            scorer.refresh()  # the handler reads the models once per stream batch
+
+    def baseline(n: int) -> None:
+        reactor.scoring = None
+        reactor.handle(page_view(n, "https://acme.example/docs/getting-started"))
+
+    def unscored(n: int) -> None:
+        reactor.scoring = scorer
+        batch_start(n)
+        reactor.handle(page_view(n, "https://acme.example/docs/getting-started"))
+
+    followers: list[Activity] = []
+
+    def scored(n: int) -> None:
+        reactor.scoring = scorer
+        batch_start(n)
+        bench_clock.at += timedelta(days=1, seconds=1)  # the once-a-day rule awards again
+        before = setup.dynamo.count()
+        reactor.handle(page_view(n, "https://acme.example/pricing"))
+        if setup.dynamo.count() == before:
+            raise SystemExit("the pricing page view did not score")
+
+    # The follow-on: react on score_changed records like those the scored events write.
+    for n in range(3):
+        scored(-100 - n)
+    followers.extend(
+        Activity.model_validate_json(item["doc"]["S"])
+        for item in setup.dynamo.partitions[("activities", "contact:c-bench")].values()
+        if '"contact.score_changed"' in item["doc"]["S"]
+    )
+
+    def follow_on(n: int) -> None:
+        reactor.scoring = scorer
+        batch_start(n)
+        reactor.handle(followers[n % len(followers)])
+
+    variants = [
+        ("baseline: react, no scoring model", baseline),
+        ("+ scoring, no rule matches", unscored),
+        ("+ scoring, a rule matches (points)", scored),
+        ("react on the recorded score_changed", follow_on),
+    ]
+    rows = list(zip([label for label, _ in variants], measure_all(setup, variants), strict=True))
+    base = rows[0][1]
+    contact = reactor.contacts.get(setup.contact_id)
+    assert contact is not None and contact.score > 0 and contact.grade == "A"
+
+    print(
+        f"Python {sys.version.split()[0]}; botocore DynamoDB client, network stubbed; "
+        f"{REPEATS} x {EVENTS} events per row, interleaved, after a warm-up; CPU us per event"
+    )
+    print()
+    print(f"{'':40} {'best':>8} {'median':>8} {'x base':>7} {'DynamoDB calls':>15}")
+    for label, t in rows:
+        ratio = t.best_us / base.best_us
+        print(
+            f"{label:40} {t.best_us:8.1f} {t.median_us:8.1f} {ratio:6.2f}x {t.calls_per_event:15.2f}"
+        )
+    unmatched, matched, follow = rows[1][1], rows[2][1], rows[3][1]
+    print()
+    print("ratios of the best repetitions (the least disturbed by other work):")
+    print(
+        f"scoring per event: {unmatched.best_us - base.best_us:+.0f} us when no rule matches "
+        f"({unmatched.best_us / base.best_us:.2f}x the react baseline), "
+        f"{matched.best_us - base.best_us:+.0f} us when one does "
+        f"({matched.best_us / base.best_us:.2f}x; "
+        f"{matched.calls_per_event - base.calls_per_event:+.2f} DynamoDB calls), "
+        f"and {follow.best_us / base.best_us:.2f}x for reacting to its score_changed record; "
+        "0 Step Functions executions"
+    )
+
+
+if __name__ == "__main__":
+    main()
