@@ -344,7 +344,9 @@ def main() -> None:
             raise SystemExit(f"call {i}: HTTP {resp['statusCode']}, {accepted} accepted: {resp}")
 
     activities = [
-        to_activity(parse_event(raw), raw) for body in bodies for raw in json.loads(body)["batch"]
+        to_activity(parse_event(raw), raw)[0]
+        for body in bodies
+        for raw in json.loads(body)["batch"]
     ]
     client = RecordingDynamo()
     dynamo = DynamoActivities(client, "bench-activities", "bench-state")

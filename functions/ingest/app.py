@@ -1,13 +1,23 @@
-"""Ingest API: Segment-compatible tracking endpoints and form submissions."""
+"""Ingest API: Segment's HTTP Tracking API (every call type, and the short routes, text/plain
+bodies and body write keys analytics.js uses) and form submissions.
+
+How SDKs read the answers decides what they do next, so the statuses are chosen for them:
+a batch in which any event was stored is 200 (analytics-python retries anything else that is
+not 2xx, and RudderStack's Python SDK anything that is not exactly 200, which would re-send
+the stored events), with each event's fate in `results`; a request none of whose events can
+ever be stored is 400 or 413 (every SDK drops those rather than retrying); a wrong write key
+is 401. Error bodies carry `code` and `message`, which the Python SDKs read.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import functools
-import hmac
 import json
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -15,37 +25,52 @@ import boto3
 import yaml
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
-from aws_lambda_powertools.event_handler.exceptions import (
-    BadRequestError,
-    NotFoundError,
-    UnauthorizedError,
-)
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
+from nurture import clock
 from nurture.adapters.aws import S3Blobs
 from nurture.adapters.dynamodb import DynamoActivities
+from nurture.secrets import secret, secret_json, secret_list
 from nurture.settings import IngestSettings, load
-from nurture.tracking.events import MAX_BATCH_BYTES, MAX_EVENT_BYTES
+from nurture.tracking import body as bodies
+from nurture.tracking.events import MAX_BATCH_BYTES, MAX_EVENT_BYTES, EventResult, Receipt
 from nurture.tracking.forms import FormDefinition, FormError
 from nurture.tracking.ingest import ingest_events, ingest_form
+from nurture.tracking.trust import Proofs, key_kind
 
 settings = load(IngestSettings)
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 _origins = settings.origins()
+# The same headers as the template's CorsConfiguration (API Gateway answers preflights);
+# X-Retry-Count is the header analytics.js adds when it sends an event again.
+CORS_HEADERS = ["Authorization", "Content-Type", "X-Retry-Count"]
 app = APIGatewayHttpResolver(
     cors=CORSConfig(
         allow_origin=_origins[0] if _origins else "*",
         extra_origins=_origins[1:],
-        allow_headers=["Authorization", "Content-Type"],
+        allow_headers=CORS_HEADERS,
         max_age=600,
     )
 )
 activities = DynamoActivities(
     boto3.client("dynamodb"), settings.activities_table, settings.state_table
 )
+SITE_START = datetime.combine(settings.site_start_date, datetime.min.time(), tzinfo=UTC)
+
+# Each call type's route, and the short one analytics.js posts to (`${apiHost}/${type[0]}`,
+# with apiHost `<host>/v1`); its batching mode posts to `${apiHost}/b`.
+CALL_ROUTES = {
+    "track": ("/v1/track", "/v1/t"),
+    "identify": ("/v1/identify", "/v1/i"),
+    "page": ("/v1/page", "/v1/p"),
+    "screen": ("/v1/screen", "/v1/s"),
+    "group": ("/v1/group", "/v1/g"),
+    "alias": ("/v1/alias", "/v1/a"),
+}
+BATCH_ROUTES = ("/v1/batch", "/v1/b")
 
 
 @functools.cache
@@ -58,23 +83,33 @@ FORM_CACHE_SECONDS = 60
 _forms: dict[str, tuple[float, FormDefinition | None]] = {}
 
 
-class PayloadTooLarge(Exception):
-    pass
+class Refusal(Exception):
+    """The whole request is refused: an answer with a status, a code and a message."""
+
+    def __init__(self, status: int, code: str, message: str, **extra: Any):
+        super().__init__(message)
+        self.status, self.code, self.message, self.extra = status, code, message, extra
 
 
-def _body(limit: int) -> bytes:
+def _raw_body(limit: int) -> bytes:
     raw = app.current_event.body or ""
     data = base64.b64decode(raw) if app.current_event.is_base64_encoded else raw.encode()
-    if len(data) > limit:
-        raise PayloadTooLarge(f"body is {len(data)} bytes; the limit is {limit // 1024} KB")
-    return data
+    try:
+        return bodies.decode(data, app.current_event.headers.get("content-encoding"), limit)
+    except bodies.BodyTooLarge as exc:
+        raise Refusal(413, "payload_too_large", str(exc), limit_bytes=limit) from exc
+    except bodies.UnsupportedEncoding as exc:
+        raise Refusal(415, "unsupported_encoding", str(exc)) from exc
+    except bodies.BadBody as exc:
+        raise Refusal(400, "invalid_body", str(exc)) from exc
 
 
 def _json_body(limit: int) -> Any:
+    """The body as JSON whatever its Content-Type: analytics.js sends `text/plain`."""
     try:
-        return json.loads(_body(limit) or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequestError(f"body is not valid JSON: {exc}") from exc
+        return bodies.parse_json(_raw_body(limit))
+    except bodies.BadBody as exc:
+        raise Refusal(400, "invalid_body", str(exc)) from exc
 
 
 def _write_key_from_header() -> str | None:
@@ -88,70 +123,114 @@ def _write_key_from_header() -> str | None:
         return None
 
 
-def _authorise(body_key: Any = None) -> None:
+WRITE_KEYS = "write-keys"  # {"<key>": "public" | "secret"} (nurture.tracking.trust)
+PROOFS = Proofs(
+    identity_secret=lambda: secret("identity-verification-secret"),
+    link_secrets=lambda: secret_list("link-signing-secrets"),
+    now=lambda: int(clock.now().timestamp()),
+)
+
+
+def _authorise(body_key: Any = None) -> str:
+    """The request's write key: the HTTP Basic user name, else `writeKey` in the body (what
+    a beacon or a form can send), else the `writeKey` query parameter. Raises a 401."""
     key = _write_key_from_header() or (body_key if isinstance(body_key, str) else None)
     key = key or app.current_event.get_query_string_value("writeKey")
-    if not key or not any(hmac.compare_digest(key, known) for known in settings.write_key_set()):
-        raise UnauthorizedError(
-            "missing or unknown write key (send it as the HTTP Basic user name)"
+    if key_kind(secret_json(WRITE_KEYS), key) is None:
+        raise Refusal(
+            401,
+            "invalid_write_key",
+            "missing or unknown write key (send it as the HTTP Basic user name)",
         )
+    return key
 
 
-def _answer(results: list[Any]) -> Response:
-    rejected = sum(r.status == "rejected" for r in results)
-    status = 200 if rejected == 0 else (400 if rejected == len(results) else 207)
-    metrics.add_metric(
-        "EventsAccepted", MetricUnit.Count, sum(r.status == "accepted" for r in results)
+def _receipt(write_key: str, sent_at: Any = None) -> Receipt:
+    """What every event of this request shares. `write_key` decides how far it is trusted."""
+    parsed: datetime | None = None
+    if isinstance(sent_at, str):
+        try:
+            parsed = datetime.fromisoformat(sent_at.replace("Z", "+00:00"))
+        except ValueError:
+            parsed = None
+    return Receipt(
+        received_at=clock.now(),
+        sent_at=parsed if parsed and parsed.tzinfo else None,
+        site_start=SITE_START,
+        stamp={"trust": key_kind(secret_json(WRITE_KEYS), write_key) or "public"},
+        prove=PROOFS.stamp,
     )
-    metrics.add_metric("EventsRejected", MetricUnit.Count, rejected)
-    body = {
-        "success": rejected == 0,
+
+
+def _answer(results: list[EventResult], route: str) -> Response:
+    rejected = [r for r in results if r.status == "rejected"]
+    for r in rejected:
+        # Field names and reasons only: the values sent may be personal data.
+        logger.warning(
+            "event rejected",
+            extra={"route": route, "index": r.index, "messageId": r.message_id, "errors": r.errors},
+        )
+    accepted = sum(r.status == "accepted" for r in results)
+    metrics.add_metric("EventsAccepted", MetricUnit.Count, accepted)
+    metrics.add_metric("EventsRejected", MetricUnit.Count, len(rejected))
+    body: dict[str, Any] = {
+        "success": not rejected,
         "results": [r.model_dump(by_alias=True, exclude_none=True) for r in results],
     }
-    return Response(status, "application/json", json.dumps(body))
+    if rejected and len(rejected) == len(results):
+        # Nothing here can ever be stored: 400, which no SDK retries.
+        message = "; ".join(
+            f"event {r.index}: {e['field']} {e['reason']}" for r in rejected for e in r.errors
+        )
+        body.update(code="invalid_events", message=message[:1000])
+        return Response(400, "application/json", json.dumps(body))
+    return Response(200, "application/json", json.dumps(body))
 
 
-@app.post("/v1/batch")
-def post_batch() -> Response:
-    _authorise()
-    body = _json_body(MAX_BATCH_BYTES)
-    if not isinstance(body, dict) or not isinstance(body.get("batch"), list):
-        raise BadRequestError("body must be a JSON object with a 'batch' list")
-    shared_context = body.get("context") if isinstance(body.get("context"), dict) else {}
-    # A non-object event or context is left as sent, for validation to reject it by name.
-    events = [
-        {**e, "context": {**shared_context, **(e.get("context") or {})}}
-        if isinstance(e, dict) and isinstance(e.get("context") or {}, dict)
-        else e
-        for e in body["batch"]
-    ]
-    try:
-        return _answer(ingest_events(events, activities))
-    except ValueError as exc:
-        raise BadRequestError(str(exc)) from exc
+def _batch(route: str) -> Callable[[], Response]:
+    def post_batch() -> Response:
+        body = _json_body(MAX_BATCH_BYTES)
+        if not isinstance(body, dict) or not isinstance(body.get("batch"), list):
+            raise Refusal(
+                400, "invalid_body", "body must be a JSON object with a 'batch' list of events"
+            )
+        key = _authorise(body.get("writeKey"))
+        shared = body.get("context") if isinstance(body.get("context"), dict) else {}
+        # A non-object event or context is left as sent, for validation to reject it by name.
+        events = [
+            {**e, "context": {**shared, **(e.get("context") or {})}}
+            if isinstance(e, dict) and isinstance(e.get("context") or {}, dict)
+            else e
+            for e in body["batch"]
+        ]
+        try:
+            results = ingest_events(events, activities, receipt=_receipt(key, body.get("sentAt")))
+        except ValueError as exc:  # too many events
+            raise Refusal(400, "invalid_body", str(exc)) from exc
+        return _answer(results, route)
+
+    post_batch.__name__ = f"post_batch_{route.rsplit('/', 1)[-1]}"
+    return post_batch
 
 
-def _single(kind: str) -> Response:
-    _authorise()
-    body = _json_body(MAX_EVENT_BYTES)
-    if not isinstance(body, dict):
-        raise BadRequestError("body must be a JSON object")
-    return _answer(ingest_events([body], activities, default_type=kind))
+def _single(kind: str, route: str) -> Callable[[], Response]:
+    def post_single() -> Response:
+        body = _json_body(MAX_EVENT_BYTES)
+        if not isinstance(body, dict):
+            raise Refusal(400, "invalid_body", "body must be a JSON object (one event)")
+        key = _authorise(body.get("writeKey"))
+        results = ingest_events([body], activities, default_type=kind, receipt=_receipt(key))
+        return _answer(results, route)
+
+    post_single.__name__ = f"post_{kind}_{route.rsplit('/', 1)[-1]}"
+    return post_single
 
 
-@app.post("/v1/track")
-def post_track() -> Response:
-    return _single("track")
-
-
-@app.post("/v1/identify")
-def post_identify() -> Response:
-    return _single("identify")
-
-
-@app.post("/v1/page")
-def post_page() -> Response:
-    return _single("page")
+for _route in BATCH_ROUTES:
+    app.post(_route)(_batch(_route))
+for _kind, _routes in CALL_ROUTES.items():
+    for _route in _routes:
+        app.post(_route)(_single(_kind, _route))
 
 
 def _form_definition(form_id: str) -> FormDefinition | None:
@@ -168,26 +247,35 @@ def _form_definition(form_id: str) -> FormDefinition | None:
 def post_form(form_id: str) -> Response:
     content_type = app.current_event.headers.get("content-type", "")
     if content_type.startswith("application/x-www-form-urlencoded"):
-        body: Any = dict(parse_qsl(_body(MAX_EVENT_BYTES).decode(errors="replace")))
+        body: Any = dict(parse_qsl(_raw_body(MAX_EVENT_BYTES).decode(errors="replace")))
     else:
         body = _json_body(MAX_EVENT_BYTES)
     if not isinstance(body, dict):
-        raise BadRequestError("body must be a JSON object or a url-encoded form")
-    _authorise(body.pop("writeKey", None))
+        raise Refusal(400, "invalid_body", "body must be a JSON object or a url-encoded form")
+    key = _authorise(body.pop("writeKey", None))
     try:
         form = _form_definition(form_id)
     except (yaml.YAMLError, ValidationError):
         logger.exception("form definition is invalid", extra={"form_id": form_id})
-        raise NotFoundError(f"form {form_id!r} is misconfigured") from None
+        raise Refusal(404, "unknown_form", f"form {form_id!r} is misconfigured") from None
     if form is None:
-        raise NotFoundError(f"unknown form {form_id!r}")
+        raise Refusal(404, "unknown_form", f"unknown form {form_id!r}")
     try:
-        activity = ingest_form(form, body, activities)
+        activity = ingest_form(form, body, activities, receipt=_receipt(key))
     except FormError as exc:
+        logger.warning("form rejected", extra={"form_id": form_id, "errors": exc.errors})
+        metrics.add_metric("FormsRejected", MetricUnit.Count, 1)
         return Response(
             400,
             "application/json",
-            json.dumps({"success": False, "message": "the form has errors", "errors": exc.errors}),
+            json.dumps(
+                {
+                    "success": False,
+                    "code": "invalid_form",
+                    "message": "the form has errors",
+                    "errors": exc.errors,
+                }
+            ),
         )
     metrics.add_metric("FormsAccepted", MetricUnit.Count, 1)
     return Response(
@@ -195,9 +283,19 @@ def post_form(form_id: str) -> Response:
     )
 
 
-@app.exception_handler(PayloadTooLarge)
-def too_large(exc: PayloadTooLarge) -> Response:
-    return Response(413, "application/json", json.dumps({"success": False, "message": str(exc)}))
+@app.exception_handler(Refusal)
+def refused(exc: Refusal) -> Response:
+    logger.warning(
+        "request refused", extra={"status": exc.status, "code": exc.code, "reason": exc.message}
+    )
+    body = {"success": False, "code": exc.code, "message": exc.message, **exc.extra}
+    return Response(exc.status, "application/json", json.dumps(body))
+
+
+@app.not_found
+def not_found(_: Exception) -> Response:
+    body = {"success": False, "code": "not_found", "message": "no such route"}
+    return Response(404, "application/json", json.dumps(body))
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")

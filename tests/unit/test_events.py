@@ -104,7 +104,9 @@ def test_unknown_fields_are_ignored() -> None:
         (track(timestamp="2026-01-05T09:00:00"), "timestamp", "must include a time zone"),
         (track(messageId=7), "messageId", "valid string"),
         (track(properties="x"), "properties", "valid dictionary"),
-        ({"type": "alias", "anonymousId": "v"}, "type", "does not match"),
+        ({"type": "alias", "anonymousId": "v"}, "previousId", "Field required"),
+        ({"type": "group", "userId": "u"}, "groupId", "Field required"),
+        ({"type": "fax", "anonymousId": "v"}, "type", "does not match"),
         ({"anonymousId": "v", "event": "x"}, "type", "Unable to extract tag"),
     ],
 )

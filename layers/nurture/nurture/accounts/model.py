@@ -44,9 +44,10 @@ def _employees(value: Any) -> int | None:
     return None
 
 
-def apply_traits(account: Account, traits: dict[str, Any]) -> list[str]:
-    """Set the account's fields from group traits; returns the names that changed.
-    A trait of the wrong shape (a number of employees that is not a number) is ignored."""
+def apply_traits(account: Account, traits: dict[str, Any], overwrite: bool = True) -> list[str]:
+    """Set the account's fields from group traits; returns the names that changed. Without
+    `overwrite` only empty fields are filled. A trait of the wrong shape (a number of
+    employees that is not a number) is ignored."""
     changed: list[str] = []
     for raw_name, value in traits.items():
         name = _TRAIT_ALIASES.get(raw_name, raw_name)
@@ -62,8 +63,11 @@ def apply_traits(account: Account, traits: dict[str, Any]) -> list[str]:
                 value = (_domain_of(value) or "").lower() or None
         elif not isinstance(value, (str, int, float, bool)) and value is not None:
             continue  # nested objects (an address) are not kept: nothing reads them
+        current = getattr(account, name) if name in ACCOUNT_FIELDS else account.traits.get(name)
+        if not overwrite and current not in (None, ""):
+            continue
         if name in ACCOUNT_FIELDS:
-            if getattr(account, name) != value:
+            if current != value:
                 setattr(account, name, value)
                 changed.append(name)
         elif account.traits.get(name) != value:

@@ -7,6 +7,8 @@ so existing analytics SDKs can post to Nurture unchanged.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -23,13 +25,20 @@ from pydantic_core import PydanticCustomError, to_json
 
 from nurture import clock
 from nurture.ids import stable_id
+from nurture.tracking.timestamps import event_time
+from nurture.tracking.trust import Trust
 
 MAX_EVENT_BYTES = 32 * 1024  # Segment: 32 KB per call
 MAX_BATCH_BYTES = 500 * 1024  # Segment: 500 KB per batch
 MAX_BATCH_EVENTS = 2500
 
 Id = Annotated[str, Field(min_length=1, max_length=200)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
 _MISSING_IDENTITY = "missing_identity"
+# Names Nurture records itself (email engagement, contact changes, program runs): a tracked
+# event may not pose as one of them.
+RESERVED_EVENT_PREFIXES = ("email.", "sms.", "contact.", "program.", "lead.", "consent.", "form:")
+CALL_TYPES = ("track", "identify", "page", "screen", "group", "alias")
 # Errors pydantic reports for the whole event, and the field they are really about.
 _MODEL_ERROR_FIELDS = {
     _MISSING_IDENTITY: "anonymousId",
@@ -45,13 +54,15 @@ class _Base(BaseModel):
     anonymous_id: Id | None = Field(default=None, alias="anonymousId")
     user_id: Id | None = Field(default=None, alias="userId")
     timestamp: datetime | None = None
+    original_timestamp: datetime | None = Field(default=None, alias="originalTimestamp")
+    sent_at: datetime | None = Field(default=None, alias="sentAt")
     context: dict[str, Any] = Field(default_factory=dict)
 
-    @field_validator("timestamp")
+    @field_validator("timestamp", "original_timestamp", "sent_at")
     @classmethod
     def _needs_a_time_zone(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
-            raise ValueError("timestamp must include a time zone (ISO 8601, e.g. ...Z)")
+            raise ValueError("must include a time zone (ISO 8601, e.g. 2026-01-05T09:00:00Z)")
         return value
 
     @model_validator(mode="after")
@@ -63,13 +74,28 @@ class _Base(BaseModel):
 
 class TrackEvent(_Base):
     type: Literal["track"]
-    event: Annotated[str, Field(min_length=1, max_length=200)]
+    event: Name
     properties: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("event")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value.lower().startswith(RESERVED_EVENT_PREFIXES):
+            raise ValueError(
+                f"names starting with {value.split('.')[0].split(':')[0]!r} are reserved for"
+                " what Nurture records itself"
+            )
+        return value
 
 
 class IdentifyEvent(_Base):
     type: Literal["identify"]
     traits: dict[str, Any] = Field(default_factory=dict)
+
+    def all_traits(self) -> dict[str, Any]:
+        """`traits`, and `context.traits` where some SDKs put them (`traits` wins)."""
+        in_context = self.context.get("traits")
+        return {**(in_context if isinstance(in_context, dict) else {}), **self.traits}
 
 
 class PageEvent(_Base):
@@ -79,8 +105,49 @@ class PageEvent(_Base):
     properties: dict[str, Any] = Field(default_factory=dict)
 
 
-InboundEvent = Annotated[TrackEvent | IdentifyEvent | PageEvent, Field(discriminator="type")]
+class ScreenEvent(_Base):
+    """A mobile app's page view."""
+
+    type: Literal["screen"]
+    name: str | None = Field(default=None, max_length=200)
+    category: str | None = Field(default=None, max_length=200)
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+
+class GroupEvent(_Base):
+    """The person belongs to a group: for Nurture, a company account."""
+
+    type: Literal["group"]
+    group_id: Id = Field(alias="groupId")
+    traits: dict[str, Any] = Field(default_factory=dict)
+
+
+class AliasEvent(_Base):
+    """`previousId` (an anonymous id or an old user id) and `userId` are one person."""
+
+    type: Literal["alias"]
+    previous_id: Id = Field(alias="previousId")
+    user_id: Id = Field(alias="userId")
+
+
+Event = TrackEvent | IdentifyEvent | PageEvent | ScreenEvent | GroupEvent | AliasEvent
+InboundEvent = Annotated[Event, Field(discriminator="type")]
 _inbound = TypeAdapter(InboundEvent)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the HTTP layer knows of one request, the same for every event in it."""
+
+    received_at: datetime
+    sent_at: datetime | None = None  # a batch's own `sentAt` (an event's wins)
+    site_start: datetime | None = None  # events said to be older are refused
+    # Extra `Activity` fields stamped on every event of the request (e.g. how far the write
+    # key is trusted, C4).
+    stamp: dict[str, Any] = field(default_factory=dict)
+    # What an event proves by itself (a verified identify, a signed email click), on top of
+    # the key: nurture.tracking.trust.Proofs.stamp.
+    prove: Callable[[Activity, dict[str, Any]], Activity] | None = None
 
 
 class Activity(BaseModel):
@@ -90,7 +157,7 @@ class Activity(BaseModel):
 
     actor: str  # "anon:<id>", "user:<id>" or "contact:<id>"
     message_id: str
-    kind: str  # track | identify | page | form | email | program | contact
+    kind: str  # track | identify | page | screen | group | alias | form | email | program | ...
     name: str  # event name, page name, form id, "email.clicked", ...
     occurred_at: str  # ISO 8601 UTC
     received_at: str
@@ -100,6 +167,16 @@ class Activity(BaseModel):
     properties: dict[str, Any] = Field(default_factory=dict)
     traits: dict[str, Any] = Field(default_factory=dict)
     page: dict[str, Any] = Field(default_factory=dict)
+    # What the sender proved (nurture.tracking.trust); decides what the activity may change.
+    trust: Trust = "public"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _system_by_default(cls, data: Any) -> Any:
+        # What Nurture records about a contact it already knows (contact_id set) is its own.
+        if isinstance(data, dict) and "trust" not in data and data.get("contact_id"):
+            return {**data, "trust": "system"}
+        return data
 
     @property
     def sort_key(self) -> str:
@@ -111,6 +188,8 @@ class EventResult(BaseModel):
     message_id: str | None = Field(default=None, serialization_alias="messageId")
     status: Literal["accepted", "duplicate", "rejected"]
     errors: list[dict[str, str]] = Field(default_factory=list)
+    # accepted, with something changed on the way in (a clock far ahead, clamped)
+    warnings: list[dict[str, str]] | None = None
 
 
 def actor_for(anonymous_id: str | None, user_id: str | None) -> str:
@@ -133,37 +212,64 @@ def _page_context(context: dict[str, Any], properties: dict[str, Any]) -> dict[s
     return out
 
 
-def to_activity(event: TrackEvent | IdentifyEvent | PageEvent, raw: dict[str, Any]) -> Activity:
-    received = clock.iso(clock.now())
-    occurred = clock.iso(event.timestamp) if event.timestamp else received
+def to_activity(event: Event, raw: dict[str, Any], receipt: Receipt | None = None) -> Activity:
+    """The activity to store. Raises TimestampError for a time before the site started."""
+    return timed_activity(event, raw, receipt)[0]
+
+
+def timed_activity(
+    event: Event, raw: dict[str, Any], receipt: Receipt | None = None
+) -> tuple[Activity, str | None]:
+    """The activity to store, and a note when its time was clamped. Raises TimestampError."""
+    receipt = receipt or Receipt(received_at=clock.now())
+    timing = event_time(
+        timestamp=event.timestamp,
+        original_timestamp=event.original_timestamp,
+        sent_at=event.sent_at or receipt.sent_at,
+        received_at=receipt.received_at,
+        site_start=receipt.site_start,
+    )
     # Segment SDKs always send messageId; for hand-made calls derive one from the content so
     # a retried identical call still dedupes.
     message_id = event.message_id or stable_id(json.dumps(raw, sort_keys=True, default=str))
     common: dict[str, Any] = {
         "actor": actor_for(event.anonymous_id, event.user_id),
         "message_id": message_id,
-        "occurred_at": occurred,
-        "received_at": received,
+        "occurred_at": clock.iso(timing.occurred_at),
+        "received_at": clock.iso(receipt.received_at),
         "anonymous_id": event.anonymous_id,
         "user_id": event.user_id,
+        **receipt.stamp,
     }
+    return Activity(**common, **_specific(event)), timing.note
+
+
+def _specific(event: Event) -> dict[str, Any]:
+    """The fields each call type fills in."""
     if isinstance(event, TrackEvent):
-        return Activity(
-            kind="track",
-            name=event.event,
-            properties=event.properties,
-            page=_page_context(event.context, {}),
-            **common,
-        )
+        return {
+            "kind": "track",
+            "name": event.event,
+            "properties": event.properties,
+            "page": _page_context(event.context, {}),
+        }
     if isinstance(event, IdentifyEvent):
-        return Activity(kind="identify", name="identify", traits=event.traits, **common)
-    return Activity(
-        kind="page",
-        name=event.name or event.category or "page",
-        properties=event.properties,
-        page=_page_context(event.context, event.properties),
-        **common,
-    )
+        return {"kind": "identify", "name": "identify", "traits": event.all_traits()}
+    if isinstance(event, GroupEvent):
+        return {
+            "kind": "group",
+            "name": "group",
+            "traits": event.traits,
+            "properties": {"group_id": event.group_id},
+        }
+    if isinstance(event, AliasEvent):
+        return {"kind": "alias", "name": "alias", "properties": {"previous_id": event.previous_id}}
+    return {
+        "kind": event.type,  # page | screen
+        "name": event.name or event.category or event.type,
+        "properties": event.properties,
+        "page": _page_context(event.context, event.properties),
+    }
 
 
 def describe_errors(exc: ValidationError) -> list[dict[str, str]]:
@@ -172,16 +278,14 @@ def describe_errors(exc: ValidationError) -> list[dict[str, str]]:
     for err in exc.errors(include_url=False):
         # Drop the discriminator tag pydantic puts first in union paths.
         loc = [str(p) for p in err["loc"]]
-        if loc and loc[0] in ("track", "identify", "page"):
+        if loc and loc[0] in CALL_TYPES:
             loc = loc[1:]
         field = ".".join(loc) or _MODEL_ERROR_FIELDS.get(err["type"], "(event)")
         out.append({"field": field, "reason": err["msg"].removeprefix("Value error, ")})
     return out
 
 
-def parse_event(
-    raw: Any, default_type: str | None = None
-) -> TrackEvent | IdentifyEvent | PageEvent:
+def parse_event(raw: Any, default_type: str | None = None) -> Event:
     """Validate one raw event; raises ValidationError or ValueError with a clear reason."""
     if not isinstance(raw, dict):
         raise ValueError("event must be a JSON object")

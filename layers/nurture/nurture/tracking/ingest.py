@@ -13,19 +13,26 @@ from nurture.tracking.events import (
     MAX_BATCH_EVENTS,
     Activity,
     EventResult,
+    Receipt,
     describe_errors,
     parse_event,
-    to_activity,
+    timed_activity,
 )
 from nurture.tracking.forms import FormDefinition, FormError, validate_submission
+from nurture.tracking.timestamps import TimestampError
 
 MAX_ID_CHARS = 200  # as events.Id
 
 
 def ingest_events(
-    raw_events: list[Any], store: ActivityStore, default_type: str | None = None
+    raw_events: list[Any],
+    store: ActivityStore,
+    default_type: str | None = None,
+    receipt: Receipt | None = None,
 ) -> list[EventResult]:
-    """Validate all, then store the valid ones. A rejected event stores nothing."""
+    """Validate all, then store the valid ones. A rejected event stores nothing, and never
+    keeps its valid neighbours from being stored."""
+    receipt = receipt or Receipt(received_at=clock.now())
     if len(raw_events) > MAX_BATCH_EVENTS:
         raise ValueError(
             f"batch holds {len(raw_events)} events; at most {MAX_BATCH_EVENTS} are accepted"
@@ -37,20 +44,22 @@ def ingest_events(
         message_id = raw.get("messageId") if isinstance(raw, dict) else None
         message_id = message_id if isinstance(message_id, str) else None
         try:
-            event = parse_event(raw, default_type)
+            activity, note = timed_activity(parse_event(raw, default_type), raw, receipt)
+            if receipt.prove is not None:
+                activity = receipt.prove(activity, raw)
         except ValueError as exc:  # pydantic's ValidationError is a ValueError too
-            errors = (
-                describe_errors(exc)
-                if isinstance(exc, ValidationError)
-                else [{"field": "(event)", "reason": str(exc)}]
-            )
             results.append(
-                EventResult(index=index, message_id=message_id, status="rejected", errors=errors)
+                EventResult(
+                    index=index, message_id=message_id, status="rejected", errors=_errors(exc)
+                )
             )
             continue
-        valid.append((index, to_activity(event, raw)))
+        valid.append((index, activity))
+        warnings = [{"field": "timestamp", "reason": note}] if note else None
         results.append(
-            EventResult(index=index, message_id=valid[-1][1].message_id, status="accepted")
+            EventResult(
+                index=index, message_id=activity.message_id, status="accepted", warnings=warnings
+            )
         )
     stored = store.put_many_new([activity for _, activity in valid])
     for (index, _), is_new in zip(valid, stored, strict=True):
@@ -59,8 +68,22 @@ def ingest_events(
     return results
 
 
-def ingest_form(form: FormDefinition, body: dict[str, Any], store: ActivityStore) -> Activity:
+def _errors(exc: ValueError) -> list[dict[str, str]]:
+    if isinstance(exc, ValidationError):
+        return describe_errors(exc)
+    if isinstance(exc, TimestampError):
+        return [{"field": exc.field, "reason": exc.reason}]
+    return [{"field": "(event)", "reason": str(exc)}]
+
+
+def ingest_form(
+    form: FormDefinition,
+    body: dict[str, Any],
+    store: ActivityStore,
+    receipt: Receipt | None = None,
+) -> Activity:
     """Validate a form submission and store it as one activity. Raises FormError."""
+    receipt = receipt or Receipt(received_at=clock.now())
     contact_fields, consents = validate_submission(form, body)
     anonymous_id = body.get("anonymousId") if isinstance(body.get("anonymousId"), str) else None
     message_id = body.get("messageId") if isinstance(body.get("messageId"), str) else None
@@ -72,7 +95,7 @@ def ingest_form(form: FormDefinition, body: dict[str, Any], store: ActivityStore
     ]
     if too_long:
         raise FormError(too_long)
-    received = clock.iso(clock.now())
+    received = clock.iso(receipt.received_at)
     email = contact_fields["email"]
     activity = Activity(
         actor=f"anon:{anonymous_id}" if anonymous_id else f"email:{email}",
@@ -85,6 +108,7 @@ def ingest_form(form: FormDefinition, body: dict[str, Any], store: ActivityStore
         received_at=received,
         anonymous_id=anonymous_id,
         properties={"fields": contact_fields, "consent": consents},
+        **receipt.stamp,
     )
     store.put_new(activity)
     return activity

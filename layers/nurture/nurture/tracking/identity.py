@@ -1,0 +1,124 @@
+"""Who a tracking call is about, beyond an email address: contacts known by a `userId`
+alone, `alias` (two ids, one person) and `group` (the person's company account).
+
+The react function calls these where it resolves identity; they decide nothing about how
+far the sender is trusted (that is the caller's to check before joining or changing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from nurture import clock
+from nurture.accounts import Account, apply_traits
+from nurture.contacts import Contact
+from nurture.ids import new_contact_id
+from nurture.ports import ContactStore
+from nurture.tracking.events import Activity
+
+
+def contact_for_user(contacts: ContactStore, user_id: str) -> tuple[Contact, bool]:
+    """The contact known by `user:<user_id>`, created (with no email yet) if there is none.
+    Returns (contact, created)."""
+    actor = f"user:{user_id}"
+    known = contacts.contact_for_actor(actor)
+    existing = contacts.get(known) if known else None
+    if existing is not None:
+        return existing, False
+    now = clock.iso(clock.now())
+    fresh = Contact(contact_id=new_contact_id(), created_at=now, updated_at=now, actors=[actor])
+    contact = contacts.create_for_actor(fresh, actor)
+    return contact, contact.contact_id == fresh.contact_id
+
+
+@dataclass
+class AliasOutcome:
+    contact: Contact
+    created: bool
+    joined: list[str] = field(default_factory=list)  # actor keys now part of the contact
+    refused: list[str] = field(default_factory=list)  # actor keys another contact owns
+
+
+def alias_actors(previous_id: str) -> list[str]:
+    """`previousId` is an anonymous id or an earlier user id: both keys are the person's."""
+    return [f"anon:{previous_id}", f"user:{previous_id}"]
+
+
+def apply_alias(
+    contacts: ContactStore, activity: Activity, may_join_existing: bool = True
+) -> AliasOutcome:
+    """Make `previousId` and `userId` one person: the contact of either (the user id's
+    first), or a new one known by the user id, gets the other's actor keys. Keys that
+    already belong to a different contact are left there (two known contacts are never
+    merged by a tracking call) and reported as refused; so are all of them when the contact
+    exists already and `may_join_existing` is False."""
+    assert activity.user_id is not None
+    previous = str(activity.properties.get("previous_id") or "")
+    user_actor = f"user:{activity.user_id}"
+    owner_id = contacts.contact_for_actor(user_actor)
+    previous_owner = next(
+        (o for a in alias_actors(previous) if (o := contacts.contact_for_actor(a))), None
+    )
+    created = False
+    if owner_id is None and previous_owner is not None:
+        owner_id = previous_owner
+    if owner_id is not None and not may_join_existing:
+        existing = contacts.get(owner_id)
+        assert existing is not None
+        candidates = [user_actor, *alias_actors(previous)]
+        held = [a for a in candidates if contacts.contact_for_actor(a) != owner_id]
+        return AliasOutcome(existing, False, [], held)
+    if owner_id is None:
+        contact, created = contact_for_user(contacts, activity.user_id)
+        owner_id = contact.contact_id
+    joined: list[str] = []
+    refused: list[str] = []
+    for actor in [user_actor, *alias_actors(previous)]:
+        current = contacts.contact_for_actor(actor)
+        if current == owner_id:
+            continue
+        if current is not None:
+            refused.append(actor)
+            continue
+        contacts.link_actor(actor, owner_id)
+        joined.append(actor)
+
+    def add_actors(contact: Contact) -> dict[str, object] | None:
+        added = [a for a in joined if a not in contact.actors]
+        if not added:
+            return None
+        contact.actors.extend(added)
+        contact.updated_at = clock.iso(clock.now())
+        return {"actors": added}
+
+    contacts.apply_once(owner_id, f"alias#{activity.message_id}", add_actors)
+    found = contacts.get(owner_id)
+    assert found is not None
+    return AliasOutcome(found, created, joined, refused)
+
+
+def join_account(
+    contacts: ContactStore, activity: Activity, contact: Contact | None, trusted: bool = True
+) -> tuple[Account, Contact | None]:
+    """A `group` call: create or update the account from its traits, and link the contact
+    (when the sender is known) to it. Returns the account and the contact as it now is.
+    An untrusted sender (a public key) only fills in what is empty: it never replaces an
+    account's values, nor moves a contact from one account to another."""
+    account_id = str(activity.properties["group_id"])
+    account = contacts.update_account(
+        account_id, lambda a: bool(apply_traits(a, activity.traits, overwrite=trusted))
+    )
+    if contact is None or contact.account_id == account_id:
+        return account, contact
+    if contact.account_id is not None and not trusted:
+        return account, contact
+
+    def link(c: Contact) -> dict[str, object] | None:
+        if c.account_id == account_id:
+            return None
+        c.account_id = account_id
+        c.updated_at = clock.iso(clock.now())
+        return {"account_id": account_id}
+
+    contacts.apply_once(contact.contact_id, f"group#{activity.message_id}", link)
+    return account, contacts.get(contact.contact_id)
