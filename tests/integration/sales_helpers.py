@@ -12,6 +12,7 @@ from typing import Any
 
 from localcloud import LocalCloud
 from localcloud.capture import CapturedEmail
+from localcloud.iam_auth import sign
 from nurture.adapters.dynamodb import DynamoActivities, DynamoContacts
 from nurture.contacts import Contact
 from nurture.tracking.events import Activity
@@ -111,3 +112,10 @@ def button(email: CapturedEmail, label: str) -> str:
     match = re.search(rf"^\s*{re.escape(label)}:\s+(\S+)", email.text, re.MULTILINE)
     assert match, f"no {label!r} link in:\n{email.text}"
     return match.group(1).removeprefix("http://localhost:3000")
+
+
+def admin(cloud: LocalCloud, method: str, path: str) -> tuple[int, Any]:
+    """A request to the IAM-authorised admin API, SigV4-signed with the local credentials."""
+    headers = sign(method, f"http://localhost{path}", b"")
+    status, _, body = cloud.http(method, path, b"", headers=headers, write_key=None)
+    return status, body

@@ -26,6 +26,8 @@ from sales_helpers import (
 
 from localcloud import LocalCloud
 
+pytestmark = pytest.mark.integration
+
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "schemas" / "crm-webhook.v1.schema.json").read_text())
 ANNA = "anna@sales.example.com"

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sales_helpers import button, contact_by_email, emails_to, named, post, sales_cloud, warm_up
+
+pytestmark = pytest.mark.integration
 
 ANNA = "anna@sales.example.com"
 

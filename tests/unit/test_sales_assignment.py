@@ -16,6 +16,7 @@ from nurture.contacts import Contact
 from nurture.sales.desk import SalesDesk
 from nurture.sales.team import TeamProblem, parse_team
 
+pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
 TEAM = """
 owners:

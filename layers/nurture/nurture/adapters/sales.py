@@ -6,6 +6,7 @@ State table items:
     RR#<team>            / COUNTER            the round robin's position (n)
     RRPICK#<key>         / PICK               which position a hand-off got (retries reuse it)
     SALESACT#<owner>     / CONTACT#<contact>  active since the owner's last digest
+    DIGEST#<owner>       / LAST               when the owner's last digest went out
     CRMPUSH#<delivery>   / PUSH               one CRM delivery (doc, status)
     CRMPENDING           / <next at>#<id>     deliveries waiting for a retry, by due time
 """
@@ -204,6 +205,20 @@ class DynamoSales:
                 ConditionExpression="last_at = :seen",
                 ExpressionAttributeValues={":seen": _s(marker.last_at)},
             )
+
+    def last_digest(self, owner: str) -> str | None:
+        item = self._db.get_item(
+            TableName=self._table,
+            Key={"pk": _s(f"DIGEST#{owner}"), "sk": _s("LAST")},
+            ConsistentRead=True,
+        ).get("Item")
+        return item["at"]["S"] if item else None
+
+    def set_last_digest(self, owner: str, at: str) -> None:
+        self._db.put_item(
+            TableName=self._table,
+            Item={"pk": _s(f"DIGEST#{owner}"), "sk": _s("LAST"), "at": _s(at)},
+        )
 
     # --- tasks -----------------------------------------------------------------------------
     def complete_task(self, assignee: str, task_id: str, at: str) -> Task | None:

@@ -176,6 +176,8 @@ class SalesDesk:
             )
 
         handoff = self.sales.update_handoff(contact_id, start)
+        # What brought the lead here predates its owner: it belongs in their next digest.
+        self.sales.mark_active(owner, contact_id, cause.occurred_at)
         fresh = self.contacts.get(contact_id) or contact
         if handoff is not None:
             self.notify(fresh, handoff, cause)

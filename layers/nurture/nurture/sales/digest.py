@@ -4,9 +4,11 @@ first, each with its reasons and, while a hand-off awaits an answer, its three b
 their open tasks due by the end of the day. Nothing to say: no email.
 
 Who was active comes from per-owner markers (`SALESACT#<owner>` / `CONTACT#<id>`) that the
-react function writes as meaningful activity arrives, so a digest reads one partition per
-owner: no table scan. A marker is removed after the digest that reported it, unless newer
-activity moved it on meanwhile (then the next digest reports it).
+react function writes as meaningful activity arrives (and at a hand-off, for the new owner),
+so a digest reads one partition per owner: no table scan. A marker is removed after the
+digest that reported it, unless newer activity moved it on meanwhile (then the next digest
+reports it). Each contact shows its meaningful activity since the owner's last digest (the
+first digest: the last 24 hours).
 
 The scheduled sales function calls `DigestSender.run()` every hour; an owner's digest goes
 out at the first run at or after their local `digest.hour` (one more run an hour later
@@ -75,6 +77,7 @@ class DigestSender:
 
     def build(self, owner: Owner, now: datetime) -> tuple[list[DigestEntry], list[dict[str, Any]]]:
         digest = self.desk.team.digest
+        since = self.desk.sales.last_digest(owner.email) or clock.iso(now - timedelta(days=1))
         entries: list[DigestEntry] = []
         for marker in self.desk.sales.active_contacts(owner.email):
             contact = self.desk.contacts.get(marker.contact_id)
@@ -85,7 +88,7 @@ class DigestSender:
             context = self.desk.lead_context(contact, handoff, now)
             history = self.desk.activities.list_for(contact_actors(contact), 200)
             context["activities"] = meaningful_lines(
-                history, digest, digest.max_activities, since=marker.first_at
+                history, digest, digest.max_activities, since=since
             )
             if context["activities"]:
                 entries.append(DigestEntry(contact, marker, context))
@@ -151,6 +154,7 @@ class DigestSender:
             desk.delivery.ledger_release(send_id)  # the next run tries again
             raise
         desk.delivery.ledger_sent(send_id, message_id)
+        desk.sales.set_last_digest(owner.email, clock.iso(now))
         for digest_entry in entries:
             desk.sales.clear_active(digest_entry.marker)
         logger.info("digest sent", extra={"leads": len(entries), "tasks": len(tasks)})

@@ -79,6 +79,11 @@ class SalesStore(Protocol):
     def clear_active(self, marker: ActiveContact) -> None:
         """Remove the marker unless newer activity moved it on since it was read."""
 
+    def last_digest(self, owner: str) -> str | None:
+        """When the owner's last digest went out (ISO), if one ever did."""
+
+    def set_last_digest(self, owner: str, at: str) -> None: ...
+
     # --- tasks -------------------------------------------------------------------------
     def complete_task(self, assignee: str, task_id: str, at: str) -> Task | None:
         """Mark a task done (idempotent); None when there is no such task."""
