@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import re
 import sys
 import urllib.error
 import urllib.request
@@ -110,13 +111,65 @@ class Demo:
         )
         self.say("5. Three days pass (virtual time)")
         cloud.advance(timedelta(days=3, hours=1))
-        self.say("6. A malformed event is rejected, with the reason, and nothing is stored")
+        self.sales_handoff()
+        self.say("9. A malformed event is rejected, with the reason, and nothing is stored")
         status, answer = self.post("/v1/track", {"anonymousId": "visitor-x", "properties": {}})
         print(f"     POST /v1/track without 'event' -> {status} {json.dumps(answer)}")
         if cloud.errors:
             raise SystemExit(
                 "the local cloud reported function errors:\n" + "\n".join(cloud.errors)
             )
+
+
+    def contact(self, email: str) -> dict[str, Any]:
+        table = self.cloud.resolver.refs["ContactsTable"]
+        ddb = self.cloud.client("dynamodb")
+        link = ddb.get_item(
+            TableName=table, Key={"pk": {"S": f"ACTOR#email:{email}"}, "sk": {"S": "CONTACT"}}
+        )["Item"]
+        key = {"pk": {"S": f"CONTACT#{link['contact_id']['S']}"}, "sk": {"S": "PROFILE"}}
+        doc: dict[str, Any] = json.loads(ddb.get_item(TableName=table, Key=key)["Item"]["doc"]["S"])
+        return doc
+
+    def sales_handoff(self) -> None:
+        """A lead warms up, crosses the MQL line, its owner is emailed at once and answers."""
+        cloud = self.cloud
+        self.say("6. Grace, VP Engineering at a 500-person software company, warms up")
+        traits = {
+            "email": "grace@navy-labs.example",
+            "first_name": "Grace",
+            "last_name": "Hopper",
+            "job_title": "VP Engineering",
+            "company": "Navy Labs",
+            "country": "US",
+            "company_industry": "software",
+            "company_employees": 500,
+        }
+        self.post("/v1/identify", {"userId": "grace", "traits": traits})
+        for url in ("https://example.com/pricing", "https://example.com/case-studies/acme"):
+            self.post("/v1/page", {"userId": "grace", "properties": {"url": url}})
+        cloud.advance(timedelta(hours=2))
+        self.post("/v1/track", {"userId": "grace", "event": "demo_requested"})
+        grace = self.contact("grace@navy-labs.example")
+        print(f"     score {grace['score']}, grade {grace.get('grade')}, stage {grace['stage']}")
+        self.say("7. At once, in the same chain: her owner's email, with why and three signed buttons")
+        mail = next(e for e in cloud.outbox if e.tags.get("kind") == "sales_mql")
+        print(f"     to {mail.to[0]}: {mail.subject!r}")
+        why = mail.text.split("Why:", 1)[1].split("What they did", 1)[0]
+        for line in why.strip().splitlines():
+            print(f"       {line.strip()}")
+        self.say("8. The owner answers 'Interested, but not now' (GET shows the form, POST acts)")
+        match = re.search(r"Interested, but not now:\s+(\S+)", mail.text)
+        assert match, mail.text
+        link = self.api.url + match.group(1).removeprefix(cloud.parameters["PublicBaseUrl"])
+        with urllib.request.urlopen(link, timeout=30) as resp:  # noqa: S310 - our localhost
+            print(f"     GET  /sales/<token> -> {resp.status} (a confirmation page; nothing changes)")
+        form = b"days=60&reason=Budget+opens+next+quarter"
+        request = urllib.request.Request(link, data=form, method="POST")  # noqa: S310
+        with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310 - our localhost
+            print(f"     POST /sales/<token> -> {resp.status}")
+        grace = self.contact("grace@navy-labs.example")
+        print(f"     stage now {grace['stage']}: back to nurturing, watched for re-activation")
 
 
 def _weekday(moment: datetime) -> str:

@@ -78,9 +78,13 @@ class TimelineMixin:
                 f"task for {props.get('assignee')}: {props.get('title')!r} (due {props.get('due')})",
             )
         elif doc["name"] == "sales.notified":
-            self._emit(
-                who, f"sales notified ({props.get('recipient')}) by {props.get('program_id')}"
-            )
+            by = f" by {props['program_id']}" if props.get("program_id") else ""
+            recipient = props.get("recipient") or props.get("owner")
+            self._emit(who, f"sales notified ({recipient}){by}")
+        elif doc["kind"] in ("lead", "crm"):  # the sales hand-off (nurture.sales)
+            detail = props.get("owner") if doc["name"] == "lead.assigned" else props.get("reason")
+            detail = detail or props.get("rule") or props.get("event") or ""
+            self._emit(who, doc["name"] + (f" ({detail})" if detail else ""))
         elif doc["kind"] == "webhook":
             self._emit(
                 who,

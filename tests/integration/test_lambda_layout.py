@@ -1,0 +1,191 @@
+"""Every handler imports (a cold start) in the layout Lambda gives it, and nothing else: the
+function's directory (with its own requirements.txt installed, as `sam build` does) and the
+layer's `python/` folder (layers/nurture/requirements.txt installed with pip --target, plus
+the nurture package), in a fresh interpreter without site-packages, with the template's
+environment. AWS is a moto server on loopback (AWS_ENDPOINT_URL) holding the stack's
+secrets, so the import-time reads (secrets, clients) run for real."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from localcloud.cloud import LOCAL_SECRETS
+from localcloud.template import Resolver, load_template
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = load_template(ROOT / "template.yaml")
+FUNCTIONS = {
+    name: res["Properties"]
+    for name, res in TEMPLATE["Resources"].items()
+    if res["Type"] == "AWS::Serverless::Function"
+}
+STACK, REGION, ACCOUNT = "nurture", "eu-west-1", "123456789012"
+CACHE = ROOT / ".pytest_cache" / "lambda-layout"
+
+
+def _pip_target(requirements: Path, target: Path) -> Path:
+    """`pip install --target` of a requirements file, cached by its content and this Python."""
+    digest = hashlib.sha256(requirements.read_bytes() + sys.version.encode()).hexdigest()[:16]
+    done = target / f".installed-{digest}"
+    if not done.exists():
+        shutil.rmtree(target, ignore_errors=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+            + ["--target", str(target), "-r", str(requirements)],
+            check=True,
+            timeout=600,
+        )
+        done.touch()
+    return target
+
+
+@pytest.fixture(scope="module")
+def layer() -> Path:
+    """/opt/python: the layer's requirements and the nurture package (as sam build lays it)."""
+    python = _pip_target(ROOT / "layers/nurture/requirements.txt", CACHE / "layer" / "python")
+    shutil.rmtree(python / "nurture", ignore_errors=True)
+    shutil.copytree(
+        ROOT / "layers/nurture/nurture",
+        python / "nurture",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    return python
+
+
+def _task_dir(name: str, code_uri: str) -> Path:
+    """/var/task: the function's code, plus its own requirements when it has some."""
+    source = ROOT / code_uri
+    requirements = source / "requirements.txt"
+    if not requirements.exists():
+        return source
+    task = _pip_target(requirements, CACHE / "functions" / name)
+    shutil.copy2(source / "app.py", task / "app.py")
+    return task
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[str]:
+    """A moto server on loopback with the stack's secrets in Parameter Store."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    import boto3
+
+    ssm = boto3.client(
+        "ssm",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106 - moto's
+    )
+    for name, value in LOCAL_SECRETS.items():
+        ssm.put_parameter(
+            Name=f"/nurture/{STACK}/{name}", Value=value, Type="SecureString", Overwrite=True
+        )
+    try:
+        yield endpoint
+    finally:
+        server.stop()
+
+
+def _environment(props: dict[str, Any], endpoint: str) -> dict[str, str]:
+    """The function's variables as the template sets them (names for references)."""
+
+    class Names(dict[Any, str]):
+        def __missing__(self, key: Any) -> str:
+            logical = key[0] if isinstance(key, tuple) else key
+            if isinstance(key, tuple) and key[1] == "Arn":
+                return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{STACK}-{logical}"
+            return f"{STACK}-{logical}"
+
+    parameters = {n: str(p.get("Default", "")) for n, p in TEMPLATE["Parameters"].items()}
+    parameters.update(SenderEmail="hello@example.com", PublicBaseUrl="https://news.example.com")
+    pseudo = {
+        "AWS::StackName": STACK,
+        "AWS::AccountId": ACCOUNT,
+        "AWS::Region": REGION,
+        "AWS::Partition": "aws",
+        "AWS::URLSuffix": "amazonaws.com",
+    }
+    resolver = Resolver(pseudo, Names(), Names(), parameters)
+    variables = {
+        **TEMPLATE["Globals"]["Function"]["Environment"]["Variables"],
+        **props.get("Environment", {}).get("Variables", {}),
+    }
+    env = {k: str(v) for k, v in resolver.resolve(variables).items()}
+    env.update(
+        # what Lambda sets, and AWS pointed at the loopback moto server
+        PATH=os.environ.get("PATH", "/usr/bin:/bin"),
+        LANG="en_US.UTF-8",
+        TZ=":UTC",
+        AWS_REGION=REGION,
+        AWS_DEFAULT_REGION=REGION,
+        AWS_LAMBDA_FUNCTION_NAME=f"{STACK}-{props['CodeUri'].split('/')[-1]}",
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE="512",
+        AWS_ACCESS_KEY_ID="local",
+        AWS_SECRET_ACCESS_KEY="local",  # noqa: S106 - moto's
+        AWS_SESSION_TOKEN="local",  # noqa: S106 - moto's
+        AWS_ENDPOINT_URL=endpoint,
+        POWERTOOLS_TRACE_DISABLED="true",  # no X-Ray daemon here
+    )
+    return env
+
+
+IMPORT = """
+import importlib, json, sys
+sys.path[:0] = [sys.argv[1], sys.argv[2]]   # /var/task, /opt/python
+module = importlib.import_module(sys.argv[3])
+handler = getattr(module, sys.argv[4])
+assert callable(handler)
+# nothing may come from outside the two folders and the standard library
+stdlib = sys.base_prefix
+outside = sorted(
+    name for name, m in list(sys.modules.items())
+    if getattr(m, "__file__", None)
+    and not m.__file__.startswith((sys.argv[1], sys.argv[2], stdlib))
+)
+print(json.dumps(outside))
+"""
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_each_handler_imports_from_its_folder_and_the_layer_only(
+    name: str, layer: Path, aws: str
+) -> None:
+    props = FUNCTIONS[name]
+    module, handler = props["Handler"].rsplit(".", 1)
+    task = _task_dir(name, props["CodeUri"])
+    result = subprocess.run(
+        # -I: no PYTHON* variables, no user site; -S: no site-packages (Lambda's sys.path)
+        [sys.executable, "-I", "-S", "-c", IMPORT, str(task), str(layer), module, handler],
+        env=_environment(props, aws),
+        cwd=task,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, f"{name} does not import as Lambda runs it:\n{result.stderr}"
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_layer_holds_only_what_its_requirements_and_package_bring(layer: Path) -> None:
+    # The venv's dev tools (moto, pytest, ...) never reach the layer.
+    top = {p.name.split("-")[0].lower() for p in layer.iterdir()}
+    assert "nurture" in top and "aws_lambda_powertools" in top
+    assert not top & {"moto", "pytest", "localcloud", "duckdb"}
