@@ -120,7 +120,6 @@ class Demo:
                 "the local cloud reported function errors:\n" + "\n".join(cloud.errors)
             )
 
-
     def contact(self, email: str) -> dict[str, Any]:
         table = self.cloud.resolver.refs["ContactsTable"]
         ddb = self.cloud.client("dynamodb")
@@ -152,7 +151,9 @@ class Demo:
         self.post("/v1/track", {"userId": "grace", "event": "demo_requested"})
         grace = self.contact("grace@navy-labs.example")
         print(f"     score {grace['score']}, grade {grace.get('grade')}, stage {grace['stage']}")
-        self.say("7. At once, in the same chain: her owner's email, with why and three signed buttons")
+        self.say(
+            "7. At once, in the same chain: her owner's email, with why and three signed buttons"
+        )
         mail = next(e for e in cloud.outbox if e.tags.get("kind") == "sales_mql")
         print(f"     to {mail.to[0]}: {mail.subject!r}")
         why = mail.text.split("Why:", 1)[1].split("What they did", 1)[0]
@@ -163,7 +164,9 @@ class Demo:
         assert match, mail.text
         link = self.api.url + match.group(1).removeprefix(cloud.parameters["PublicBaseUrl"])
         with urllib.request.urlopen(link, timeout=30) as resp:  # noqa: S310 - our localhost
-            print(f"     GET  /sales/<token> -> {resp.status} (a confirmation page; nothing changes)")
+            print(
+                f"     GET  /sales/<token> -> {resp.status} (a confirmation page; nothing changes)"
+            )
         form = b"days=60&reason=Budget+opens+next+quarter"
         request = urllib.request.Request(link, data=form, method="POST")  # noqa: S310
         with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310 - our localhost
