@@ -104,3 +104,30 @@ def test_expired_link_refused() -> None:
         status, _, page = cloud.http("POST", button(mail, "Accept"), b"", write_key=None)
         assert status == 400 and "expired" in page
         assert contact_by_email(cloud, "ada@engines.example").stage == "mql"
+
+
+def test_content_mistakes_are_recorded_not_retried() -> None:
+    """A missing notification template or a broken team file is a marketer's mistake: the
+    lead is still handed over as far as possible and the reason is on the contact; the
+    stream is not blocked retrying it."""
+    with sales_cloud() as cloud:
+        cloud.client("s3").delete_object(Bucket=cloud.bucket, Key="templates/email/sales-mql.yaml")
+        warm_up(cloud, "u-ada", "ada@engines.example")
+        ada = contact_by_email(cloud, "ada@engines.example")
+        assert ada.stage == "mql" and ada.fields["owner"] == ANNA
+        [skipped] = named(cloud, ada, "sales.notify_skipped")
+        assert skipped.properties["reason"] == "template_error"
+        assert "sales-mql" in skipped.properties["detail"]
+        assert emails_to(cloud, ANNA) == []
+        assert cloud.errors == []
+
+
+def test_no_team_file_falls_back_to_the_sales_address() -> None:
+    with sales_cloud() as cloud:
+        cloud.client("s3").delete_object(Bucket=cloud.bucket, Key="sales/team.yaml")
+        warm_up(cloud, "u-ada", "ada@engines.example")
+        ada = contact_by_email(cloud, "ada@engines.example")
+        # SalesEmail is empty locally: nobody to give the lead to, and that is recorded
+        assert "owner" not in ada.fields
+        assert len(named(cloud, ada, "lead.unassigned")) == 1
+        assert cloud.errors == []

@@ -270,9 +270,17 @@ class SalesDesk:
             rendered = render_email(
                 load_template(self.blobs, NOTIFICATION_TEMPLATE), context, template_id="sales-mql"
             )
-        except TemplateProblem:
-            logger.exception("the sales notification template is broken")
-            raise
+        except TemplateProblem as exc:
+            # A content mistake, not a fault to retry: recorded where the marketer looks.
+            logger.error("the sales notification template is broken", extra={"problem": str(exc)})
+            record_activity(
+                self.activities,
+                contact.contact_id,
+                "sales.notify_skipped",
+                handoff.mql_id,
+                {"owner": handoff.owner, "reason": "template_error", "detail": str(exc)[:500]},
+            )
+            return "template_error"
         if not self.delivery.ledger_claim(send_id, int(now.timestamp())):
             return "already_sent"
         try:
