@@ -1,5 +1,6 @@
 """Reports over the activity lake: the admin API (`GET /admin/reports/{report}`, IAM
-authorised) and, hourly, automatic A/B winners. The SQL runs on DuckDB in this function
+authorised), hourly automatic A/B winners, and program runs that ended (Step Functions
+status changes, recorded as `program.exited` for the funnels). The SQL runs on DuckDB in this function
 (REPORT_ENGINE=duckdb: the lake is copied to /tmp) or on Athena (REPORT_ENGINE=athena)."""
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from nurture.adapters.reporting import AthenaEngine, DynamoSplitDecisions, S3Pro
 from nurture.reporting import service
 from nurture.reporting.duckdb_engine import DuckDbEngine, copy_lake
 from nurture.reporting.ports import SqlEngine
+from nurture.reporting.runs import exit_activity
 from nurture.reporting.winners import decide_winners, decision_activity
 from nurture.settings import ReportsSettings, load
 
@@ -87,6 +89,11 @@ def _record(program_id: str, step_id: str, decision: dict[str, Any]) -> None:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: Any) -> Any:
+    if event.get("detail-type") == "Step Functions Execution Status Change":
+        ended = exit_activity(event.get("detail") or {})
+        if ended is not None:
+            activities.put_new(ended)
+        return {"recorded": ended is not None}
     if event.get("detail-type") == "Scheduled Event":
         with _Engine() as engine:
             made = decide_winners(engine.get, catalog, decisions, _record)

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
 
 from localcloud.capture import TimelineEntry
+from localcloud.eventbridge import execution_ended
 
 
 class TimelineMixin:
@@ -102,6 +103,8 @@ class TimelineMixin:
                 "contact.score_changed": lambda: f"{props.get('old')} -> {props.get('new')}",
             }
             self._emit(who, f"{doc['name']}: {change[doc['name']]()}")
+        elif doc["name"] == "program.exited":
+            pass  # the execution's end is on the timeline already ("program ... finished")
         elif doc["kind"] in ("program", "contact"):
             self._emit(who, doc["name"])
 
@@ -143,4 +146,5 @@ class TimelineMixin:
                     )
                     self._emit(contact, f"program {program!r} {verdict}{extra}")
                     seen["done"] = True
+                    execution_ended(self, arn)  # EventBridge: Execution Status Change
             seen["seen_events"] = len(history)

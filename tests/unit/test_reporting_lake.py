@@ -207,3 +207,55 @@ def test_the_report_command_prints_a_table_csv_or_json(tmp_path: Path, capsys):
     assert json.loads(capsys.readouterr().out)["versions"][0]["entered"] == 1
     assert main(["report", "funnel", *common]) == 2
     assert "program" in capsys.readouterr().err
+
+
+def test_a_program_run_that_ended_is_an_exit_but_a_pause_for_a_long_wait_is_not():
+    from nurture.reporting.runs import exit_activity
+
+    machine = "arn:aws:states:eu-west-1:1:stateMachine:nurture-program-welcome:3"
+    base = {
+        "stateMachineArn": machine,
+        "name": "welcome--c1",
+        "executionArn": "arn:x",
+        "input": json.dumps({"contact_id": "c1", "program_id": "welcome"}),
+        "stopDate": 1767603600000,
+    }
+    finished = exit_activity({**base, "status": "SUCCEEDED", "output": "{}"})
+    assert finished is not None
+    assert (finished.name, finished.contact_id, finished.occurred_at) == (
+        "program.exited",
+        "c1",
+        "2026-01-05T09:00:00.000Z",
+    )
+    assert finished.properties == {
+        "program_id": "welcome",
+        "execution": "welcome--c1",
+        "status": "SUCCEEDED",
+        "reason": "finished",
+    }
+    stopped = exit_activity({**base, "status": "ABORTED", "cause": "goal reached: bought"})
+    assert stopped is not None and stopped.properties["reason"] == "stopped: goal reached: bought"
+    paused = {
+        **base,
+        "status": "SUCCEEDED",
+        "output": json.dumps({"last": {"Payload": {"status": "scheduled"}}}),
+    }
+    assert exit_activity(paused) is None
+    resumed = {
+        **base,
+        "status": "SUCCEEDED",
+        "name": "welcome-r2--c1",
+        "input": json.dumps({"contact_id": "c1", "run": "welcome--c1"}),
+    }
+    assert exit_activity(resumed).properties["execution"] == "welcome--c1"
+    assert exit_activity({**base, "status": "RUNNING"}) is None
+    assert (
+        exit_activity(
+            {
+                **base,
+                "status": "SUCCEEDED",
+                "stateMachineArn": "arn:aws:states:x:1:stateMachine:other",
+            }
+        )
+        is None
+    )

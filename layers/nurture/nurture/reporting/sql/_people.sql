@@ -6,7 +6,7 @@
 -- can earn credit, with their channel, campaign, program and content.
 WITH acts AS (
   SELECT * FROM (
-    SELECT a.*, row_number() OVER (PARTITION BY a.id ORDER BY a.ts) AS copy_no
+    SELECT a.*, row_number() OVER (PARTITION BY a.id) AS copy_no
     FROM activities AS a
     WHERE a.dt >= :dt_from
       AND (a.kind IN ('page', 'form', 'track') OR a.revenue IS NOT NULL

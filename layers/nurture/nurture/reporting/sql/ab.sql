@@ -2,7 +2,7 @@
 -- many of them reached the program's goal, and how many clicked an email after the split.
 WITH acts AS (
   SELECT * FROM (
-    SELECT a.*, row_number() OVER (PARTITION BY a.id ORDER BY a.ts) AS copy_no
+    SELECT a.*, row_number() OVER (PARTITION BY a.id) AS copy_no
     FROM activities AS a
     WHERE a.dt >= :dt_from AND a.program_id = :program
   ) AS deduped

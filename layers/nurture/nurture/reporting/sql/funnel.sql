@@ -2,7 +2,7 @@
 -- what happened in them (any time after), as (version, step_id, metric, detail, runs).
 WITH acts AS (
   SELECT * FROM (
-    SELECT a.*, row_number() OVER (PARTITION BY a.id ORDER BY a.ts) AS copy_no
+    SELECT a.*, row_number() OVER (PARTITION BY a.id) AS copy_no
     FROM activities AS a
     WHERE a.dt >= :dt_from AND a.program_id = :program
   ) AS deduped

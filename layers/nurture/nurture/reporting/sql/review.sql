@@ -2,7 +2,7 @@
 -- entered in the last window (entries from dt_from on).
 WITH acts AS (
   SELECT * FROM (
-    SELECT a.*, row_number() OVER (PARTITION BY a.id ORDER BY a.ts) AS copy_no
+    SELECT a.*, row_number() OVER (PARTITION BY a.id) AS copy_no
     FROM activities AS a
     WHERE a.dt >= :dt_from AND a.name IN ('program.entered', 'program.converted')
   ) AS deduped

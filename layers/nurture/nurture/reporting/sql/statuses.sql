@@ -2,7 +2,7 @@
 -- (entered < sent < opened < clicked < converted) among runs entered in [ts_from, ts_to).
 WITH acts AS (
   SELECT * FROM (
-    SELECT a.*, row_number() OVER (PARTITION BY a.id ORDER BY a.ts) AS copy_no
+    SELECT a.*, row_number() OVER (PARTITION BY a.id) AS copy_no
     FROM activities AS a
     WHERE a.dt >= :dt_from AND a.program_id = :program
   ) AS deduped
