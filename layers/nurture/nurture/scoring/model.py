@@ -35,7 +35,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from nurture.contacts import LifecycleStage
 from nurture.programs.conditions import Condition, Where
@@ -71,8 +79,14 @@ class OncePer(_Strict):
         return parse_duration(self.once_per)
 
 
+def _frequency_kind(value: Any) -> str:
+    # One alternative per shape, so a mistake gets one clear complaint, not one per option.
+    return "period" if isinstance(value, (dict, OncePer)) else "mode"
+
+
 Frequency = Annotated[
-    Literal["once", "every_time"] | OncePer,
+    Annotated[Literal["once", "every_time"], Tag("mode")] | Annotated[OncePer, Tag("period")],
+    Discriminator(_frequency_kind),
     Field(description="'once' per contact, 'every_time' (the default), or {once_per: '1 day'}"),
 ]
 
