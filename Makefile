@@ -52,6 +52,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/ingest_per_event.py
 	$(BIN)/python bench/scoring_per_event.py
+	$(BIN)/python bench/sales_per_event.py
 	$(BIN)/python bench/cold_import.py
 	$(BIN)/python bench/reports_lake.py --rows $(REPORT_ROWS)
 
