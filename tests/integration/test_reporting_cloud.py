@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
+import subprocess
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from care import Person
 
 from localcloud import LocalCloud
 from localcloud.iam_auth import sign
+from localcloud.server import LocalApi
 from nurture.adapters.lake import S3Lake
 from nurture.reporting import reports
 from nurture.reporting.duckdb_engine import DuckDbEngine, copy_lake
@@ -174,3 +177,33 @@ def _program_activities(cloud: LocalCloud) -> list[dict]:
         ExpressionAttributeValues={":pk": {"S": "program:ab-test"}},
     )["Items"]
     return [json.loads(i["doc"]["S"]) for i in items]
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl (7.75+ signs SigV4)")
+def test_curl_signing_with_the_local_credentials_reaches_the_admin_api(live: LocalCloud):
+    # curl's own SigV4 signer (not botocore) against the local server `make demo` runs
+    Person(live, "cy@example.com").form("newsletter-signup", consent_newsletter=True)
+    api = LocalApi(live, port=0, log=lambda line: None).start()
+    try:
+        url = f"{api.url}/admin/reports/statuses?program=welcome&since=2026-01-01&until=2026-01-31"
+
+        def curl(*args: str) -> tuple[int, str]:
+            done = subprocess.run(
+                ["curl", "-s", "-w", "\\n%{http_code}", *args, url],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+            )
+            body, _, code = done.stdout.rpartition("\n")
+            return int(code), body
+
+        status, body = curl("--aws-sigv4", "aws:amz:us-east-1:execute-api", "--user", "local:local")
+        assert status == 200, body
+        assert json.loads(body)["counts"]["sent"] == 1
+        assert (
+            curl("--aws-sigv4", "aws:amz:us-east-1:execute-api", "--user", "local:wrong")[0] == 403
+        )
+        assert curl("--user", "local-write-key:")[0] == 403
+    finally:
+        api.stop()

@@ -162,7 +162,7 @@ class Reactor:
     # activity, no workflow; what it records (score/grade/stage changes) reaches this again.
     scoring: Any = None
     # Sales hand-off, digest markers and CRM push (nurture.sales.desk.SalesDesk.observe):
-    # sees every activity of a known contact, after programs have reacted to it.
+    # sees every activity of a known contact, before programs react to it.
     sales: Any = None
 
     def handle(self, activity: Activity) -> None:
@@ -175,6 +175,8 @@ class Reactor:
             return  # still anonymous: stored, and joined to the contact once they identify
         if self.scoring is not None:
             self.scoring.on_activity(contact, activity)
+        if self.sales is not None:  # before programs, so their steps find the lead's owner
+            self.sales.observe(contact, activity)
         view = ContactView(contact, self.activities)
         # Goals first: a purchase that ends one run may start another (never two at once).
         self._check_goals(view, activity)
@@ -184,8 +186,6 @@ class Reactor:
                 if loaded and self.trigger_matches(loaded[1], activity, view):
                     self.enrol(program_id, contact, activity, view=view)
         self._resume_waits(contact.contact_id, activity)
-        if self.sales is not None:
-            self.sales.observe(contact, activity)
 
     def program(self, program_id: str) -> tuple[ProgramRecord, Program] | None:
         record = self.state.get_program(program_id)
