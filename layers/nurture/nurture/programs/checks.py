@@ -287,6 +287,13 @@ def check_program(program: Program) -> list[Problem]:
             if abs(total - 100) > 1e-6:
                 listed = " + ".join(f"{v.percent:g}" for v in step.variants)
                 add(index, ("variants",), f"percentages must add up to 100; {listed} = {total:g}")
+            if step.auto_winner and step.auto_winner.metric == "goal" and not program.goals:
+                add(
+                    index,
+                    ("auto_winner", "metric"),
+                    "the winner is picked on the program's goals, and it has none; add `goals:` "
+                    "or use `metric: clicks`",
+                )
         elif isinstance(step, Webhook):
             problem = _host_problem(step.url)
             if problem:
