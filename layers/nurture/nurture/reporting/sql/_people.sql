@@ -1,19 +1,16 @@
 -- (shared by the contact-level reports; nurture.reporting.queries puts it first)
 -- acts: the lake's rows from dt_from on that these reports read (touches, identities,
--- milestones, revenue), one per activity id (a retried batch may have
--- written a row twice). ids: which contact each actor key belongs to (anonymous visits
--- before a form are joined through `contact.identified`). touches: the activities that
--- can earn credit, with their channel, campaign, program and content.
+-- milestones, revenue). A retried batch may have written a row twice: what is counted or
+-- summed is kept DISTINCT by activity id (touches, revenue), the rest is MIN/MAX/DISTINCT
+-- and so the same either way. ids: which contact each actor key belongs to (anonymous
+-- visits before a form are joined through `contact.identified`). touches: the activities
+-- that can earn credit, with their channel, campaign, program and content.
 WITH acts AS (
-  SELECT * FROM (
-    SELECT a.*, row_number() OVER (PARTITION BY a.id) AS copy_no
-    FROM activities AS a
-    WHERE a.dt >= :dt_from
-      AND (a.kind IN ('page', 'form', 'track') OR a.revenue IS NOT NULL
-           OR a.name IN ('email.clicked', 'contact.identified', 'contact.stage_changed',
-                         'lead.accepted'))
-  ) AS deduped
-  WHERE copy_no = 1
+  SELECT * FROM activities AS a
+  WHERE a.dt >= :dt_from
+    AND (a.kind IN ('page', 'form', 'track') OR a.revenue IS NOT NULL
+         OR a.name IN ('email.clicked', 'contact.identified', 'contact.stage_changed',
+                       'lead.accepted'))
 ),
 ids AS (
   SELECT t.actor AS actor, MIN(i.contact_id) AS contact_id
@@ -31,7 +28,7 @@ resolved AS (
   LEFT JOIN ids ON ids.actor = a.actor
 ),
 touches AS (
-  SELECT id, contact_id, ts,
+  SELECT DISTINCT id, contact_id, ts,
          CASE
            WHEN name = 'email.clicked' THEN 'email'
            WHEN kind = 'form' THEN 'form'

@@ -1,12 +1,8 @@
 -- A/B/n: per split step and variant, the runs that went that way in [ts_from, ts_to), how
 -- many of them reached the program's goal, and how many clicked an email after the split.
+-- Every figure counts distinct runs, so a row a retried batch wrote twice counts once.
 WITH acts AS (
-  SELECT * FROM (
-    SELECT a.*, row_number() OVER (PARTITION BY a.id) AS copy_no
-    FROM activities AS a
-    WHERE a.dt >= :dt_from AND a.program_id = :program
-  ) AS deduped
-  WHERE copy_no = 1
+  SELECT * FROM activities AS a WHERE a.dt >= :dt_from AND a.program_id = :program
 ),
 splits AS (
   SELECT step_id, variant, execution, MIN(ts) AS ts

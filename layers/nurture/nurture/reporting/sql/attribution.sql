@@ -3,7 +3,7 @@
 -- channel and content. Revenue without any touch is credited to channel '(direct)', so
 -- each model's credits add up to the revenue.
 , revenue AS (
-  SELECT id AS revenue_id, contact_id, ts AS revenue_ts, revenue AS amount
+  SELECT DISTINCT id AS revenue_id, contact_id, ts AS revenue_ts, revenue AS amount
   FROM resolved
   WHERE revenue IS NOT NULL AND contact_id IS NOT NULL
     AND ts >= CAST(:ts_from AS TIMESTAMP) AND ts < CAST(:ts_to AS TIMESTAMP)

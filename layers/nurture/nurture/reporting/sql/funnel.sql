@@ -1,12 +1,8 @@
 -- Program funnel: the runs that entered a program in [ts_from, ts_to), per version, and
 -- what happened in them (any time after), as (version, step_id, metric, detail, runs).
+-- Every figure counts distinct runs, so a row a retried batch wrote twice counts once.
 WITH acts AS (
-  SELECT * FROM (
-    SELECT a.*, row_number() OVER (PARTITION BY a.id) AS copy_no
-    FROM activities AS a
-    WHERE a.dt >= :dt_from AND a.program_id = :program
-  ) AS deduped
-  WHERE copy_no = 1
+  SELECT * FROM activities AS a WHERE a.dt >= :dt_from AND a.program_id = :program
 ),
 runs AS (
   SELECT execution, MIN(version) AS version

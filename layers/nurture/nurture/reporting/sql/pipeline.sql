@@ -13,7 +13,7 @@
   WHERE recency = 1
 ),
 moves AS (
-  SELECT contact_id, ts,
+  SELECT DISTINCT id, contact_id, ts,
          CASE
            WHEN name = 'contact.identified' AND created THEN 'new_contacts'
            WHEN name = 'contact.stage_changed' AND stage_to = 'lead' THEN 'leads'

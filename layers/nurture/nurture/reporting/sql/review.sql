@@ -1,12 +1,9 @@
 -- Program review: per program, the last entry and the last conversion, and how many runs
 -- entered in the last window (entries from dt_from on).
+-- Every figure counts distinct runs, so a row a retried batch wrote twice counts once.
 WITH acts AS (
-  SELECT * FROM (
-    SELECT a.*, row_number() OVER (PARTITION BY a.id) AS copy_no
-    FROM activities AS a
-    WHERE a.dt >= :dt_from AND a.name IN ('program.entered', 'program.converted')
-  ) AS deduped
-  WHERE copy_no = 1
+  SELECT * FROM activities AS a
+  WHERE a.dt >= :dt_from AND a.name IN ('program.entered', 'program.converted')
 )
 SELECT program_id,
        MAX(CASE WHEN name = 'program.entered' THEN ts END) AS last_entry,

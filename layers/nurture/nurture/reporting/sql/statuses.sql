@@ -1,12 +1,8 @@
 -- Campaign membership statuses: each contact's furthest status in a program
 -- (entered < sent < opened < clicked < converted) among runs entered in [ts_from, ts_to).
+-- Every figure counts distinct runs, so a row a retried batch wrote twice counts once.
 WITH acts AS (
-  SELECT * FROM (
-    SELECT a.*, row_number() OVER (PARTITION BY a.id) AS copy_no
-    FROM activities AS a
-    WHERE a.dt >= :dt_from AND a.program_id = :program
-  ) AS deduped
-  WHERE copy_no = 1
+  SELECT * FROM activities AS a WHERE a.dt >= :dt_from AND a.program_id = :program
 ),
 runs AS (
   SELECT DISTINCT execution, contact_id
