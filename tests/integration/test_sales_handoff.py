@@ -131,3 +131,28 @@ def test_no_team_file_falls_back_to_the_sales_address() -> None:
         assert "owner" not in ada.fields
         assert len(named(cloud, ada, "lead.unassigned")) == 1
         assert cloud.errors == []
+
+
+def test_programs_start_on_the_hand_off_and_on_answers() -> None:
+    """sales-ready's call task goes to the owner the hand-off assigned (the owner is set
+    before programs react to the MQL stage change), and a program can start on an answer."""
+    with sales_cloud() as cloud:
+        cloud.sync_content(only=["sales-ready"])
+        cloud.upload(
+            "programs/after-accept.yaml",
+            "id: after-accept\nname: Brief the account team\ntrigger:\n  event: lead.accepted\n"
+            "steps:\n  - {id: brief, type: create_task, title: Brief the account team, "
+            "assignee: owner, due: 1 day}\n",
+        )
+        warm_up(cloud, "u-ada", "ada@engines.example")
+        ada = contact_by_email(cloud, "ada@engines.example")
+        [call] = named(cloud, ada, "task.created")
+        assert call.properties["assignee"] == ANNA
+        assert call.properties["program_id"] == "sales-ready"
+        cloud.http("POST", button(emails_to(cloud, ANNA)[0], "Accept"), b"", write_key=None)
+        tasks = [t.properties for t in named(cloud, ada, "task.created")]
+        assert {(t["program_id"], t["assignee"]) for t in tasks} == {
+            ("sales-ready", ANNA),
+            ("after-accept", ANNA),
+        }
+        assert cloud.errors == []

@@ -123,6 +123,11 @@ class SalesDesk:
     def observe(self, contact: Contact, activity: Activity) -> None:
         if activity.name in HANDOFF_EVENTS:
             contact = self.hand_over(contact, activity) or contact
+        elif _became_mql(activity) and owner_of(contact) is None:
+            # The stage change may reach programs (sales-ready: a call task for the owner)
+            # before lead.mql reaches us: the owner is set first, from whichever comes first.
+            self.ensure_owner(contact, activity)
+            contact = self.contacts.get(contact.contact_id) or contact
         if self.crm is not None and activity.name in self.crm.pushed_events:
             self.crm.push(contact, activity)
         owner = owner_of(contact)
@@ -142,22 +147,10 @@ class SalesDesk:
             if held:
                 self._hold(contact, cause, current, held)
                 return None
-        owner, how = owner_of(contact), "existing"
+        owner = self.ensure_owner(contact, cause)
         if owner is None:
-            owner, how = self.assign(contact, cause.message_id)
-            if owner is None:
-                record_activity(
-                    self.activities, contact_id, "lead.unassigned", cause.message_id, {}
-                )
-                return None
-            self._set_owner(contact_id, owner, f"owner#{cause.message_id}")
-            record_activity(
-                self.activities,
-                contact_id,
-                "lead.assigned",
-                cause.message_id,
-                {"owner": owner, "how": how, "cause": cause.name},
-            )
+            record_activity(self.activities, contact_id, "lead.unassigned", cause.message_id, {})
+            return None
         if cause.name == "lead.reactivated":
             self.set_stage(contact_id, "mql", f"reactivated#{cause.message_id}", cause.name)
 
@@ -205,6 +198,26 @@ class SalesDesk:
             cause.message_id,
             {"reason": why, "owner": current.owner, "recycle_until": current.recycle_until},
         )
+
+    def ensure_owner(self, contact: Contact, cause: Activity) -> str | None:
+        """The contact's owner, assigned by the rules if it has none (`lead.assigned`)."""
+        owner = owner_of(contact)
+        if owner is not None:
+            return owner
+        # One pick per contact (kept 35 days): the stage change and lead.mql, or a retry of
+        # either, get the same owner and move the round robin once.
+        owner, how = self.assign(contact, "owner")
+        if owner is None:
+            return None
+        if self._set_owner(contact.contact_id, owner, f"owner#{cause.message_id}"):
+            record_activity(
+                self.activities,
+                contact.contact_id,
+                "lead.assigned",
+                cause.message_id,
+                {"owner": owner, "how": how, "cause": cause.name},
+            )
+        return owner
 
     def assign(self, contact: Contact, key: str) -> tuple[str | None, str]:
         """(owner, how) by the first matching rule, else the default owner."""
@@ -482,6 +495,10 @@ class SalesDesk:
         applied, note = self.contacts.apply_once(contact_id, key, change)
         if applied and note:
             record_changes(self.activities, contact_id, key, note, {"by": by})
+
+
+def _became_mql(activity: Activity) -> bool:
+    return activity.name == "contact.stage_changed" and activity.properties.get("to") == "mql"
 
 
 def _summary(handoff: Handoff | None) -> dict[str, Any]:
