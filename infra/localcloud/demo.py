@@ -115,10 +115,31 @@ class Demo:
         self.say("9. A malformed event is rejected, with the reason, and nothing is stored")
         status, answer = self.post("/v1/track", {"anonymousId": "visitor-x", "properties": {}})
         print(f"     POST /v1/track without 'event' -> {status} {json.dumps(answer)}")
+        self.funnel()
         if cloud.errors:
             raise SystemExit(
                 "the local cloud reported function errors:\n" + "\n".join(cloud.errors)
             )
+
+    def funnel(self) -> None:
+        """The welcome program's funnel, from the activity lake the run filled (DuckDB)."""
+        from localcloud.commands.report import FolderCatalog, render
+        from nurture.adapters.lake import S3Lake
+        from nurture.reporting import service
+        from nurture.reporting.duckdb_engine import engine_for_lake
+
+        self.say("10. What it achieved: the welcome funnel, from the activity lake (lake/ in S3)")
+        engine = engine_for_lake(S3Lake(self.cloud.client("s3"), self.cloud.bucket))
+        today = self.cloud.clock.now().date()
+        result = service.run(
+            "funnel",
+            {"program": "welcome", "since": today.replace(day=1).isoformat()},
+            engine,
+            FolderCatalog(self.cloud.root / "programs"),
+            today,
+        )
+        for line in render(result, "table").splitlines():
+            print(f"     {line}")
 
     def contact(self, email: str) -> dict[str, Any]:
         table = self.cloud.resolver.refs["ContactsTable"]
@@ -224,6 +245,8 @@ The API stays up for your own requests (Ctrl-C to stop). Try:
   curl -s {api.url}/_local/outbox                       # captured emails
   curl -s -X POST {api.url}/_local/outbox/<message_id>/click
   curl -s -X POST '{api.url}/_local/clock/advance?days=3'  # let virtual time pass
+  curl -s --aws-sigv4 aws:amz:us-east-1:execute-api --user local:local \\
+       '{api.url}/admin/reports/funnel?program=welcome'  # reports API (IAM-signed)
 """,
         flush=True,
     )

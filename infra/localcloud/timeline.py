@@ -103,8 +103,8 @@ class TimelineMixin:
                 "contact.score_changed": lambda: f"{props.get('old')} -> {props.get('new')}",
             }
             self._emit(who, f"{doc['name']}: {change[doc['name']]()}")
-        elif doc["name"] == "program.exited":
-            pass  # the execution's end is on the timeline already ("program ... finished")
+        elif doc["name"] in ("program.exited", "program.branched", "program.waiting"):
+            pass  # on the timeline already from the execution ("finished", "branch taken")
         elif doc["kind"] in ("program", "contact"):
             self._emit(who, doc["name"])
 

@@ -151,22 +151,21 @@ def table_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     kind = result["report"]
     if kind == "funnel":
         rows = []
+        sends = ("sent", "delivered", "opened", "clicked", "skipped")
         for v in result["versions"]:
             rows.append({"version": v["version"], "step": "(entered)", "reached": v["entered"]})
             for s in v["steps"]:
-                rows.append(
-                    {
-                        "version": v["version"],
-                        "step": s["step_id"],
-                        **{k: _fmt(s[k]) for k in s if k != "step_id"},
-                    }
-                )
+                row = {"version": v["version"], "step": s["step_id"], "reached": s["reached"]}
+                if any(s[k] for k in sends):  # a send step
+                    row.update({k: s[k] for k in sends})
+                row["detail"] = _fmt(s.get("variants") or s["skip_reasons"]) or None
+                rows.append(row)
             rows.append(
                 {
                     "version": v["version"],
                     "step": "(converted)",
                     "reached": v["converted"],
-                    "skip_reasons": _fmt(v["goals"]),
+                    "detail": _fmt(v["goals"]) or None,
                 }
             )
             rows.append(
@@ -174,7 +173,7 @@ def table_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
                     "version": v["version"],
                     "step": "(exited)",
                     "reached": v["exited"],
-                    "skip_reasons": _fmt(v["exit_reasons"]),
+                    "detail": _fmt(v["exit_reasons"]) or None,
                 }
             )
         for h in result["holdout"]:
@@ -183,7 +182,7 @@ def table_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
                     "version": "holdout",
                     "step": h["step_id"],
                     "reached": h["holdout"]["entrants"],
-                    "variants": f"lift {h['lift']} (relative {h['relative_lift']}), "
+                    "detail": f"lift {h['lift']} (relative {h['relative_lift']}), "
                     f"confidence {h['confidence']}",
                 }
             )

@@ -130,10 +130,17 @@ def branch(runner: StepRunner, request: StepRequest) -> dict[str, Any]:
     step = step_from_params("branch", request.step_id, request.params)
     view = ContactView(_contact(runner, request), runner.activities)
     now = clock.now()
-    for rule in step.branches:
-        if view.holds(rule.when, now):
-            return {"next": rule.next}
-    return {"next": step.default}
+    taken = next((rule.next for rule in step.branches if view.holds(rule.when, now)), None)
+    taken = taken or step.default
+    # recorded so funnels show the step reached and the way taken
+    record_activity(
+        runner.activities,
+        request.contact_id,
+        "program.branched",
+        _key(request),
+        {**_origin(request), "next": taken},
+    )
+    return {"next": taken}
 
 
 def split_bucket(execution: str, step_id: str) -> float:

@@ -19,7 +19,7 @@ from nurture.ports import (
     WaitRegistration,
     Workflows,
 )
-from nurture.react import waited_event_keys
+from nurture.react import record_activity, waited_event_keys
 from nurture.reporting.ports import SplitDecisions
 
 WAIT_MARGIN_SECONDS = 86400
@@ -113,6 +113,19 @@ class StepRunner:
             raise StepFailed("wait_for_event needs a task token")
         event_key = request.params["event_key"]
         timeout = int(request.params["timeout_seconds"])
+        # recorded so funnels show the step reached (what ends the wait is recorded anyway)
+        record_activity(
+            self.activities,
+            request.contact_id,
+            "program.waiting",
+            f"{request.execution}#{request.step_id}",
+            {
+                "program_id": request.program_id,
+                "step_id": request.step_id,
+                "execution": request.execution,
+                "event": event_key,
+            },
+        )
         # A click can land seconds after the send, before this step ran: if this run's
         # email was already opened/clicked, resume at once instead of waiting for it again.
         if event_key.startswith("email."):
