@@ -182,8 +182,12 @@ class SalesDesk:
             return "recycled"
         if current.status == "disqualified":
             return "disqualified"
-        if current.status in ("notified", "accepted"):
-            return f"already_{current.status}"
+        if current.status == "accepted":
+            return "already_accepted"
+        if current.status == "notified":
+            # Unanswered: held while fresh; after a recycle period, a new crossing is news.
+            age = now - _parse(current.mql_at)
+            return "already_notified" if age < timedelta(days=self.team.recycle.days) else None
         return None
 
     def _hold(self, contact: Contact, cause: Activity, current: Handoff, why: str) -> None:
