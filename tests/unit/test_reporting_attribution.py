@@ -162,6 +162,10 @@ def test_the_lookback_window_leaves_older_touches_out(engine):
     assert rows["email"]["linear"] == 500 and rows["referral"]["linear"] == 500
     assert rows["email"]["first_touch"] == 1000 and rows["referral"]["last_touch"] == 1000
     assert "cpc" not in rows and "form" not in rows
+    # W-shaped: no touch before the contact was created (no lead-creation milestone); t3 is
+    # both the first touch and the MQL touch: 0.3 + 0.3; t4 gets 0.1; scaled by 1 / 0.7
+    assert rows["email"]["w_shaped"] == round(1000 * 0.6 / 0.7, 2) == 857.14
+    assert rows["referral"]["w_shaped"] == round(1000 * 0.1 / 0.7, 2) == 142.86
 
 
 def test_which_touch_created_the_contact(engine):

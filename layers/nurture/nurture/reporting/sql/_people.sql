@@ -20,12 +20,21 @@ ids AS (
   GROUP BY t.actor
 ),
 resolved AS (
-  SELECT a.id, a.kind, a.name, a.ts, COALESCE(a.contact_id, ids.contact_id) AS contact_id,
+  -- what the system recorded names the contact; what a visitor did is joined by actor key
+  SELECT a.id, a.kind, a.name, a.ts, a.contact_id AS contact_id,
          a.program_id, a.step_id, a.utm_source, a.utm_medium, a.utm_campaign, a.utm_content,
          a.referrer_host, a.url_host, a.revenue, a.created, a.stage_to, a.source,
          a.response_seconds
   FROM acts AS a
-  LEFT JOIN ids ON ids.actor = a.actor
+  WHERE a.contact_id IS NOT NULL
+  UNION ALL
+  SELECT a.id, a.kind, a.name, a.ts, ids.contact_id AS contact_id,
+         a.program_id, a.step_id, a.utm_source, a.utm_medium, a.utm_campaign, a.utm_content,
+         a.referrer_host, a.url_host, a.revenue, a.created, a.stage_to, a.source,
+         a.response_seconds
+  FROM acts AS a
+  JOIN ids ON ids.actor = a.actor
+  WHERE a.contact_id IS NULL
 ),
 touches AS (
   SELECT DISTINCT id, contact_id, ts,

@@ -1,7 +1,10 @@
 -- Attribution: each revenue event in [ts_from, ts_to) credited to the contact's touches in
 -- the lookback window before it, under every model at once; summed per program, campaign,
 -- channel and content. Revenue without any touch is credited to channel '(direct)', so
--- each model's credits add up to the revenue.
+-- each model's credits add up to the revenue. One window pass per revenue event: a touch's
+-- position, the number of touches, the milestones' positions (the lead-creation touch is
+-- the last at or before the contact was created: its position is how many touches came
+-- by then; the same for the MQL) and the time-decay weights' sum.
 , revenue AS (
   SELECT DISTINCT id AS revenue_id, contact_id, ts AS revenue_ts, revenue AS amount
   FROM resolved
@@ -9,43 +12,34 @@
     AND ts >= CAST(:ts_from AS TIMESTAMP) AND ts < CAST(:ts_to AS TIMESTAMP)
 ),
 paths AS (
-  SELECT r.revenue_id, r.amount, t.id AS touch_id, t.ts, t.channel, t.program, t.campaign,
-         t.content,
+  SELECT r.revenue_id, r.amount, t.channel, t.program, t.campaign, t.content,
          row_number() OVER (PARTITION BY r.revenue_id ORDER BY t.ts, t.id) AS pos,
          COUNT(*) OVER (PARTITION BY r.revenue_id) AS n,
-         DATE_DIFF('second', t.ts, r.revenue_ts) AS age_s,
-         m.created_at, m.mql_at
+         SUM(CASE WHEN t.ts <= m.created_at THEN 1 ELSE 0 END)
+           OVER (PARTITION BY r.revenue_id) AS lead_pos,
+         SUM(CASE WHEN t.ts <= m.mql_at THEN 1 ELSE 0 END)
+           OVER (PARTITION BY r.revenue_id) AS mql_pos,
+         POWER(2.0, -1.0 * DATE_DIFF('second', t.ts, r.revenue_ts) / :half_life_seconds) AS w_decay,
+         SUM(POWER(2.0, -1.0 * DATE_DIFF('second', t.ts, r.revenue_ts) / :half_life_seconds))
+           OVER (PARTITION BY r.revenue_id) AS decay_total
   FROM revenue AS r
   JOIN touches AS t
     ON t.contact_id = r.contact_id AND t.ts <= r.revenue_ts
    AND DATE_DIFF('second', t.ts, r.revenue_ts) <= :lookback_seconds
   LEFT JOIN milestones AS m ON m.contact_id = r.contact_id
 ),
-marked AS (
+shaped AS (
+  -- W-shaped: 30% per milestone role (first touch, lead creation, MQL) a touch plays, 10%
+  -- shared by the touches that play none; scaled by the total so it adds up to 1.
   SELECT p.*,
-         MAX(CASE WHEN p.created_at IS NOT NULL AND p.ts <= p.created_at THEN p.pos END)
-           OVER (PARTITION BY p.revenue_id) AS lead_pos,
-         MAX(CASE WHEN p.mql_at IS NOT NULL AND p.ts <= p.mql_at THEN p.pos END)
-           OVER (PARTITION BY p.revenue_id) AS mql_pos
-  FROM paths AS p
-),
-weighted AS (
-  SELECT m.*,
-         CASE WHEN pos = 1 OR pos = lead_pos OR pos = mql_pos THEN 1 ELSE 0 END AS milestone,
+         0.3 * (1 + CASE WHEN lead_pos > 0 THEN 1 ELSE 0 END
+                  + CASE WHEN mql_pos > 0 THEN 1 ELSE 0 END) AS roles_total,
+         1 + CASE WHEN lead_pos > 1 THEN 1 ELSE 0 END
+           + CASE WHEN mql_pos > 1 AND mql_pos <> lead_pos THEN 1 ELSE 0 END AS milestone_touches,
          0.3 * (CASE WHEN pos = 1 THEN 1 ELSE 0 END
                 + CASE WHEN pos = lead_pos THEN 1 ELSE 0 END
-                + CASE WHEN pos = mql_pos THEN 1 ELSE 0 END) AS w_roles,
-         POWER(2.0, -1.0 * age_s / :half_life_seconds) AS w_decay
-  FROM marked AS m
-),
-w_shaped AS (
-  SELECT w.*,
-         w_roles + CASE
-           WHEN milestone = 0
-             THEN 0.1 / (n - SUM(milestone) OVER (PARTITION BY revenue_id))
-           ELSE 0
-         END AS w_w
-  FROM weighted AS w
+                + CASE WHEN pos = mql_pos THEN 1 ELSE 0 END) AS w_roles
+  FROM paths AS p
 ),
 credits AS (
   SELECT revenue_id, amount, channel, program, campaign, content,
@@ -58,9 +52,13 @@ credits AS (
            WHEN pos = 1 OR pos = n THEN 0.4
            ELSE 0.2 / (n - 2)
          END AS u_shaped,
-         amount * w_w / SUM(w_w) OVER (PARTITION BY revenue_id) AS w_shaped,
-         amount * w_decay / SUM(w_decay) OVER (PARTITION BY revenue_id) AS time_decay
-  FROM w_shaped
+         amount * (CASE
+                     WHEN w_roles > 0 THEN w_roles
+                     ELSE 0.1 / (n - milestone_touches)
+                   END)
+                / (roles_total + CASE WHEN n > milestone_touches THEN 0.1 ELSE 0 END) AS w_shaped,
+         amount * w_decay / decay_total AS time_decay
+  FROM shaped
   UNION ALL
   SELECT revenue_id, amount, '(direct)', NULL, NULL, NULL,
          amount, amount, amount, amount, amount, amount

@@ -5,17 +5,17 @@
   FROM milestones
   WHERE created_at >= CAST(:ts_from AS TIMESTAMP) AND created_at < CAST(:ts_to AS TIMESTAMP)
 ),
-ranked AS (
-  SELECT c.contact_id, t.channel, t.program, t.campaign, t.content,
-         row_number() OVER (PARTITION BY c.contact_id ORDER BY t.ts DESC, t.id DESC) AS recency
+creating AS (
+  SELECT c.contact_id, MAX_BY(t.id, t.ts) AS touch_id
   FROM created AS c
   LEFT JOIN touches AS t
     ON t.contact_id = c.contact_id AND t.ts <= c.created_at
    AND DATE_DIFF('second', t.ts, c.created_at) <= :lookback_seconds
+  GROUP BY c.contact_id
 )
-SELECT COALESCE(channel, '(direct)') AS channel, program, campaign, content,
+SELECT COALESCE(t.channel, '(direct)') AS channel, t.program, t.campaign, t.content,
        COUNT(*) AS contacts
-FROM ranked
-WHERE recency = 1
-GROUP BY COALESCE(channel, '(direct)'), program, campaign, content
+FROM creating AS c
+LEFT JOIN touches AS t ON t.id = c.touch_id
+GROUP BY COALESCE(t.channel, '(direct)'), t.program, t.campaign, t.content
 ORDER BY contacts DESC, channel, campaign, content

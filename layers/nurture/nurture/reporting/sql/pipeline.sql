@@ -2,15 +2,12 @@
 -- many contacts were created and reached lead, MQL, SQL and customer; and speed to lead
 -- (`lead.accepted` response times) per week.
 , origin AS (
-  SELECT contact_id, channel FROM (
-    SELECT m.contact_id, t.channel,
-           row_number() OVER (PARTITION BY m.contact_id ORDER BY t.ts DESC, t.id DESC) AS recency
-    FROM milestones AS m
-    LEFT JOIN touches AS t
-      ON t.contact_id = m.contact_id AND m.created_at IS NOT NULL AND t.ts <= m.created_at
-     AND DATE_DIFF('second', t.ts, m.created_at) <= :lookback_seconds
-  ) AS o
-  WHERE recency = 1
+  SELECT m.contact_id, MAX_BY(t.channel, t.ts) AS channel
+  FROM milestones AS m
+  JOIN touches AS t
+    ON t.contact_id = m.contact_id AND t.ts <= m.created_at
+   AND DATE_DIFF('second', t.ts, m.created_at) <= :lookback_seconds
+  GROUP BY m.contact_id
 ),
 moves AS (
   SELECT DISTINCT id, contact_id, ts,
