@@ -3,17 +3,21 @@ and idempotent under retries through a counter with a conditional write), defaul
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+import yaml
+from jsonschema import Draft202012Validator
 from moto import mock_aws
 
 from nurture.adapters.sales import DynamoSales
 from nurture.contacts import Contact
 from nurture.sales.desk import SalesDesk
+from nurture.sales.schema import render
 from nurture.sales.team import TeamProblem, parse_team
 
 pytestmark = pytest.mark.unit
@@ -177,3 +181,14 @@ def test_the_shipped_team_file_is_valid() -> None:
     team = parse_team((ROOT / "sales" / "team.yaml").read_text())
     assert {o.team for o in team.owners} >= {"nordics", "americas"}
     assert team.digest.hour == 8
+
+
+def test_the_team_schema_is_current_and_accepts_the_shipped_file() -> None:
+    path = ROOT / "schemas" / "sales-team.schema.json"
+    assert path.read_text() == render(), "run python -m nurture.sales.schema --write"
+    schema = json.loads(path.read_text())
+    Draft202012Validator.check_schema(schema)
+    validator = Draft202012Validator(schema)
+    shipped = yaml.safe_load((ROOT / "sales" / "team.yaml").read_text())
+    assert list(validator.iter_errors(shipped)) == []
+    assert list(validator.iter_errors({**shipped, "owners": [{"name": "no email"}]}))
