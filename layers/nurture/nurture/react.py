@@ -61,6 +61,7 @@ from nurture.programs.model import (
 from nurture.tracking.claims import IdentityClaims
 from nurture.tracking.events import Activity
 from nurture.tracking.identity import apply_alias, contact_for_user, join_account
+from nurture.tracking.names import event_key
 from nurture.tracking.trust import may_change_known
 
 # Activity kinds this system writes about itself; they never identify anyone.
@@ -186,6 +187,8 @@ class Reactor:
                 if loaded and self.trigger_matches(loaded[1], activity, view):
                     self.enrol(program_id, contact, activity, view=view)
         self._resume_waits(contact.contact_id, activity)
+        if self.sales is not None:
+            self.sales.observe(contact, activity)
 
     def program(self, program_id: str) -> tuple[ProgramRecord, Program] | None:
         record = self.state.get_program(program_id)
@@ -517,11 +520,15 @@ def trigger_keys_for(activity: Activity) -> list[str]:
     props = activity.properties
     keys: list[str] = []
     if activity.kind == "form":
-        keys += [f"form:{activity.name}", f"event:form:{activity.name}", "event:form"]
-    elif activity.kind == "page":
-        keys.append("event:page")
+        keys += [
+            f"form:{activity.name}",
+            f"event:{event_key(f'form:{activity.name}')}",
+            "event:form",
+        ]
+    elif activity.kind in ("page", "screen"):
+        keys.append(f"event:{activity.kind}")
     elif activity.kind in ("track", "email", "webhook", "task", "sales", "lead"):
-        keys.append(f"event:{activity.name}")
+        keys.append(f"event:{event_key(activity.name)}")
     elif activity.name == "contact.field_changed":
         keys += [f"field_changed:{name}" for name in props.get("fields") or []]
     elif activity.name == "contact.stage_changed":
@@ -539,11 +546,11 @@ def waited_event_keys(activity: Activity) -> list[str]:
         props = activity.properties
         return [f"{activity.name}:{props.get('program_id')}:{props.get('step_id')}"]
     if activity.kind == "track":
-        return [f"track:{activity.name}"]
+        return [f"track:{event_key(activity.name)}"]
     if activity.kind == "form":
         return [f"form:{activity.name}"]
-    if activity.kind == "page":
-        return ["page"]
+    if activity.kind in ("page", "screen"):
+        return [activity.kind]
     return []
 
 

@@ -66,6 +66,7 @@ from nurture.programs.model import (
     WaitUntil,
     Webhook,
 )
+from nurture.tracking import names
 
 # Re-exported: the runtime and the tests import these from here.
 __all__ = [
@@ -124,9 +125,9 @@ def event_key(program_id: str, step: WaitForEvent) -> str:
     `<email event>:<program>:<send step>`, `page`, `form:<id>` or `track:<event>`."""
     if step.email:
         return f"{step.event}:{program_id}:{step.email}"
-    if step.event == "page" or step.event.startswith("form:"):
+    if step.event in ("page", "screen") or step.event.startswith("form:"):
         return step.event
-    return f"track:{step.event}"
+    return f"track:{names.event_key(step.event)}"
 
 
 def step_params(step: Any) -> dict[str, Any]:

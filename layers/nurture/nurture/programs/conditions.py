@@ -45,6 +45,7 @@ from pydantic import (
 
 from nurture.contacts import LifecycleStage
 from nurture.programs.durations import parse_duration
+from nurture.tracking.names import event_key
 
 Scalar = str | int | float | bool | None
 
@@ -328,13 +329,14 @@ def activity_property(activity: Any, path: str) -> tuple[bool, Any]:
 def event_name_matches(event: str, activity: Any) -> bool:
     """`event` as written in a program ('page', 'form:<id>', 'form', or a name) vs an activity."""
     kind, name = _field(activity, "kind"), _field(activity, "name")
-    if event == "page":
-        return bool(kind == "page")
+    if event in ("page", "screen"):
+        return bool(kind == event)
     if event == "form":
         return bool(kind == "form")
     if event.startswith("form:"):
         return bool(kind == "form" and name == event.removeprefix("form:"))
-    return bool(name == event)
+    # `Order Completed` is `order_completed` (nurture.tracking.names)
+    return isinstance(name, str) and event_key(name) == event_key(event)
 
 
 def activity_matches(event: str, where: Mapping[str, Any], activity: Any) -> bool:

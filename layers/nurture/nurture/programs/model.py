@@ -34,6 +34,7 @@ from nurture.programs.conditions import (
     evaluate,
 )
 from nurture.programs.durations import parse_duration, parse_offset, parse_time_of_day
+from nurture.tracking.names import event_key
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,39}$"
 _ID = re.compile(ID_PATTERN)
@@ -615,7 +616,7 @@ def trigger_key(trigger: Any) -> str:
     if isinstance(trigger, FormTrigger):
         return f"form:{trigger.form}"
     if isinstance(trigger, EventTrigger):
-        return f"event:{trigger.event}"
+        return f"event:{event_key(trigger.event)}"  # names matched as nurture.tracking.names says
     if isinstance(trigger, FieldChangedTrigger):
         return f"field_changed:{trigger.field_changed}"
     if isinstance(trigger, StageChangedTrigger):
