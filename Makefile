@@ -1,8 +1,14 @@
 # The two commands a newcomer needs: `make demo` and `make test`.
-PYTHON ?= python3
+# Python 3.12, the Lambda runtime in template.yaml: the tests, the layer build (sam build) and
+# Lambda run the same Python. python3.12 from PATH, else pyenv's (e.g. pyenv install 3.12).
+PYTHON ?= $(firstword $(foreach p,python3.12 $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12),$(shell $(p) -c "import sys; assert sys.version_info[:2] == (3, 12)" >/dev/null 2>&1 && echo $(p))))
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Tools whose pins clash with the project's, each in a venv of its own (tools/*.txt).
+CHECKOV_STAMP := $(VENV)/tools/checkov/.installed
+SAM := $(VENV)/tools/sam/bin/sam
+SAM_STAMP := $(VENV)/tools/sam/.installed
 # AWS's Amazon States Language validation (npm), which the local cloud and the tests run.
 ASL := infra/asl-validator
 ASL_STAMP := $(ASL)/node_modules/.installed
@@ -14,13 +20,20 @@ ARGS ?=
 # activities in the synthetic lake of bench/reports_lake.py (e.g. REPORT_ROWS=50000 to smoke-test)
 REPORT_ROWS ?= 1000000
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint build bench clean
 
 $(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python 3.12 is needed (the Lambda runtime): install python3.12, or pyenv install 3.12"; exit 1; }
+	@$(BIN)/python -c "import sys; assert sys.version_info[:2] == (3, 12)" 2>/dev/null || rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+$(VENV)/tools/%/.installed: tools/%.txt $(STAMP)
+	$(PYTHON) -m venv $(VENV)/tools/$*
+	$(VENV)/tools/$*/bin/pip install --quiet -r tools/$*.txt
+	touch $@
 
 $(ASL_STAMP): $(ASL)/package-lock.json
 	@command -v npm >/dev/null || { echo "Node.js 18+ with npm is needed (e.g. apt-get install nodejs npm)"; exit 1; }
@@ -38,7 +51,7 @@ $(CHROMIUM):
 demo: $(STAMP) $(ASL_STAMP)
 	$(BIN)/python -m localcloud.demo $(ARGS)
 
-test: $(STAMP) $(ASL_STAMP) $(SITE_STAMP) $(CHROMIUM)
+test: $(STAMP) $(ASL_STAMP) $(SITE_STAMP) $(CHROMIUM) $(CHECKOV_STAMP) $(SAM_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -47,7 +60,12 @@ test: $(STAMP) $(ASL_STAMP) $(SITE_STAMP) $(CHROMIUM)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/cfn-lint template.yaml
+	$(BIN)/cfn-lint --include-checks I -- template.yaml
+
+# What `sam deploy --guided` uploads: SAM finds python3.12 in the venv (see PYTHON above).
+build: $(SAM_STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(SAM) validate --lint
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(SAM) build
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest_per_event.py
