@@ -95,7 +95,7 @@ def test_function_schedules_retry_then_dead_letter(template: dict[str, Any]) -> 
         (name, event["Properties"])
         for name, props in _functions(template).items()
         for event in props.get("Events", {}).values()
-        if event["Type"] in ("Schedule", "ScheduleV2")
+        if event["Type"] in ("Schedule", "ScheduleV2", "EventBridgeRule", "CloudWatchEvent")
     ]
     assert schedules
     for name, schedule in schedules:
