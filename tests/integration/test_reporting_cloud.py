@@ -99,6 +99,15 @@ def test_the_admin_api_answers_only_iam_signed_requests(live: LocalCloud):
     assert {e["field"] for e in body["errors"]} == {"program", "until"}
     status, _, body = _admin(live, "/admin/reports/attribution?colour=red", secret="local")
     assert status == 400 and body["errors"][0]["field"] == "colour"
+    assert _admin(live, "/admin/reports/everything", secret="local")[0] == 404
+    for report in ("ab", "statuses"):
+        status, _, body = _admin(live, f"/admin/reports/{report}?program=welcome", secret="local")
+        assert status == 200 and body["report"] == report
+    for report in ("attribution", "pipeline", "review"):
+        status, _, body = _admin(live, f"/admin/reports/{report}", secret="local")
+        assert status == 200 and body["report"] == report, body
+    review = {p["program"]: p for p in body["programs"]}
+    assert review["welcome"]["status"] == "live" and review["welcome"]["last_edited"]
 
 
 AB_PROGRAM = """\
