@@ -209,6 +209,14 @@ def test_ab_confidence_matches_statsmodels(counts):
     )
 
 
+def test_the_p_value_is_the_normal_tail_scipy_gives():
+    from scipy.stats import norm
+
+    # 120/1000 against 150/1000: pooled p = 0.135, z = -0.03 / sqrt(0.135 * 0.865 * 0.002)
+    z = (0.12 - 0.15) / (0.135 * 0.865 * 0.002) ** 0.5
+    assert two_proportion_p(120, 1000, 150, 1000) == pytest.approx(2 * norm.sf(abs(z)), rel=1e-12)
+
+
 def test_stats_edge_cases():
     assert two_proportion_p(0, 0, 5, 10) == 1.0
     assert two_proportion_p(0, 10, 0, 10) == 1.0  # nothing converted: nothing to tell apart

@@ -153,7 +153,10 @@ def lake_row(activity: Activity, key: str) -> dict[str, Any]:
         "score_new": score_new if isinstance(score_new, int) else None,
         "created": props.get("created") if activity.name == "contact.identified" else None,
         "source": _text(props.get("source") or utm.get("source")),
-        "response_seconds": _number(props.get("response_seconds")),
+        # speed to lead: the sales desk records MQL -> accepted on `lead.accepted`
+        "response_seconds": _number(
+            props.get("mql_to_accepted_seconds", props.get("response_seconds"))
+        ),
         "actors": [a for a in actors if isinstance(a, str)] if isinstance(actors, list) else None,
         "properties": json.dumps(props, sort_keys=True, default=str, separators=(",", ":")),
     }
