@@ -16,6 +16,9 @@ ASL_STAMP := $(ASL)/node_modules/.installed
 SITE := examples/site
 SITE_STAMP := $(SITE)/node_modules/.installed
 CHROMIUM ?= /usr/bin/chromium
+# The real Node.js tracking SDKs (npm) that tests/integration/test_tracking_sdks.py drives.
+SDK_NODE := tests/sdk-node
+SDK_NODE_STAMP := $(SDK_NODE)/node_modules/.installed
 ARGS ?=
 # activities in the synthetic lake of bench/reports_lake.py (e.g. REPORT_ROWS=50000 to smoke-test)
 REPORT_ROWS ?= 1000000
@@ -44,6 +47,10 @@ $(SITE_STAMP): $(SITE)/package-lock.json
 	npm ci --prefix $(SITE) --no-audit --no-fund --loglevel=error
 	touch $(SITE_STAMP)
 
+$(SDK_NODE_STAMP): $(SDK_NODE)/package-lock.json
+	npm ci --prefix $(SDK_NODE) --no-audit --no-fund --loglevel=error
+	touch $(SDK_NODE_STAMP)
+
 $(CHROMIUM):
 	@command -v apt-get >/dev/null || { echo "install Chromium (Debian: apt-get install chromium) for tests/e2e"; exit 1; }
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
@@ -51,7 +58,7 @@ $(CHROMIUM):
 demo: $(STAMP) $(ASL_STAMP)
 	$(BIN)/python -m localcloud.demo $(ARGS)
 
-test: $(STAMP) $(ASL_STAMP) $(SITE_STAMP) $(CHROMIUM) $(CHECKOV_STAMP) $(SAM_STAMP)
+test: $(STAMP) $(ASL_STAMP) $(SITE_STAMP) $(SDK_NODE_STAMP) $(CHROMIUM) $(CHECKOV_STAMP) $(SAM_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

@@ -5,15 +5,22 @@ or re-send an event.
 
 segment-analytics-python sends plain JSON by default; rudder-sdk-python gzips by default.
 Both post on a background thread: the tests flush the SDK's queue (`queue.join()` inside
-`flush()`), which returns once every request has been answered.
+`flush()`), which returns once every request has been answered. The Node.js SDKs from npm
+(@segment/analytics-node, plain; @rudderstack/rudder-sdk-node, gzip) are driven by
+tests/sdk-node/send.js, which flushes before it exits.
 """
 
 from __future__ import annotations
 
+import gzip
+import json
 import logging
+import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -28,7 +35,10 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.integration
 
-SECRET_KEY = "local-secret-key"  # a server's key (the local cloud's `write-keys` secret)
+SECRET_KEY = "local-secret-key"
+NODE_SDKS = (
+    Path(__file__).resolve().parents[1] / "sdk-node"
+)  # `make test` installs them  # a server's key (the local cloud's `write-keys` secret)
 
 
 @dataclass
@@ -36,6 +46,7 @@ class Wire:
     """Every request the SDK made, with the status it got."""
 
     requests: list[tuple[str, str, int, dict[str, str]]] = field(default_factory=list)
+    message_ids: list[str] = field(default_factory=list)  # of every event sent, resends too
 
     def posts(self) -> list[tuple[str, int]]:
         return [(path, status) for method, path, status, _ in self.requests if method == "POST"]
@@ -52,7 +63,10 @@ def api(cloud: LocalCloud) -> Iterator[tuple[LocalApi, Wire]]:
         method: str, path: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, dict[str, str], bytes]:
         status, out, data = handle(method, path, headers, body)
-        wire.requests.append((method, path, status, {k.lower(): v for k, v in headers.items()}))
+        lower = {k.lower(): v for k, v in headers.items()}
+        wire.requests.append((method, path, status, lower))
+        raw = gzip.decompress(body) if lower.get("content-encoding") == "gzip" else body
+        wire.message_ids += [e.get("messageId") for e in json.loads(raw or b"{}").get("batch", [])]
         return status, out, data
 
     server.handle = counting  # type: ignore[method-assign]
@@ -129,12 +143,17 @@ def test_every_call_type_from_a_real_sdk_is_stored(
     _send_everything(client)
     client.flush()  # waits on the SDK's queue until every request is answered
 
-    # Then every request succeeded, gzip-encoded when that is the SDK's default
+    # Then it is all stored
     assert errors == []
+    _assert_everything_stored(wire, tables, cloud, sdk.gzip)
+
+
+def _assert_everything_stored(wire: Wire, tables: Tables, cloud: LocalCloud, gzipped: bool) -> None:
+    # every request succeeded, gzip-encoded when that is the SDK's default
     assert wire.posts() and all(s == 200 for _, s in wire.posts()), wire.posts()
     assert all(p == "/v1/batch" for p, _ in wire.posts())
     encodings = {h.get("content-encoding") for *_, h in wire.requests}
-    assert encodings == ({"gzip"} if sdk.gzip else {None})
+    assert encodings == ({"gzip"} if gzipped else {None})
 
     # ... and each call is stored as what it is
     stored = {a.kind: a for a in tables.visitor_activities() + _others(tables)}
@@ -187,6 +206,7 @@ def test_a_batch_with_one_bad_event_stores_the_rest_and_is_not_sent_again(
 
     # Then the SDK made one request and was content with the answer (no retry, no error)
     assert wire.posts() == [("/v1/batch", 200)]
+    assert len(wire.message_ids) == 3
     assert errors == []
     # ... the good events are stored, the bad one is not, and the operator can see why
     assert sorted(a.name for a in tables.visitor_activities()) == [
@@ -215,3 +235,49 @@ def test_a_batch_nothing_of_which_can_be_stored_is_dropped_not_retried(
     assert wire.posts() == [("/v1/batch", 400)]
     assert len(errors) == 1
     assert tables.visitor_activities() == []
+
+
+# --- the Node.js SDKs (npm), driven by tests/sdk-node/send.js ----------------------------------
+
+NODE = [("segment", False), ("rudderstack", True)]  # @segment/analytics-node, rudder-sdk-node
+
+
+def _node(sdk: str, url: str, scenario: str) -> list[str]:
+    assert shutil.which("node"), "Node.js is needed (make test installs the SDKs with npm)"
+    assert (NODE_SDKS / "node_modules").is_dir(), "run `make test` (npm ci in tests/sdk-node)"
+    done = subprocess.run(
+        ["node", "send.js", sdk, url, SECRET_KEY, scenario],
+        cwd=NODE_SDKS,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    errors: list[str] = json.loads(done.stdout.strip().splitlines()[-1])["errors"]
+    return errors
+
+
+@pytest.mark.parametrize(("node_sdk", "gzipped"), NODE, ids=[n for n, _ in NODE])
+def test_every_call_type_from_a_node_sdk_is_stored(
+    node_sdk: str, gzipped: bool, api: tuple[LocalApi, Wire], tables: Tables, cloud: LocalCloud
+) -> None:
+    server, wire = api
+    # the SDK flushes before the script ends, and the local server answers each request
+    # only once it has been stored and reacted to
+    assert _node(node_sdk, server.url, "everything") == []
+    _assert_everything_stored(wire, tables, cloud, gzipped)
+
+
+@pytest.mark.parametrize(("node_sdk", "gzipped"), NODE, ids=[n for n, _ in NODE])
+def test_a_node_sdk_sends_a_batch_with_one_bad_event_once(
+    node_sdk: str, gzipped: bool, api: tuple[LocalApi, Wire], tables: Tables
+) -> None:
+    server, wire = api
+    assert _node(node_sdk, server.url, "one-bad") == []
+    # (rudder-sdk-node sends its first event at once, the rest when flushed)
+    assert {status for _, status in wire.posts()} == {200}
+    assert len(wire.message_ids) == len(set(wire.message_ids)) == 3  # none sent twice
+    assert sorted(a.name for a in tables.visitor_activities()) == [
+        "Product Added",
+        "Product Viewed",
+    ]
