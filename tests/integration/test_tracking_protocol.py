@@ -352,3 +352,31 @@ def test_rejections_name_the_field_and_reason_and_are_listed_locally(
         ("no-name", "event"),
         ("no-group", "groupId"),
     ]
+
+
+def test_the_function_itself_answers_cors_and_agrees_with_the_template(cloud: LocalCloud) -> None:
+    # API Gateway adds the template's CORS headers in AWS; the function adds the same ones,
+    # so an answer it gives is complete wherever it is served from
+    ingest = cloud.function_by_name("IngestFunction")
+    template = cloud.cors_configuration()
+    assert template["AllowHeaders"] == ingest.module.CORS_HEADERS
+    for key, status in (("wrong-key", 401), ("local-write-key", 400)):
+        event = {
+            "version": "2.0",
+            "routeKey": "POST /v1/track",
+            "rawPath": "/v1/track",
+            "rawQueryString": "",
+            "headers": {"origin": ORIGIN, **{k.lower(): v for k, v in basic(key).items()}},
+            "body": json.dumps({"userId": "u"}),
+            "isBase64Encoded": False,
+            "requestContext": {
+                "http": {"method": "POST", "path": "/v1/track", "sourceIp": "127.0.0.1"},
+                "requestId": "r-1",
+                "routeKey": "POST /v1/track",
+                "stage": "$default",
+            },
+        }
+        answer = cloud.invoke("IngestFunction", event)
+        assert answer["statusCode"] == status
+        assert answer["headers"]["Access-Control-Allow-Origin"] in ("*", ORIGIN)
+        assert json.loads(answer["body"])["code"]  # what the Python SDKs read
