@@ -39,11 +39,11 @@ class DuckDbEngine:
         root: Path,
         threads: int | None = None,
         memory_limit: str | None = None,
-        load: bool = False,
+        load: bool = True,
     ):
-        """`load`: read the lake into DuckDB's columnar memory once, so several reports do
-        not each parse the gzip JSON again (the CLI and the reports function run one or two
-        queries per engine and leave it off)."""
+        """`load`: read the lake into DuckDB's columnar memory once, so the queries of a
+        call (a funnel runs two) do not each parse the gzip JSON again; off, `activities`
+        is a view that reads the files at each query."""
         self.root = Path(root)
         self.load = load
         self.db = duckdb.connect(":memory:")
@@ -56,6 +56,8 @@ class DuckDbEngine:
     def refresh(self) -> None:
         """(Re)define `activities` over the files now under root."""
         files = sorted((self.root / LAKE_PREFIX).glob("dt=*/*.json.gz"))
+        self.db.execute("DROP VIEW IF EXISTS activities")
+        self.db.execute("DROP TABLE IF EXISTS activities")
         if not files:
             self.db.execute(f"CREATE OR REPLACE VIEW activities AS {_EMPTY}")
             return
