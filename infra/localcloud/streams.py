@@ -152,8 +152,13 @@ class StreamsMixin:
     def _deliver_stream(
         self: LocalCloud, mapping: StreamMapping, shard_id: str, records: list[dict[str, Any]]
     ) -> None:
+        # The timeline tells of each stored record once, however many functions read it.
+        observed: set[tuple[str, str]] = self.__dict__.setdefault("_observed_records", set())
         for record in records:
-            self._observe_activity(record)
+            key = (mapping.stream_arn, record["dynamodb"]["SequenceNumber"])
+            if key not in observed:
+                observed.add(key)
+                self._observe_activity(record)
         self._process_batch(mapping, shard_id, records, retries=0)
 
     def _process_batch(

@@ -145,6 +145,8 @@ def test_a_poison_record_goes_to_the_destination_while_the_records_after_it_are_
     sign_up(live, "grace@example.com")
     assert [e.to for e in live.outbox][-1] == ["grace@example.com"]
     assert len(react_letters(live)) == 1
+    # and no record was lost: every stored activity reached the react function
+    assert live.undelivered_records() == []
 
 
 @pytest.mark.expect_function_errors
