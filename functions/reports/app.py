@@ -1,5 +1,5 @@
 """Reports over the activity lake: the admin API (`GET /admin/reports/{report}`, IAM
-authorised), hourly automatic A/B winners, and program runs that ended (Step Functions
+authorised), automatic A/B winners (checked daily, WinnerCheckRate), and program runs that ended (Step Functions
 status changes, recorded as `program.exited` for the funnels). The SQL runs on DuckDB in this function
 (REPORT_ENGINE=duckdb: the lake is copied to /tmp) or on Athena (REPORT_ENGINE=athena)."""
 

@@ -1,6 +1,6 @@
 """The activity lake and reports on the local cloud: a real journey fills lake/ through the
 stream consumer, DuckDB reads it; the admin API answers only IAM-signed requests; an
-automatic A/B winner switches later entrants at the hourly check after its stated time."""
+automatic A/B winner switches later entrants at the first check after its stated time."""
 
 from __future__ import annotations
 
@@ -158,7 +158,7 @@ def test_the_automatic_winner_switches_later_entrants_at_the_first_check_after_i
     cloud.advance(timedelta(days=2) - timedelta(minutes=30))
     decisions = [a for a in _program_activities(cloud) if a["name"] == "program.split_decided"]
     assert decisions == []
-    # At the first hourly check at or after start + 2 days, B wins
+    # At the first check (daily, WinnerCheckRate) at or after start + 2 days, B wins
     cloud.advance(timedelta(hours=1))
     (decided,) = [a for a in _program_activities(cloud) if a["name"] == "program.split_decided"]
     props = decided["properties"]

@@ -38,8 +38,8 @@ class SplitDecisions(Protocol):
         """Remember a split that waits for its decision (its first entrant noted it)."""
 
     def pending(self) -> list[tuple[str, str]]:
-        """(program, step) of the splits that wait for a decision: the hourly check's list,
-        so an install without automatic tests pays one query an hour."""
+        """(program, step) of the splits that wait for a decision: the scheduled check's
+        list, so an install without automatic tests pays one query per check."""
 
     def forget_pending(self, program_id: str, step_id: str) -> None: ...
 
