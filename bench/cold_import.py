@@ -45,7 +45,7 @@ DUMMIES = {
     "ACTIVITIES_TABLE": "bench-activities",
     "STATE_TABLE": "bench-state",
     "CONTENT_BUCKET": "bench-content",
-    "WRITE_KEYS": "bench-write-key-0001",
+    "SECRETS_PATH": "/nurture/bench",
     "ALLOWED_ORIGINS": "https://www.example.com",
     "SENDER_EMAIL": "hello@example.com",
     "SES_CONFIGURATION_SET": "bench",
