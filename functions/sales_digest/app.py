@@ -24,7 +24,6 @@ digests = DigestSender(desk=desk, state=DynamoState(_db, settings.state_table))
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    desk.forget_team()  # read sales/team.yaml fresh each run
     sent = digests.run()
     retried = desk.crm.retry_due() if desk.crm is not None else {}
     summary = {
