@@ -300,6 +300,32 @@ def test_a_public_key_never_takes_an_identity_key_another_contact_holds(
     assert cloud.errors == []
 
 
+def test_a_public_alias_or_group_cannot_join_or_relink_a_known_contact(
+    cloud: LocalCloud, tables: Tables
+) -> None:
+    post(cloud, "/v1/identify", {"userId": "u-ada", "traits": {"email": ADA}}, SECRET)
+    ada = tables.contact_by_email(ADA)
+    post(cloud, "/v1/page", {"anonymousId": "M", "messageId": "m-1", "name": "Home"})
+
+    # alias: the attacker's browser M "was" Ada's user all along
+    post(cloud, "/v1/alias", {"type": "alias", "previousId": "M", "userId": "u-ada"})
+    # group: Ada's user id joins the attacker's company
+    post(
+        cloud,
+        "/v1/group",
+        {"type": "group", "userId": "u-ada", "groupId": "evil", "traits": {"name": "Evil"}},
+    )
+
+    after = tables.contact_by_email(ADA)
+    assert tables.contact_for_actor("anon:M") is None
+    assert after.actors == ada.actors and after.account_id is None
+    assert "m-1" not in {a.message_id for a in tables.activities_of(after)}
+    # the same calls with the secret key are the site's own word
+    post(cloud, "/v1/group", {"userId": "u-ada", "groupId": "acme"}, SECRET)
+    assert tables.contact_by_email(ADA).account_id == "acme"
+    assert cloud.errors == []
+
+
 # --- the trusted ways in work ---------------------------------------------------------------
 
 

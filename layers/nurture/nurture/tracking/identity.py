@@ -103,14 +103,15 @@ def join_account(
     """A `group` call: create or update the account from its traits, and link the contact
     (when the sender is known) to it. Returns the account and the contact as it now is.
     An untrusted sender (a public key) only fills in what is empty: it never replaces an
-    account's values, nor moves a contact from one account to another."""
+    account's values, nor links a known contact to an account (README, "Who may change a
+    contact")."""
     account_id = str(activity.properties["group_id"])
     account = contacts.update_account(
         account_id, lambda a: bool(apply_traits(a, activity.traits, overwrite=trusted))
     )
     if contact is None or contact.account_id == account_id:
         return account, contact
-    if contact.account_id is not None and not trusted:
+    if not trusted:
         return account, contact
 
     def link(c: Contact) -> dict[str, object] | None:
