@@ -40,7 +40,6 @@ def local_cloud_audit(request: pytest.FixtureRequest) -> Iterator[None]:
         audit.unwatch()
 
 
-
 @pytest.fixture
 def cloud() -> Iterator[LocalCloud]:
     """A fresh local cloud (template.yaml on moto, virtual clock at its default start).
