@@ -234,3 +234,31 @@ def test_a_bad_model_upload_is_reported_by_line_and_the_live_one_keeps_scoring(
     bob.page("https://example.com/pricing")
     assert bob.contact().score == 15
     assert cloud.errors == []
+
+
+def test_what_a_visitor_did_before_identifying_counts_once_from_when_it_happened(
+    cloud: LocalCloud,
+) -> None:
+    deploy_scoring(cloud)
+    # Given a visitor who looks at prices and a case study before anyone knows who she is
+    eve = Person(cloud, "eve@example.com")
+    eve.page("https://example.com/pricing")  # +15 (once a day)
+    eve.page("https://example.com/case-studies/globex")  # +8
+    eve.page("https://example.com/docs/setup")  # nothing
+    cloud.advance(timedelta(days=30))
+
+    # When she downloads a guide a month later (the form joins her visits to her)
+    eve.form("guide-download", first_name="Eve", guide="pricing", consent_marketing="on")
+
+    # Then her earlier visits count, from when they happened: half of them, a half-life on
+    contact = eve.contact()
+    behaviour = explain_contact(contact, cloud.clock.now()).behaviour
+    assert behaviour == pytest.approx(10 + (15 + 8) / 2)
+    rules = [a.properties["rules"] for a in eve.activities("contact.score_changed")]
+    assert sorted(r for rs in rules for r in rs) == ["case-study", "guide-download", "pricing"]
+
+    # and a retry of the identification (or a second sign-up) counts none of them again
+    eve.form("newsletter-signup", consent_newsletter="on")
+    cloud.advance(timedelta(days=1))
+    assert len(eve.activities("contact.score_changed")) == 3
+    assert cloud.errors == []

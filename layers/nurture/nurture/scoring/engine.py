@@ -49,6 +49,8 @@ from nurture.tracking.events import Activity
 REGRADE_KINDS = ("identify", "form", "group")
 REGRADE_NAMES = ("contact.field_changed", "contact.identified", "account.updated")
 MODEL_CACHE_SECONDS = 60.0
+# How much anonymous history is scored when a visitor becomes a contact (newest first).
+HISTORY_LIMIT = 500
 
 
 class ModelRegistry(Protocol):
@@ -116,19 +118,45 @@ class Scorer:
 
     # --- scoring ----------------------------------------------------------------------
     def on_activity(self, contact: Contact, activity: Activity) -> None:
-        for model in self.models():
+        models = self.models()
+        if models and activity.name == "contact.identified":
+            self._score_joined_history(models, contact, activity)
+        for model in models:
             self.score(model, contact, activity)
 
-    def score(self, model: ScoringModel, contact: Contact, activity: Activity) -> None:
+    def _score_joined_history(
+        self, models: list[ScoringModel], contact: Contact, identified: Activity
+    ) -> None:
+        """A visitor just became (or joined) a contact: what they did anonymously counts
+        too, from when it happened. Activity scored before is keyed the same way, so it is
+        not counted again; only activity that matches a rule costs a write."""
+        if not identified.properties.get("joined_actors"):
+            return
+        visitors = [a for a in contact.actors if a.startswith("anon:")]
+        if not visitors:
+            return
+        history = self.activities.list_for(visitors, HISTORY_LIMIT)
+        for past in reversed(history):  # oldest first
+            if past.occurred_at <= identified.occurred_at:
+                for model in models:
+                    self.score(model, contact, past, regrade=False)
+
+    def score(
+        self, model: ScoringModel, contact: Contact, activity: Activity, regrade: bool = True
+    ) -> None:
         scorable = not activity.name.startswith(NOT_SCORABLE_PREFIXES)
         rules = [
             r for r in model.behaviour if scorable and activity_matches(r.event, r.where, activity)
         ]
-        regrade = model.grade is not None and (
-            activity.kind in REGRADE_KINDS
-            or activity.name in REGRADE_NAMES
-            or (contact.scoring.get(model.id) or {}).get("grade_version")
-            != self._grade_version(model)
+        regrade = (
+            regrade
+            and model.grade is not None
+            and (
+                activity.kind in REGRADE_KINDS
+                or activity.name in REGRADE_NAMES
+                or (contact.scoring.get(model.id) or {}).get("grade_version")
+                != self._grade_version(model)
+            )
         )
         if not rules and not regrade:
             return

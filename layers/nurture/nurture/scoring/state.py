@@ -164,9 +164,9 @@ def allowed_points(
         if frequency == "once":
             return 0
         seconds = getattr(frequency, "seconds", None)
-        recent = memory.last_at is not None and at - parse_time(memory.last_at) < timedelta(
-            seconds=seconds or 0
-        )
+        # abs: an activity scored late (joined history) may be older than the last one
+        last = parse_time(memory.last_at) if memory.last_at is not None else None
+        recent = last is not None and abs(at - last) < timedelta(seconds=seconds or 0)
         if seconds and recent:
             return 0
     if daily_cap is None:
