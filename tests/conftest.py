@@ -41,12 +41,15 @@ def local_cloud_audit(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @pytest.fixture
-def cloud() -> Iterator[LocalCloud]:
+def cloud(request: pytest.FixtureRequest) -> Iterator[LocalCloud]:
     """A fresh local cloud (template.yaml on moto, virtual clock at its default start).
 
     Nothing is uploaded: tests that need forms, templates or programs say so with
-    `cloud.sync_content()` or use the `live` fixture."""
-    started = LocalCloud().start()
+    `cloud.sync_content()` or use the `live` fixture. Function schedules more frequent than
+    daily are off unless the test is marked `frequent_schedules`, so years of program time
+    stay quick."""
+    frequent = request.node.get_closest_marker("frequent_schedules") is not None
+    started = LocalCloud(frequent_schedules=frequent).start()
     try:
         yield started
     finally:

@@ -88,7 +88,12 @@ class LocalCloud(CaptureMixin, StreamsMixin, FailuresMixin, TimelineMixin, HttpA
         stack_name: str = "nurture",
         parameters: dict[str, str] | None = None,
         secrets: dict[str, str] | None = None,
+        frequent_schedules: bool = True,
     ):
+        """`frequent_schedules=False` leaves out function schedules that fire more often
+        than daily (the hourly sales digest and A/B winner checks): each is an invocation
+        per virtual hour, which makes a test that lets years pass take an hour."""
+        self.frequent_schedules = frequent_schedules
         self.root = root
         self.stack = stack_name
         self.secrets = {**LOCAL_SECRETS, **(secrets or {})}

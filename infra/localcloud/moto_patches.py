@@ -51,6 +51,7 @@ def install_moto_fixes() -> None:
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
     install_asl_validation()
+    _count_stream_records()
     if getattr(StepFunctionsParserBackend, "_nurture_version_fix", False):
         return
     original = StepFunctionsParserBackend.start_execution
@@ -83,6 +84,30 @@ def install_moto_fixes() -> None:
     StepFunctionsParserBackend._nurture_version_fix = True  # type: ignore[attr-defined]
     _install_stop_fix()
     _install_is_present_fix()
+
+
+_stream_records_added = [0]
+
+
+def stream_generation() -> int:
+    """How many records moto has appended to any DynamoDB stream so far: the pump polls
+    the streams only when this moved, so an idle virtual hour costs no stream calls."""
+    return _stream_records_added[0]
+
+
+def _count_stream_records() -> None:
+    from moto.dynamodb.models.table import StreamShard
+
+    if getattr(StreamShard, "_nurture_counted", False):
+        return
+    original = StreamShard.add
+
+    def add(self: Any, *args: Any, **kwargs: Any) -> None:
+        _stream_records_added[0] += 1
+        original(self, *args, **kwargs)
+
+    StreamShard.add = add  # type: ignore[method-assign]
+    StreamShard._nurture_counted = True  # type: ignore[attr-defined]
 
 
 def _install_is_present_fix() -> None:

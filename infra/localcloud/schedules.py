@@ -118,7 +118,9 @@ class _FunctionSchedules:
                 (fn.logical_id, name): _next_occurrence(ev["Properties"]["Schedule"], now)
                 for fn in cloud.functions.values()
                 for name, ev in fn.events.items()
-                if ev["Type"] == "Schedule" and ev["Properties"].get("Enabled", True) is not False
+                if ev["Type"] == "Schedule"
+                and ev["Properties"].get("Enabled", True) is not False
+                and (cloud.frequent_schedules or _at_most_daily(ev["Properties"]["Schedule"], now))
             }
         self.next: dict[tuple[str, str], datetime] = cloud._function_schedules  # type: ignore[attr-defined]
 
@@ -199,6 +201,11 @@ def _cron_field(text: str, low: int, high: int, names: list[str] | None = None) 
             start = end = int(part)
         values.update(range(start, end + 1, step))
     return values
+
+
+def _at_most_daily(expression: str, now: datetime) -> bool:
+    first = _next_occurrence(expression, now)
+    return _next_occurrence(expression, first) - first >= timedelta(days=1)
 
 
 def _next_occurrence(expression: str, after: datetime) -> datetime:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
 
 from localcloud.constants import REGION
+from localcloud.moto_patches import stream_generation
 
 # Lambda's default (-1) retries until the record expires from the stream (24 hours), which
 # blocks the shard for a day; locally such a batch is given up after this many attempts.
@@ -123,6 +124,10 @@ class StreamsMixin:
         return [shard["ShardId"] for shard in desc["Shards"]]
 
     def _poll_streams(self: LocalCloud) -> bool:
+        # Nothing was appended to any stream since a poll that found nothing: skip the calls.
+        generation = stream_generation()
+        if self.__dict__.get("_streams_idle_at") == generation:
+            return False
         delivered = False
         shards: dict[str, list[str]] = {}
         for mapping in self.stream_mappings():
@@ -147,6 +152,8 @@ class StreamsMixin:
                     self._deliver_stream(mapping, shard_id, records)
                 else:
                     delivered = True  # the checkpoint moved: poll again
+        if not delivered:
+            self.__dict__["_streams_idle_at"] = generation
         return delivered
 
     def _deliver_stream(

@@ -38,7 +38,7 @@ steps:
 
 @pytest.fixture
 def local() -> Iterator[LocalCloud]:
-    cloud = LocalCloud().start()
+    cloud = LocalCloud(frequent_schedules=False).start()
     try:
         cloud.sync_content(only=[])  # forms and templates; each test uploads its programs
         yield cloud

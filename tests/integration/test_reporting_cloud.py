@@ -134,6 +134,7 @@ def _variant(person: Person) -> str:
     return str(split.properties["variant"])
 
 
+@pytest.mark.frequent_schedules
 def test_the_automatic_winner_switches_later_entrants_at_the_first_check_after_its_time(
     cloud: LocalCloud,
 ):
