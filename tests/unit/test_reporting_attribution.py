@@ -61,7 +61,12 @@ def engine(tmp_path: Path):
             contact="c1",
             props={"from": "lead", "to": "mql"},
         ),
-        act("2026-01-05 10:30", "lead.accepted", contact="c1", props={"mql_to_accepted_seconds": 1800}),
+        act(
+            "2026-01-05 10:30",
+            "lead.accepted",
+            contact="c1",
+            props={"mql_to_accepted_seconds": 1800},
+        ),
         act(
             "2026-01-06 10:00",
             "pricing",
