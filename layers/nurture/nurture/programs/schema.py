@@ -10,54 +10,19 @@ Point your editor at it, e.g. VS Code's YAML extension:
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
-from pathlib import Path
-from typing import Any
 
 from nurture.programs.model import Program
+from nurture.schema_files import SchemaFile
 
-SCHEMA_PATH = Path("schemas") / "program.schema.json"
-SCHEMA_ID = "https://nurture.dev/schemas/program.schema.json"
-
-
-def program_schema() -> dict[str, Any]:
-    schema = Program.model_json_schema(by_alias=True, mode="validation")
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": SCHEMA_ID,
-        "title": "Nurture program",
-        "description": "A multi-step program: trigger, entry rules, goals and steps.",
-        **{k: v for k, v in schema.items() if k not in ("title", "description")},
-    }
-
-
-def render() -> str:
-    return json.dumps(program_schema(), indent=2, sort_keys=True) + "\n"
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help="write the schema file")
-    parser.add_argument("--check", action="store_true", help="fail when the file is stale")
-    parser.add_argument("--path", type=Path, default=SCHEMA_PATH)
-    args = parser.parse_args(argv)
-    text = render()
-    if args.write:
-        args.path.parent.mkdir(parents=True, exist_ok=True)
-        args.path.write_text(text)
-        print(f"wrote {args.path}")
-        return 0
-    if args.check:
-        current = args.path.read_text() if args.path.exists() else ""
-        if current != text:
-            print(f"{args.path} is out of date: run python -m nurture.programs.schema --write")
-            return 1
-        return 0
-    sys.stdout.write(text)
-    return 0
-
+SCHEMA = SchemaFile(
+    Program,
+    "program.schema.json",
+    title="Nurture program",
+    description="A multi-step program: trigger, entry rules, goals and steps.",
+    module="nurture.programs.schema",
+)
+render = SCHEMA.render
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(SCHEMA.main())
