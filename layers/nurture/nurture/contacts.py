@@ -95,6 +95,9 @@ class Contact(BaseModel):
     actors: list[str] = Field(default_factory=list)
     # The company they belong to (a Segment `group` call): `nurture.accounts.Account`.
     account_id: str | None = None
+    # The message id of the activity that created the contact: its replay (a retried stream
+    # batch) takes the path it took the first time, never becomes a claim on its own contact.
+    created_by: str | None = None
 
     def template_context(self) -> dict[str, Any]:
         """What templates see as `contact`: profile fields, custom fields, stage, score, tags."""

@@ -222,12 +222,20 @@ class Reactor:
                 self._update_profile(known_id, activity, fields, [], [], created=False)
             return self.contacts.get(known_id)
         now = clock.iso(clock.now())
-        fresh = Contact(contact_id=new_contact_id(), created_at=now, updated_at=now, email=email)
+        fresh = Contact(
+            contact_id=new_contact_id(),
+            created_at=now,
+            updated_at=now,
+            email=email,
+            created_by=activity.message_id,
+        )
         known = self.contacts.get(known_id) if known_id and trusted else None
         if known is not None and known.email is None:  # known by user id until now
             fresh = known.model_copy(update={"email": email, "updated_at": now})
         contact = self.contacts.create_if_absent(fresh, email)
         created = contact.contact_id == fresh.contact_id and fresh is not known
+        if not created and contact.created_by == activity.message_id:
+            created = True  # this activity made the contact: a replay of the same batch
         if not created and not trusted:
             return self._claims().claim(contact.contact_id, activity, fields, consents)
         new_actors = [
