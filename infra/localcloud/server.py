@@ -165,6 +165,9 @@ class LocalApi:
                     data = json.dumps(
                         {"message": f"Internal Server Error: {type(exc).__name__}"}
                     ).encode()
+                # Logged before answering: once the client has its answer it may send the next
+                # request, which may move the virtual clock before a later log line reads it.
+                self._log_request(status, started)
                 self.send_response(status)
                 for key, value in out_headers.items():
                     if key.lower() != "content-length":
@@ -172,7 +175,6 @@ class LocalApi:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
-                self._log_request(status, started)
 
             def _log_request(self, status: int, started: float) -> None:
                 wall_ms = (time.perf_counter() - started) * 1000
