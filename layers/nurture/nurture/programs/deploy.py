@@ -12,7 +12,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import yaml
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import ValidationError
@@ -38,7 +37,13 @@ from nurture.programs.model import (
     Webhook,
     trigger_keys,
 )
-from nurture.programs.source import Located, load_with_lines, problem_entry, validation_problems
+from nurture.programs.source import (
+    Located,
+    load_with_lines,
+    parse_mapping,
+    problem_entry,
+    validation_problems,
+)
 from nurture.rendering import TemplateProblem, check_template, sample_context
 
 _strict_text = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
@@ -89,30 +94,11 @@ def validate_source(
 ) -> tuple[Program | None, list[dict[str, Any]]]:
     """The program in `source` and every problem with it (each with where/line/column/problem).
     With `blobs`, also checks the email templates it names exist and render for any contact."""
-    try:
-        located = load_with_lines(source)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        entry: dict[str, Any] = {"where": "(file)"}
-        if mark is not None:
-            entry.update(line=mark.line + 1, column=mark.column + 1)
-        entry["problem"] = f"not valid YAML: {getattr(exc, 'problem', None) or exc}"
-        return None, [entry]
-    problems = [
-        problem_entry(located, loc, f"`{loc[-1]}` is given twice; keep one")
-        | {"line": mark[0], "column": mark[1]}
-        for loc, mark in located.duplicates
-    ]
-    if not isinstance(located.data, dict):
-        return None, [
-            *problems,
-            {
-                "where": "(file)",
-                "line": 1,
-                "column": 1,
-                "problem": "a program is a mapping with id, name, trigger and steps",
-            },
-        ]
+    located, problems = parse_mapping(
+        source, "a program is a mapping with id, name, trigger and steps"
+    )
+    if located is None:
+        return None, problems
     try:
         program = Program.model_validate(located.data)
     except ValidationError as exc:

@@ -77,6 +77,31 @@ def load_with_lines(text: str) -> Located:
         loader.dispose()
 
 
+def parse_mapping(source: str, shape: str) -> tuple[Located | None, list[dict[str, Any]]]:
+    """The file parsed with locations, and the problems found before model validation: YAML
+    errors, keys given twice, and a top level that is not a mapping (`shape` says what it
+    should be, e.g. "a program is a mapping with id, name, trigger and steps"). None when
+    there is nothing to validate."""
+    try:
+        located = load_with_lines(source)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        entry: dict[str, Any] = {"where": "(file)"}
+        if mark is not None:
+            entry.update(line=mark.line + 1, column=mark.column + 1)
+        entry["problem"] = f"not valid YAML: {getattr(exc, 'problem', None) or exc}"
+        return None, [entry]
+    problems = [
+        problem_entry(located, loc, f"`{loc[-1]}` is given twice; keep one")
+        | {"line": mark[0], "column": mark[1]}
+        for loc, mark in located.duplicates
+    ]
+    if not isinstance(located.data, dict):
+        problems.append({"where": "(file)", "line": 1, "column": 1, "problem": shape})
+        return None, problems
+    return located, problems
+
+
 def _mark(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 

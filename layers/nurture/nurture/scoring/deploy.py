@@ -9,13 +9,18 @@ import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import yaml
 from pydantic import ValidationError
 
 from nurture import clock
 from nurture.ports import BlobStore
 from nurture.programs.conditions import Did, describe
-from nurture.programs.source import Located, load_with_lines, problem_entry, validation_problems
+from nurture.programs.source import (
+    Located,
+    load_with_lines,
+    parse_mapping,
+    problem_entry,
+    validation_problems,
+)
 from nurture.scoring.model import ScoringModel, check_model
 
 
@@ -73,30 +78,11 @@ def _hint(entry: dict[str, Any]) -> dict[str, Any]:
 
 def validate_source(source: str) -> tuple[ScoringModel | None, list[dict[str, Any]]]:
     """The model in `source` and every problem with it (each with where/line/column/problem)."""
-    try:
-        located = load_with_lines(source)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        entry: dict[str, Any] = {"where": "(file)"}
-        if mark is not None:
-            entry.update(line=mark.line + 1, column=mark.column + 1)
-        entry["problem"] = f"not valid YAML: {getattr(exc, 'problem', None) or exc}"
-        return None, [entry]
-    problems = [
-        problem_entry(located, loc, f"`{loc[-1]}` is given twice; keep one")
-        | {"line": mark[0], "column": mark[1]}
-        for loc, mark in located.duplicates
-    ]
-    if not isinstance(located.data, dict):
-        return None, [
-            *problems,
-            {
-                "where": "(file)",
-                "line": 1,
-                "column": 1,
-                "problem": "a scoring model is a mapping with id, name, behaviour and grade",
-            },
-        ]
+    located, problems = parse_mapping(
+        source, "a scoring model is a mapping with id, name, behaviour and grade"
+    )
+    if located is None:
+        return None, problems
     try:
         model = ScoringModel.model_validate(located.data)
     except ValidationError as exc:
