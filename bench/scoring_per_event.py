@@ -45,7 +45,7 @@ from nurture import clock
 from nurture.adapters.dynamodb import DynamoActivities, DynamoContacts, DynamoState
 from nurture.adapters.scoring import DynamoScoringModels
 from nurture.contacts import Contact
-from nurture.react import Reactor
+from nurture.runtime.react import Reactor
 from nurture.scoring.engine import Scorer
 from nurture.tracking.events import Activity
 

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
 from nurture.adapters.delivery import DynamoDelivery
 from nurture.adapters.dynamodb import DynamoActivities
 from nurture.delivery.caps import FrequencyCap
-from nurture.engagement import EngagementRecorder
+from nurture.delivery.engagement import EngagementRecorder
 from nurture.settings import EngagementSettings, load
 
 settings = load(EngagementSettings)

@@ -20,7 +20,7 @@ from nurture.adapters.sales import desk_from_env
 from nurture.adapters.scoring import DynamoScoringModels
 from nurture.delivery.config import MailSettings, load_policy
 from nurture.delivery.confirmation import ConfirmationSender
-from nurture.react import Reactor
+from nurture.runtime.react import Reactor
 from nurture.scoring.engine import Scorer
 from nurture.settings import ReactSettings, load
 from nurture.tracking.events import Activity

@@ -8,16 +8,16 @@ import boto3
 from aws_lambda_powertools import Logger, Tracer
 from botocore.config import Config
 
-import nurture.actions  # noqa: F401  (registers branch, split, webhook, ... in ACTIONS)
-import nurture.actions_schedule  # noqa: F401  (registers schedule_resume: long waits)
+import nurture.runtime.actions  # noqa: F401  (registers branch, split, webhook, ... in ACTIONS)
+import nurture.runtime.actions_schedule  # noqa: F401  (registers schedule_resume: long waits)
 from nurture.adapters.aws import S3Blobs, SesMailer, StepFunctionsWorkflows
 from nurture.adapters.delivery import DynamoDelivery, SnsTexter
 from nurture.adapters.dynamodb import DynamoActivities, DynamoContacts, DynamoState
 from nurture.adapters.reporting import DynamoSplitDecisions
 from nurture.delivery.config import load_policy
 from nurture.delivery.sender import DeliveryService
+from nurture.runtime.steps import StepRequest, StepRunner
 from nurture.settings import StepsSettings, load
-from nurture.steps import StepRequest, StepRunner
 
 settings = load(StepsSettings)
 logger = Logger()

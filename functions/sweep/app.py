@@ -11,9 +11,9 @@ from aws_lambda_powertools import Logger, Tracer
 
 from nurture.adapters.aws import StepFunctionsWorkflows
 from nurture.adapters.dynamodb import DynamoActivities, DynamoContacts, DynamoState
-from nurture.react import Reactor
+from nurture.runtime.react import Reactor
+from nurture.runtime.sweep import Sweeper
 from nurture.settings import SweepSettings, load
-from nurture.sweep import Sweeper
 
 settings = load(SweepSettings)
 logger = Logger()

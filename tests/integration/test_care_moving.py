@@ -17,7 +17,7 @@ import pytest
 from care import Person
 
 from localcloud import LocalCloud
-from nurture.actions import verify
+from nurture.runtime.actions import verify
 
 pytestmark = pytest.mark.integration
 

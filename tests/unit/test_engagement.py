@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from nurture import clock
-from nurture.engagement import SES_EVENTS, activity_from_ses_event, record_ses_event
-from nurture.react import waited_event_keys
+from nurture.delivery.engagement import SES_EVENTS, activity_from_ses_event, record_ses_event
+from nurture.runtime.triggers import waited_event_keys
 
 if TYPE_CHECKING:
     from localcloud.fakes import InMemoryActivities

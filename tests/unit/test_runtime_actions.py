@@ -8,11 +8,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from nurture.actions import WebhookRetryable, check_destination, sign, split_bucket, verify
 from nurture.contacts import Contact
 from nurture.dates import moment_from_field, occurrence_on
 from nurture.programs.model import Program
-from nurture.react import ContactView, Reactor, apply_fields, trigger_keys_for, where_matches
+from nurture.runtime.actions import WebhookRetryable, check_destination, sign, split_bucket, verify
+from nurture.runtime.identity import apply_fields
+from nurture.runtime.triggers import trigger_keys_for, trigger_matches, where_matches
+from nurture.runtime.view import ContactView
 from nurture.tracking.events import Activity
 
 pytestmark = pytest.mark.unit
@@ -163,7 +165,7 @@ def test_score_crossing_up_and_down() -> None:
     up, down = program({"score_crossed": 50}), program({"score_crossed": 50, "direction": "down"})
 
     def crossed(p: Program, old: int, new: int) -> bool:
-        return Reactor.trigger_matches(
+        return trigger_matches(
             p, activity("contact.score_changed", kind="contact", old=old, new=new), view
         )
 
@@ -175,5 +177,5 @@ def test_score_crossing_up_and_down() -> None:
 def test_event_trigger_where_filter() -> None:
     trips = program({"event": "order_completed", "where": {"category": "trips"}})
     view = ContactView(contact(), None)  # type: ignore[arg-type]
-    assert Reactor.trigger_matches(trips, activity("order_completed", category="trips"), view)
-    assert not Reactor.trigger_matches(trips, activity("order_completed", category="books"), view)
+    assert trigger_matches(trips, activity("order_completed", category="trips"), view)
+    assert not trigger_matches(trips, activity("order_completed", category="books"), view)

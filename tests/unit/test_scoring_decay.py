@@ -109,7 +109,7 @@ def test_rolling_window_counts_only_the_last_30_days() -> None:
 
 def test_conditions_read_the_score_as_it_is_now() -> None:
     from nurture.programs.conditions import FieldCondition
-    from nurture.react import ContactView
+    from nurture.runtime.view import ContactView
 
     world = World(HALF_LIFE)
     try:

@@ -7,7 +7,7 @@ import pytest
 
 from nurture.programs.conditions import event_name_matches
 from nurture.programs.model import EventTrigger, trigger_key
-from nurture.react import trigger_keys_for, waited_event_keys
+from nurture.runtime.triggers import trigger_keys_for, waited_event_keys
 from nurture.tracking.events import Activity
 from nurture.tracking.names import event_key
 

@@ -76,9 +76,9 @@ def execution_arn(state_machine_arn: str, name: str) -> str:
 
 class StepFunctionsWorkflows:
     """Program runs on Step Functions. A run that waits longer than one execution may (see
-    nurture.actions_schedule) ends its execution with {"status": "scheduled", "execution",
-    "schedule"} and goes on in a new execution started by a one-time schedule: `follow`
-    walks that chain, so "is it running?" and "stop it" mean the run, not one execution."""
+    nurture.runtime.actions_schedule) ends its execution with {"status": "scheduled",
+    "execution", "schedule"} and goes on in a new execution started by a one-time schedule:
+    `follow` walks that chain, so "is it running?" and "stop it" mean the run, not one execution."""
 
     MAX_RESUMES = 50
 

@@ -350,7 +350,7 @@ class UrllibPoster:
     """POSTs to public HTTPS addresses only (WEBHOOK_ALLOW_HOSTS exempts hosts, for tests)."""
 
     def post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
-        from nurture.actions import WebhookRetryable, check_destination
+        from nurture.runtime.actions import WebhookRetryable, check_destination
 
         allowed = {
             h.strip().lower()

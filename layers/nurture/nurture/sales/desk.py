@@ -33,8 +33,8 @@ from nurture.delivery.errors import DeliveryRejected, DeliveryThrottled
 from nurture.delivery.ports import DeliveryStore
 from nurture.ids import stable_id
 from nurture.ports import ActivityStore, BlobStore, ContactStore, Mailer, OutgoingEmail
-from nurture.react import contact_actors, record_activity, record_changes
 from nurture.rendering import TemplateProblem, load_template, render_email
+from nurture.runtime.records import contact_actors, record_activity, record_changes
 from nurture.sales.links import ANSWERS, Answer, AnswerLink, answer_url
 from nurture.sales.ports import AccountReader, Handoff, SalesStore, ScoreReader
 from nurture.sales.summary import (

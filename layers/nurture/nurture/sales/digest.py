@@ -28,8 +28,8 @@ from nurture.contacts import Contact
 from nurture.delivery.errors import DeliveryRejected
 from nurture.ids import stable_id
 from nurture.ports import OutgoingEmail, StateStore, Task
-from nurture.react import contact_actors
 from nurture.rendering import load_template, render_email
+from nurture.runtime.records import contact_actors
 from nurture.sales.desk import SalesDesk
 from nurture.sales.links import tasks_url
 from nurture.sales.ports import ActiveContact

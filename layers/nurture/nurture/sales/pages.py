@@ -159,7 +159,7 @@ class SalesPages:
         if task is None:
             raise LinkRefused(404, "There is no such task.")
         if task.contact_id:
-            from nurture.react import record_activity
+            from nurture.runtime.records import record_activity
 
             record_activity(
                 self.desk.activities,

@@ -14,7 +14,7 @@ from typing import Any
 from nurture import clock
 from nurture.contacts import Contact
 from nurture.ports import ActivityStore
-from nurture.react import contact_actors, record_activity
+from nurture.runtime.records import contact_actors, record_activity
 from nurture.sales.crm import (
     PUSHED_EVENTS,
     build_payload,

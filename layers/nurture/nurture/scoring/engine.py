@@ -28,7 +28,7 @@ from nurture import clock
 from nurture.contacts import Contact
 from nurture.ports import ActivityStore, ContactStore
 from nurture.programs.conditions import activity_matches
-from nurture.react import record_activity, record_changes
+from nurture.runtime.records import record_activity, record_changes
 from nurture.scoring.explain import Explanation, explain_contact
 from nurture.scoring.fit import AccountLookup, account_lookup, account_of, fit_of, grade_version
 from nurture.scoring.model import NOT_SCORABLE_PREFIXES, ScoringModel, grade_rank

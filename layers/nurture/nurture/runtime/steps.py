@@ -19,8 +19,9 @@ from nurture.ports import (
     WaitRegistration,
     Workflows,
 )
-from nurture.react import record_activity, waited_event_keys
 from nurture.reporting.ports import SplitDecisions
+from nurture.runtime.records import record_activity
+from nurture.runtime.triggers import waited_event_keys
 
 WAIT_MARGIN_SECONDS = 86400
 

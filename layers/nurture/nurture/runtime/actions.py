@@ -1,7 +1,7 @@
 """Program step actions besides sending: branch, split, wait_until, update_contact, score,
 notify_sales, webhook, create_task and start_program.
 
-Each is registered in `nurture.steps.ACTIONS` and receives the step's own fields as `params`.
+Each is registered in `nurture.runtime.steps.ACTIONS` and receives the step's own fields as `params`.
 Results the compiled program reads:
 
     branch, split     {"next": "<step id>"}
@@ -44,18 +44,14 @@ from nurture.programs.compiler import LONG_WAIT_SECONDS, WEBHOOK_RETRY
 from nurture.programs.conditions import contact_value
 from nurture.programs.durations import parse_duration, parse_offset
 from nurture.programs.model import step_from_params
-from nurture.react import (
-    ContactView,
-    Reactor,
-    apply_fields,
-    contact_actors,
-    record_activity,
-    record_changes,
-)
 from nurture.rendering import EmailTemplate, load_template, render_email
+from nurture.runtime.identity import apply_fields
+from nurture.runtime.react import Reactor
+from nurture.runtime.records import contact_actors, record_activity, record_changes
+from nurture.runtime.steps import StepFailed, StepRequest, StepRunner, action
+from nurture.runtime.view import ContactView
 from nurture.secrets import DEFAULT_WEBHOOK_SECRET, WEBHOOK_SECRETS, SecretMissing, webhook_secret
 from nurture.settings import ActionSettings, load
-from nurture.steps import StepFailed, StepRequest, StepRunner, action
 from nurture.tracking.events import Activity
 
 # The first call and the compiled Task's retries of WebhookRetryable.

@@ -28,7 +28,8 @@ from nurture.ids import stable_id
 from nurture.programs.conditions import activity_matches, contact_value
 from nurture.programs.durations import parse_offset
 from nurture.programs.model import DateTrigger, InactivityTrigger, Program, SegmentTrigger
-from nurture.react import ContactView, Reactor
+from nurture.runtime.react import Reactor
+from nurture.runtime.view import ContactView
 from nurture.tracking.events import Activity
 
 SWEPT_TRIGGERS = ("date", "inactivity", "segment")

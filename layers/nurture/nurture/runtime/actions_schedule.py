@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from nurture import clock
 from nurture.ids import stable_id
-from nurture.steps import StepFailed, StepRequest, StepRunner, action
+from nurture.runtime.steps import StepFailed, StepRequest, StepRunner, action
 
 
 class Resumes(Protocol):

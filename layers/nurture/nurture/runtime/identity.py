@@ -1,0 +1,253 @@
+"""Who an activity is about: identity merge, profile and consent changes, and claims.
+
+Who may change a known contact is decided by `nurture.tracking.trust` (see the README): a
+public key may create a contact but only a trusted sender, a verified identity or a signed
+email click may change one or join a visitor's history to it; anything else is a claim."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from nurture import clock
+from nurture.contacts import PROFILE_FIELDS, Consent, Contact, looks_like_email, normalise_email
+from nurture.ids import new_contact_id
+from nurture.ports import ActivityStore, ContactStore
+from nurture.programs.conditions import STAGE_ORDER
+from nurture.runtime.records import record_activity, record_changes
+from nurture.tracking.claims import IdentityClaims
+from nurture.tracking.events import Activity
+from nurture.tracking.identity import apply_alias, contact_for_user
+from nurture.tracking.trust import may_change_known
+
+STAGES = (*STAGE_ORDER, "former_customer", "recycled", "disqualified")
+
+
+@dataclass
+class Identities:
+    contacts: ContactStore
+    activities: ActivityStore
+    # Double opt-in: called with (contact id, form activity) when a form left consents
+    # pending; delivery sends the confirmation email (nurture.delivery.confirmation).
+    on_pending_consent: Callable[[str, Activity], object] | None = None
+
+    def identify(self, activity: Activity) -> Contact | None:
+        # Who may change a known contact: see nurture.tracking.trust and the README.
+        if activity.contact_id:
+            if activity.trust == "signed_link":
+                return self._claims().join_clicked(activity)
+            return self.contacts.get(activity.contact_id)
+        if activity.kind == "alias":
+            return self._alias(activity)
+        email, fields, consents = _identity_claims(activity)
+        known_id = self.contacts.contact_for_actor(activity.actor)
+        trusted = may_change_known(activity.trust)
+        if email is None:
+            if known_id is None:
+                if activity.kind == "identify" and activity.user_id:
+                    return self._known_by_user_id(activity, fields)
+                return None
+            if fields and not trusted:
+                return self._claims().claim(known_id, activity, fields, [])
+            if fields:  # e.g. a CRM's identify call with a new address for a known user
+                self._update_profile(known_id, activity, fields, [], [], created=False)
+            return self.contacts.get(known_id)
+        now = clock.iso(clock.now())
+        fresh = Contact(
+            contact_id=new_contact_id(),
+            created_at=now,
+            updated_at=now,
+            email=email,
+            created_by=activity.message_id,
+        )
+        known = self.contacts.get(known_id) if known_id and trusted else None
+        if known is not None and known.email is None:  # known by user id until now
+            fresh = known.model_copy(update={"email": email, "updated_at": now})
+        contact = self.contacts.create_if_absent(fresh, email)
+        created = contact.contact_id == fresh.contact_id and fresh is not known
+        if not created and contact.created_by == activity.message_id:
+            created = True  # this activity made the contact: a replay of the same batch
+        if not created and not trusted:
+            return self._claims().claim(contact.contact_id, activity, fields, consents)
+        new_actors = [
+            a
+            for a in _actors_of(activity, email)
+            if a not in contact.actors
+            # a public key creates a contact but never takes a key another contact holds
+            and (trusted or self.contacts.contact_for_actor(a) in (None, contact.contact_id))
+        ]
+        for actor in new_actors:
+            self.contacts.link_actor(actor, contact.contact_id)
+        self._update_profile(contact.contact_id, activity, fields, consents, new_actors, created)
+        if self.on_pending_consent and any(c.get("status") == "pending" for c in consents):
+            self.on_pending_consent(contact.contact_id, activity)
+        if new_actors:
+            record_activity(
+                self.activities,
+                contact.contact_id,
+                "contact.identified",
+                activity.message_id,
+                # the actor keys let the activity lake join anonymous visits to the contact
+                {"created": created, "joined_actors": len(new_actors), "actors": new_actors},
+            )
+        return self.contacts.get(contact.contact_id)
+
+    def _known_by_user_id(self, activity: Activity, fields: dict[str, Any]) -> Contact | None:
+        """An identify with a userId and no email: a contact known by the user id alone."""
+        assert activity.user_id is not None
+        contact, created = contact_for_user(self.contacts, activity.user_id)
+        if not created:  # another invocation made it first: an identify of a known contact
+            return self.identify(activity)
+        joined = [activity.actor]
+        anonymous = f"anon:{activity.anonymous_id}" if activity.anonymous_id else None
+        if anonymous and self.contacts.contact_for_actor(anonymous) is None:
+            self.contacts.link_actor(anonymous, contact.contact_id)
+            joined.append(anonymous)
+        self._update_profile(contact.contact_id, activity, fields, [], joined, created=True)
+        record_activity(
+            self.activities,
+            contact.contact_id,
+            "contact.identified",
+            activity.message_id,
+            {"created": True, "joined_actors": len(joined), "actors": joined},
+        )
+        return self.contacts.get(contact.contact_id)
+
+    def _alias(self, activity: Activity) -> Contact | None:
+        """`previousId` and `userId` are one person. Only a trusted sender may join them to
+        a contact that already exists; a public key may make a new one of both."""
+        outcome = apply_alias(self.contacts, activity, may_change_known(activity.trust))
+        if outcome.joined or outcome.refused:
+            record_activity(
+                self.activities,
+                outcome.contact.contact_id,
+                "contact.identified",
+                activity.message_id,
+                {
+                    "created": outcome.created,
+                    "joined_actors": len(outcome.joined),
+                    "actors": outcome.joined,
+                    "refused_actors": outcome.refused,
+                },
+            )
+        return outcome.contact
+
+    def _claims(self) -> IdentityClaims:
+        return IdentityClaims(
+            self.contacts, partial(record_activity, self.activities), self.on_pending_consent
+        )
+
+    def _update_profile(
+        self,
+        contact_id: str,
+        activity: Activity,
+        fields: dict[str, Any],
+        consents: list[dict[str, Any]],
+        new_actors: list[str],
+        created: bool,
+    ) -> None:
+        def change(contact: Contact) -> dict[str, Any] | None:
+            changes = apply_fields(contact, fields)
+            for consent in consents:
+                # a form asks "pending" when it has double opt-in; otherwise consent is granted
+                record = Consent.model_validate(
+                    {"status": "granted", "at": activity.occurred_at, **consent}
+                )
+                current = contact.consent.get(record.key)
+                if record.status == "pending" and current and current.status == "granted":
+                    continue  # already confirmed: signing up again does not undo it
+                contact.consent[record.key] = record
+            added = [a for a in new_actors if a not in contact.actors]
+            contact.actors.extend(added)
+            if not (changes or consents or added):
+                return None
+            contact.updated_at = clock.iso(clock.now())
+            return {"fields": changes.replaced, "stage": changes.stage}
+
+        _, note = self.contacts.apply_once(contact_id, f"profile#{activity.message_id}", change)
+        if note and not created:
+            record_changes(self.activities, contact_id, activity.message_id, note, {})
+
+
+_TRAIT_ALIASES = {"firstName": "first_name", "lastName": "last_name", "title": "job_title"}
+_STAGE_TRAITS = ("stage", "lifecycle_stage")
+
+
+@dataclass
+class FieldChanges:
+    """What `apply_fields` did: fields given a value, those of them that replaced another
+    value (only these are "changes": a first postal address is not a move), a stage change."""
+
+    set: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    stage: dict[str, str] | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.set or self.stage)
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == []
+
+
+def apply_fields(contact: Contact, fields: dict[str, Any]) -> FieldChanges:
+    """Set profile and custom fields (and the lifecycle stage, from a `stage` trait)."""
+    changes = FieldChanges()
+    for name, value in fields.items():
+        name = _TRAIT_ALIASES.get(name, name)
+        if name in _STAGE_TRAITS:
+            if value in STAGES and value != contact.stage:
+                changes.stage = {"from": contact.stage, "to": str(value)}
+                contact.stage = value
+            continue
+        if name == "email":
+            continue  # the email is the identity: changed only through identity merge
+        if name.startswith("fields."):
+            name = name.removeprefix("fields.")
+        elif name in PROFILE_FIELDS:
+            value = None if value is None else str(value)
+        if not (isinstance(value, (str, int, float, bool)) or value is None):
+            continue
+        profile = name in PROFILE_FIELDS
+        old = getattr(contact, name) if profile else contact.fields.get(name)
+        if old == value and (profile or name in contact.fields):
+            continue
+        if profile:
+            setattr(contact, name, value)
+        else:
+            contact.fields[name] = value
+        changes.set.append(name)
+        if not _empty(old):
+            changes.replaced.append(name)
+    return changes
+
+
+def _identity_claims(
+    activity: Activity,
+) -> tuple[str | None, dict[str, Any], list[dict[str, Any]]]:
+    if activity.kind == "identify":
+        email = activity.traits.get("email")
+        fields = {k: v for k, v in activity.traits.items() if k != "email"}
+        consents: list[dict[str, Any]] = []
+    elif activity.kind == "form":
+        fields = dict(activity.properties.get("fields", {}))
+        email = fields.pop("email", None)
+        consents = list(activity.properties.get("consent", []))
+    else:
+        return None, {}, []
+    if email is None:
+        return None, fields, []
+    if not isinstance(email, str) or not looks_like_email(email):
+        return None, {}, []
+    return normalise_email(email), fields, consents
+
+
+def _actors_of(activity: Activity, email: str) -> list[str]:
+    actors = [activity.actor, f"email:{email}"]
+    if activity.anonymous_id:
+        actors.append(f"anon:{activity.anonymous_id}")
+    if activity.user_id:
+        actors.append(f"user:{activity.user_id}")
+    return list(dict.fromkeys(actors))

@@ -1,0 +1,259 @@
+"""Reacting to stored activity: who is this (identity merge, `runtime.identity`), which
+programs start (triggers, `runtime.triggers`, and entry rules), which runs end (goals), and
+which waiting program steps it resumes.
+
+What the runtime records about contacts, so programs can start on it:
+
+    contact.field_changed   {fields: [names]}             field_changed triggers (a value
+                                                          replaced another; a first value
+                                                          is for automation rules)
+    contact.stage_changed   {from, to}                    stage_changed triggers
+    contact.score_changed   {old, new, delta, reason}     score_crossed triggers
+    program.entered         {program_id, version, execution}
+    program.converted       {program_id, goal, execution}
+
+Each entry into a program is one Step Functions execution with a name that is deterministic
+per entry (program, contact and the activity that caused it), so a retried stream batch never
+enrols twice; the enrolment item (ENROL#<contact> / PROGRAM#<program>) holds the latest entry,
+which is how "once", "every time", "once per period" and "never two runs at once" are kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from nurture import clock
+from nurture.contacts import Contact
+from nurture.ports import (
+    ActivityStore,
+    ContactStore,
+    Enrolment,
+    ProgramRecord,
+    StateStore,
+    Workflows,
+)
+from nurture.programs.model import Program, goal_reached
+from nurture.runtime.identity import Identities
+from nurture.runtime.records import record_activity
+from nurture.runtime.triggers import (
+    entry_mode,
+    execution_name,
+    trigger_keys_for,
+    trigger_matches,
+    waited_event_keys,
+    where_matches,
+)
+from nurture.runtime.view import ContactView
+from nurture.tracking.events import Activity
+from nurture.tracking.identity import join_account
+from nurture.tracking.trust import may_change_known
+
+# A claimed entry not started yet is taken to be in flight (another invocation starting it)
+# for this long; after that it is treated as abandoned and a new entry may replace it.
+PENDING_GRACE_SECONDS = 300
+
+
+@dataclass
+class Reactor:
+    contacts: ContactStore
+    activities: ActivityStore
+    state: StateStore
+    workflows: Workflows
+    _parsed: dict[tuple[str, str], Program] = field(default_factory=dict)
+    # Double opt-in: called with (contact id, form activity) when a form left consents
+    # pending; delivery sends the confirmation email (nurture.delivery.confirmation).
+    on_pending_consent: Callable[[str, Activity], object] | None = None
+    # Lead scoring, inline (nurture.scoring.engine.Scorer): one conditional write per scored
+    # activity, no workflow; what it records (score/grade/stage changes) reaches this again.
+    scoring: Any = None
+    # Sales hand-off, digest markers and CRM push (nurture.sales.desk.SalesDesk.observe):
+    # sees every activity of a known contact, before programs react to it.
+    sales: Any = None
+
+    def handle(self, activity: Activity) -> None:
+        contact = self.identities().identify(activity)
+        if activity.kind == "group":  # the company account, and the contact's link to it
+            _, contact = join_account(
+                self.contacts, activity, contact, may_change_known(activity.trust)
+            )
+        if contact is None:
+            return  # still anonymous: stored, and joined to the contact once they identify
+        if self.scoring is not None:
+            self.scoring.on_activity(contact, activity)
+        if self.sales is not None:  # before programs, so their steps find the lead's owner
+            self.sales.observe(contact, activity)
+        view = ContactView(contact, self.activities)
+        # Goals first: a purchase that ends one run may start another (never two at once).
+        self._check_goals(view, activity)
+        for key in trigger_keys_for(activity):
+            for program_id in self.state.programs_for_trigger(key):
+                loaded = self.program(program_id)
+                if loaded and trigger_matches(loaded[1], activity, view):
+                    self.enrol(program_id, contact, activity, view=view)
+        self._resume_waits(contact.contact_id, activity)
+        if self.sales is not None:
+            self.sales.observe(contact, activity)
+
+    def program(self, program_id: str) -> tuple[ProgramRecord, Program] | None:
+        record = self.state.get_program(program_id)
+        if record is None:
+            return None
+        key = (record.program_id, record.version)
+        if key not in self._parsed:
+            self._parsed[key] = Program.model_validate(record.definition)
+        return record, self._parsed[key]
+
+    def identities(self) -> Identities:
+        return Identities(self.contacts, self.activities, self.on_pending_consent)
+
+    # --- entry ----------------------------------------------------------------------
+    def enrol(
+        self,
+        program_id: str,
+        contact: Contact,
+        cause: Activity,
+        view: ContactView | None = None,
+        start_at: str | None = None,
+    ) -> bool:
+        """Start the contact's run of a program for this cause, if the entry rules allow:
+        live program, entry conditions hold, once / every time / once per period, and never
+        while another run of the same program is going. Safe to repeat for the same cause."""
+        loaded = self.program(program_id)
+        if loaded is None or loaded[0].status != "live":
+            return False
+        record, program = loaded
+        view = view or ContactView(contact, self.activities)
+        if not all(view.holds(c) for c in program.entry.conditions):
+            return False
+        name = execution_name(program, contact.contact_id, cause.message_id)
+        now = clock.now()
+        current = self.state.get_enrolment(contact.contact_id, program_id)
+        if current is not None and current.execution == name:
+            if current.status != "pending":
+                return False  # this entry happened already (a retried batch)
+        elif current is not None:
+            if not self._may_enter_again(program, record, current, now):
+                return False
+            entry = Enrolment(
+                contact.contact_id, program_id, name, clock.iso(now), entries=current.entries + 1
+            )
+            if not self.state.claim_entry(entry, replaces=current.execution):
+                return False  # a concurrent entry won
+        elif not self.state.claim_entry(
+            Enrolment(contact.contact_id, program_id, name, clock.iso(now)), replaces=None
+        ):
+            return False
+        payload: dict[str, Any] = {
+            "contact_id": contact.contact_id,
+            "program_id": program_id,
+            "trigger": {
+                "kind": cause.kind,
+                "name": cause.name,
+                "message_id": cause.message_id,
+                "occurred_at": cause.occurred_at,
+            },
+        }
+        if start_at:
+            payload["start_at"] = start_at
+        arn = self.workflows.start(record.alias_arn, name, payload)
+        self.state.set_entry_status(contact.contact_id, program_id, name, "started", arn)
+        record_activity(
+            self.activities,
+            contact.contact_id,
+            "program.entered",
+            name,
+            {"program_id": program_id, "version": record.version, "execution": name},
+        )
+        return True
+
+    def _may_enter_again(
+        self, program: Program, record: ProgramRecord, current: Enrolment, now: datetime
+    ) -> bool:
+        mode = entry_mode(program)
+        if mode == "once":
+            return False
+        if current.status == "pending":
+            age = now - _parse_iso(current.entered_at)
+            if age < timedelta(seconds=PENDING_GRACE_SECONDS):
+                return False  # being started right now by another invocation
+        elif (
+            current.status == "started"
+            and current.execution_arn
+            and self.workflows.is_running(current.execution_arn)
+        ):
+            return False  # never two runs of one program at once
+        if mode == "once_per":
+            period = timedelta(seconds=program.entry.period_seconds or 0)
+            if now - _parse_iso(current.entered_at) < period:
+                return False
+        return True
+
+    # --- goals ----------------------------------------------------------------------
+    def _check_goals(self, view: ContactView, activity: Activity) -> None:
+        for enrolment in self.state.enrolments_of(view.contact.contact_id):
+            if enrolment.status != "started" or not enrolment.execution_arn:
+                continue
+            if activity.name == "program.entered" and (
+                activity.properties.get("execution") == enrolment.execution
+            ):
+                continue  # a run is not converted by its own entry
+            loaded = self.program(enrolment.program_id)
+            if loaded is None:
+                continue
+            record, program = loaded
+            if record.status == "archived":
+                if self.workflows.stop(enrolment.execution_arn, "program archived"):
+                    self._set_status(enrolment, "stopped")
+                continue
+            if not program.goals:
+                continue
+            needs_history = any(g.when is not None for g in program.goals)
+            goal = goal_reached(
+                program, view.data, activity, view.history if needs_history else (), clock.now()
+            )
+            if goal is None:
+                continue
+            if not self.workflows.stop(enrolment.execution_arn, f"goal reached: {goal.label}"):
+                self._set_status(enrolment, "ended")  # it had finished already
+                continue
+            self._set_status(enrolment, "converted")
+            record_activity(
+                self.activities,
+                enrolment.contact_id,
+                "program.converted",
+                enrolment.execution,
+                {
+                    "program_id": enrolment.program_id,
+                    "goal": goal.label,
+                    "execution": enrolment.execution,
+                    "by": activity.name,
+                },
+            )
+
+    def _set_status(self, enrolment: Enrolment, status: str) -> None:
+        self.state.set_entry_status(
+            enrolment.contact_id, enrolment.program_id, enrolment.execution, status
+        )
+
+    # --- waits ----------------------------------------------------------------------
+    def _resume_waits(self, contact_id: str, activity: Activity) -> None:
+        for key in waited_event_keys(activity):
+            for wait in self.state.waits_for(contact_id, key):
+                if wait.where and not where_matches(wait.where, activity):
+                    continue  # e.g. waiting for a purchase of shoes, and this was a hat
+                self.workflows.resume(
+                    wait.task_token,
+                    {
+                        "event": activity.name,
+                        "message_id": activity.message_id,
+                        "occurred_at": activity.occurred_at,
+                    },
+                )
+                self.state.remove_wait(wait)
+
+
+def _parse_iso(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
