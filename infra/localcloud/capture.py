@@ -6,10 +6,10 @@ SES/SNS engagement events a recipient would cause."""
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -35,12 +35,24 @@ class CapturedEmail:
 
     def links(self) -> list[str]:
         """The tracked links (what a reader's click reaches SES with): `ses:no-track` ones,
-        like the unsubscribe link, are left out."""
-        return [
-            href
-            for tag, href in re.findall(r'(<a\b[^>]*?href="([^"]+)")', self.html)
-            if "ses:no-track" not in tag
-        ]
+        like the unsubscribe link, are left out. Read by an HTML parser, so each href is
+        the URL a browser follows (`&amp;` in the HTML is `&`)."""
+        parser = _Links()
+        parser.feed(self.html)
+        parser.close()
+        return parser.hrefs
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        href = found.get("href")
+        if tag == "a" and href and "ses:no-track" not in found:
+            self.hrefs.append(href)
 
 
 @dataclass
