@@ -10,9 +10,11 @@ from urllib.parse import parse_qsl
 import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from markupsafe import escape
 
 from nurture.adapters.delivery import DynamoDelivery
 from nurture.adapters.dynamodb import DynamoActivities
+from nurture.api import openapi as doc
 from nurture.delivery.config import load_policy
 from nurture.delivery.preferences import ONE_CLICK_BODY, PreferenceCenter, PreferenceError, page
 from nurture.settings import Tables, load
@@ -59,13 +61,39 @@ def _is_one_click(body: str) -> bool:
     )
 
 
-@app.get("/u/<token>")
-def view_preferences(token: str) -> Response:
+# What the OpenAPI document (nurture.api.openapi) says: the signed token is the credential.
+_LINK = {
+    403: doc.html_answer("the link is not valid or has expired"),
+    404: doc.html_answer("the contact no longer exists"),
+}
+
+
+@app.get(
+    "/u/<token>",
+    summary="The preference page of an email's unsubscribe link",
+    tags=["links"],
+    responses={200: doc.html_answer("the contact's choices, as a form"), **_LINK},
+)
+def view_preferences(token: str) -> Response[str]:
     return _html(200, center.view(token))
 
 
-@app.post("/u/<token>")
-def post_preferences(token: str) -> Response:
+@app.post(
+    "/u/<token>",
+    summary="Save the preference page's choices, or unsubscribe in one click (RFC 8058)",
+    tags=["links"],
+    responses={
+        200: doc.html_answer("saved, or unsubscribed"),
+        400: doc.html_answer("a choice the page does not offer"),
+        **_LINK,
+    },
+    openapi_extensions=doc.request_body(
+        doc.PreferenceChoices,
+        ("application/x-www-form-urlencoded", "multipart/form-data"),
+        f"The page's form, at most {MAX_BODY_BYTES // 1024} KB read.",
+    ),
+)
+def post_preferences(token: str) -> Response[str]:
     body = _body()
     if _is_one_click(body):
         center.one_click(token)
@@ -78,13 +106,23 @@ def post_preferences(token: str) -> Response:
     return _html(200, center.submit(token, form))
 
 
-@app.get("/c/<token>")
-def view_confirmation(token: str) -> Response:
+@app.get(
+    "/c/<token>",
+    summary="What a double opt-in link confirms (a button: a GET changes nothing)",
+    tags=["links"],
+    responses={200: doc.html_answer("the confirmation button"), **_LINK},
+)
+def view_confirmation(token: str) -> Response[str]:
     return _html(200, center.confirm_view(token))
 
 
-@app.post("/c/<token>")
-def post_confirmation(token: str) -> Response:
+@app.post(
+    "/c/<token>",
+    summary="Confirm a double opt-in",
+    tags=["links"],
+    responses={200: doc.html_answer("confirmed"), **_LINK},
+)
+def post_confirmation(token: str) -> Response[str]:
     html = center.confirm(token)
     logger.info("double opt-in confirmed")
     return _html(200, html)
@@ -93,7 +131,7 @@ def post_confirmation(token: str) -> Response:
 @app.exception_handler(PreferenceError)
 def refuse(exc: PreferenceError) -> Response:
     logger.info("link refused", extra={"status": exc.status})  # never log the token
-    return _html(exc.status, page("Sorry", f"<p>{exc}</p>"))
+    return _html(exc.status, page("Sorry", f"<p>{escape(str(exc))}</p>"))
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")

@@ -196,3 +196,19 @@ def test_the_preference_page_escapes_names_and_saves_choices(cloud: LocalCloud) 
         "granted",
         "preference-page",
     )
+    assert consent["email:offers"].text == ('Ticked "Offers" under "Email" on the preference page')
+    assert "email:events" not in consent  # left unticked, never granted: nothing to record
+
+    # a topic nobody configured, with the client's own wording: refused, nothing stored
+    before = contact(cloud).model_dump()
+    consent_activities = len(activities(cloud, before["contact_id"]))
+    body = (
+        "action=save&shown=email:newsletter,email:<b>casino</b>&email%3A%3Cb%3Ecasino%3C%2Fb%3E=on"
+    )
+    status, _, page = cloud.http("POST", path, body, headers=FORM_POST, write_key=None)
+    assert status == 400
+    assert (
+        "field &#39;shown&#39; lists &#39;email:&lt;b&gt;casino" in page and "<b>casino" not in page
+    )
+    assert contact(cloud).model_dump() == before
+    assert len(activities(cloud, before["contact_id"])) == consent_activities

@@ -6,11 +6,15 @@ Links (PUBLIC_BASE_URL + path):
   /c/<token>  GET: a page with one button; POST: confirm a double opt-in (pending -> granted).
               A button rather than a bare GET, so mail scanners that follow links do not
               confirm on the reader's behalf.
+
+The page grants only topics in the configuration (CONSENT_TOPICS), and records as proof the
+page's own words for the choice, never text from the request. A save that names a choice the
+page does not offer this contact (an unknown topic, a channel the contact has no address for,
+a checkbox outside `shown`) is refused with 400 naming the field, and nothing is stored.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +38,6 @@ from nurture.ports import ActivityStore
 from nurture.tracking.events import Activity
 
 ONE_CLICK_BODY = "List-Unsubscribe=One-Click"
-_TOPIC = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
 _env = Environment(autoescape=True)  # noqa: S701 - autoescape is on
 _LAYOUT = """<!doctype html>
@@ -78,6 +81,18 @@ def _mask(email: str | None) -> str:
         return ""
     local, _, domain = email.partition("@")
     return f"{local[:1]}***@{domain}"
+
+
+def _quote(key: str) -> str:
+    return repr(key[:60] + ("..." if len(key) > 60 else ""))
+
+
+def _wording(key: str, granted: bool) -> str:
+    """The proof recorded with a choice: the page's own words for it (from the configured
+    topic and channel), never text the client sent."""
+    channel, _, topic = key.partition(":")
+    verb = "Ticked" if granted else "Unticked"
+    return f'{verb} "{_label(topic)}" under "{_CHANNEL_NAMES[channel]}" on the preference page'
 
 
 def _label(topic: str) -> str:
@@ -130,23 +145,25 @@ class PreferenceCenter:
         return self._render(contact, notice)
 
     def _keys(self, contact: Contact) -> list[str]:
+        """The choices the page offers: every configured topic on each channel the contact
+        has, and a topic outside the configuration only while it is granted (so it can be
+        withdrawn; it is never granted from here)."""
+        offered = [t for t in self.policy.topics if t != GENERIC_TOPIC]
         keys = []
         for channel in CHANNELS:
             if channel == "email" and not contact.email or channel == "sms" and not contact.phone:
                 continue
-            topics = list(
-                dict.fromkeys(
-                    [
-                        *self.policy.topics,
-                        *(
-                            k.split(":", 1)[1]
-                            for k in contact.consent
-                            if k.startswith(f"{channel}:")
-                        ),
-                    ]
-                )
-            )
-            keys += [f"{channel}:{t}" for t in topics if t != GENERIC_TOPIC]
+            held = [
+                k.split(":", 1)[1]
+                for k in contact.consent
+                if k.startswith(f"{channel}:") and k != f"{channel}:{GENERIC_TOPIC}"
+            ]
+            extra = [
+                t
+                for t in held
+                if t not in offered and marketing_permission(contact, channel, t).allowed
+            ]
+            keys += [f"{channel}:{t}" for t in dict.fromkeys([*offered, *extra])]
         return keys
 
     def _render(self, contact: Contact, notice: str) -> str:
@@ -178,18 +195,29 @@ class PreferenceCenter:
                     "things you have bought may still reach you."
                 ),
             )
-        wanted: dict[str, bool] = {}
-        for key in (form.get("shown") or "").split(","):
-            channel, _, topic = key.partition(":")
-            if channel in CHANNELS and _TOPIC.match(topic) and topic != GENERIC_TOPIC:
-                wanted[key] = form.get(key) == "on"
+        shown = [k for k in (form.get("shown") or "").split(",") if k]
+        ticks = {k: v for k, v in form.items() if k not in ("action", "shown")}
         now = clock.iso(clock.now())
         changed: list[str] = []
+        wanted: dict[str, bool] = {}
 
         def change(contact: Contact) -> bool:
-            wording = {
-                k: f"Chose {_label(k.split(':', 1)[1])} on the preference page" for k in wanted
-            }
+            # Only what the page offers this contact, checked against the stored contact and
+            # the configuration; anything else refuses the whole request (nothing is stored).
+            offered = set(self._keys(contact))
+            for key in shown:
+                if key not in offered:
+                    raise PreferenceError(
+                        400,
+                        f"The field 'shown' lists {_quote(key)}, a choice this page does not offer.",
+                    )
+            for key in ticks:
+                if key not in shown:
+                    raise PreferenceError(
+                        400, f"The field {_quote(key)} is not one of the choices on this page."
+                    )
+            wanted.update({key: ticks.get(key) == "on" for key in shown})
+            wording = {key: _wording(key, want) for key, want in wanted.items()}
             changed[:] = set_preferences(contact, wanted, now, "preference-page", wording)
             return bool(changed)
 
