@@ -16,6 +16,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from nurture import clock
 from nurture.adapters.dynamodb import DynamoState
 from nurture.adapters.sales import desk_from_env, webhook_secret
+from nurture.api import openapi as doc
 from nurture.sales.crm import SIGNATURE_HEADER, PostbackError, parse_postback, verify_signature
 from nurture.sales.pages import LinkRefused, SalesPages, page
 from nurture.sales.postback import Postbacks
@@ -63,30 +64,86 @@ def _form() -> dict[str, str]:
     return dict(parse_qsl(data.decode("utf-8", errors="replace"), keep_blank_values=True))
 
 
-@app.get("/sales/<token>")
-def view_answer(token: str) -> Response:
+# What the OpenAPI document (nurture.api.openapi) says: the signed token is the credential.
+_LINK = {
+    400: doc.html_answer("a malformed or expired link, or a form field out of range"),
+    403: doc.html_answer("a link not signed by us, or for someone else"),
+    404: doc.html_answer("the lead or task no longer exists"),
+}
+_FORM = ("application/x-www-form-urlencoded",)
+
+
+@app.get(
+    "/sales/<token>",
+    summary="What a salesperson's answer link (accept, recycle, disqualify) will do",
+    tags=["sales"],
+    responses={200: doc.html_answer("the answer form"), **_LINK},
+)
+def view_answer(token: str) -> Response[str]:
     return _html(200, pages.answer_view(token))
 
 
-@app.post("/sales/<token>")
-def post_answer(token: str) -> Response:
+@app.post(
+    "/sales/<token>",
+    summary="Answer a hand-off",
+    tags=["sales"],
+    responses={
+        200: doc.html_answer("recorded, or already done"),
+        409: doc.html_answer(
+            "the lead was already answered, or the link is from an earlier hand-off"
+        ),
+        413: doc.html_answer("the form is too large"),
+        **_LINK,
+    },
+    openapi_extensions=doc.request_body(doc.SalesAnswerForm, _FORM, "The answer page's form."),
+)
+def post_answer(token: str) -> Response[str]:
     html = pages.answer_post(token, _form())
     logger.info("sales answer recorded")
     return _html(200, html)
 
 
-@app.get("/sales/tasks/<token>")
-def view_tasks(token: str) -> Response:
+@app.get(
+    "/sales/tasks/<token>",
+    summary="A salesperson's open tasks",
+    tags=["sales"],
+    responses={200: doc.html_answer("the tasks"), **_LINK},
+)
+def view_tasks(token: str) -> Response[str]:
     return _html(200, pages.tasks_view(token))
 
 
-@app.post("/sales/tasks/<token>")
-def post_tasks(token: str) -> Response:
+@app.post(
+    "/sales/tasks/<token>",
+    summary="Mark a task done",
+    tags=["sales"],
+    responses={
+        200: doc.html_answer("done; the open tasks"),
+        413: doc.html_answer("the form is too large"),
+        **_LINK,
+    },
+    openapi_extensions=doc.request_body(doc.TaskDone, _FORM, "Which task is done."),
+)
+def post_tasks(token: str) -> Response[str]:
     return _html(200, pages.tasks_post(token, _form()))
 
 
-@app.post("/crm/events")
-def crm_event() -> Response:
+@app.post(
+    "/crm/events",
+    summary="A CRM's signed post-back: deal won or lost, owner changed, activity logged",
+    tags=["sales"],
+    responses={
+        200: doc.json_answer(doc.CrmAnswer, "applied (or already applied)"),
+        400: doc.json_answer(doc.CrmAnswer, "not a valid event: the fields and why"),
+        401: doc.json_answer(doc.CrmAnswer, "a missing, wrong or stale signature"),
+        404: doc.json_answer(doc.CrmAnswer, "no such contact"),
+        413: doc.json_answer(doc.CrmAnswer, "the body is too large"),
+        503: doc.json_answer(doc.CrmAnswer, "the CRM signing secret is not configured"),
+    },
+    security=doc.CRM_SIGNATURE,
+    openapi_extensions=doc.request_body(doc.CrmEvent, ("application/json",), "One event."),
+)
+def crm_event() -> Response[str]:
     body = _raw_body()
     secret = webhook_secret(desk.team.crm.secret)
     if not secret:
@@ -104,13 +161,13 @@ def crm_event() -> Response:
 
 
 @app.get("/admin/tasks/<assignee>")
-def admin_tasks(assignee: str) -> Response:
+def admin_tasks(assignee: str) -> Response[str]:
     tasks = pages.state.tasks_for(assignee.lower())
     return _json(200, {"assignee": assignee.lower(), "tasks": [t.__dict__ for t in tasks]})
 
 
 @app.post("/admin/tasks/<assignee>/<task_id>/done")
-def admin_complete(assignee: str, task_id: str) -> Response:
+def admin_complete(assignee: str, task_id: str) -> Response[str]:
     task = pages.complete(assignee.lower(), task_id, source="admin")
     return _json(200, {"task": task.__dict__})
 
