@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from nurture import clock
 from nurture.adapters.aws import S3Blobs
 from nurture.adapters.dynamodb import DynamoActivities
+from nurture.api import openapi as doc
 from nurture.secrets import secret, secret_json, secret_list
 from nurture.settings import IngestSettings, load
 from nurture.tracking import body as bodies
@@ -188,7 +189,7 @@ def _answer(results: list[EventResult], route: str) -> Response:
 
 
 def _batch(route: str) -> Callable[[], Response]:
-    def post_batch() -> Response:
+    def post_batch() -> Response[str]:
         body = _json_body(MAX_BATCH_BYTES)
         if not isinstance(body, dict) or not isinstance(body.get("batch"), list):
             raise Refusal(
@@ -214,7 +215,7 @@ def _batch(route: str) -> Callable[[], Response]:
 
 
 def _single(kind: str, route: str) -> Callable[[], Response]:
-    def post_single() -> Response:
+    def post_single() -> Response[str]:
         body = _json_body(MAX_EVENT_BYTES)
         if not isinstance(body, dict):
             raise Refusal(400, "invalid_body", "body must be a JSON object (one event)")
@@ -226,11 +227,44 @@ def _single(kind: str, route: str) -> Callable[[], Response]:
     return post_single
 
 
+# What the OpenAPI document (nurture.api.openapi) says of each route.
+_REFUSED = {
+    401: doc.json_answer(doc.Refusal, "missing or unknown write key (invalid_write_key)"),
+    413: doc.json_answer(doc.Refusal, "the body is too large (payload_too_large)"),
+    415: doc.json_answer(doc.Refusal, "a Content-Encoding other than gzip"),
+}
+_EVENT_ANSWERS = {
+    200: doc.json_answer(doc.EventsAnswer, "stored; any rejected event is listed with reasons"),
+    400: doc.json_answer(
+        doc.EventsAnswer | doc.Refusal, "nothing can be stored: the body or every event is invalid"
+    ),
+    **_REFUSED,
+}
 for _route in BATCH_ROUTES:
-    app.post(_route)(_batch(_route))
+    app.post(
+        _route,
+        summary="Send several events of any type (Segment's batch)",
+        description="The short route is the one analytics.js posts batches to.",
+        tags=["tracking"],
+        responses=_EVENT_ANSWERS,
+        security=doc.WRITE_KEY,
+        openapi_extensions=doc.request_body(doc.Batch, doc.SEGMENT_MEDIA, doc.BATCH_BODY),
+    )(_batch(_route))
 for _kind, _routes in CALL_ROUTES.items():
     for _route in _routes:
-        app.post(_route)(_single(_kind, _route))
+        app.post(
+            _route,
+            summary=f"Send one {_kind} call (Segment's HTTP Tracking API)",
+            description="The one-letter route is the one analytics.js posts to."
+            if len(_route) == len("/v1/t")
+            else None,
+            tags=["tracking"],
+            responses=_EVENT_ANSWERS,
+            security=doc.WRITE_KEY,
+            openapi_extensions=doc.request_body(
+                doc.CALLS[_kind], doc.SEGMENT_MEDIA, doc.SINGLE_BODY
+            ),
+        )(_single(_kind, _route))
 
 
 def _form_definition(form_id: str) -> FormDefinition | None:
@@ -243,8 +277,26 @@ def _form_definition(form_id: str) -> FormDefinition | None:
     return form
 
 
-@app.post("/v1/forms/<form_id>")
-def post_form(form_id: str) -> Response:
+@app.post(
+    "/v1/forms/<form_id>",
+    summary="Submit a form (forms/<form_id>.yaml says its fields and what it grants)",
+    tags=["forms"],
+    responses={
+        202: doc.json_answer(doc.FormAccepted, "stored"),
+        400: doc.json_answer(
+            doc.FormRefused | doc.Refusal, "the fields in error and why, or an unreadable body"
+        ),
+        404: doc.json_answer(doc.Refusal, "no such form (unknown_form)"),
+        **_REFUSED,
+    },
+    security=doc.WRITE_KEY,
+    openapi_extensions=doc.request_body(
+        doc.FormSubmission,
+        ("application/x-www-form-urlencoded", "application/json"),
+        f"The form's fields; at most {MAX_EVENT_BYTES // 1024} KB.",
+    ),
+)
+def post_form(form_id: str) -> Response[str]:
     content_type = app.current_event.headers.get("content-type", "")
     if content_type.startswith("application/x-www-form-urlencoded"):
         body: Any = dict(parse_qsl(_raw_body(MAX_EVENT_BYTES).decode(errors="replace")))
@@ -281,6 +333,16 @@ def post_form(form_id: str) -> Response:
     return Response(
         202, "application/json", json.dumps({"success": True, "messageId": activity.message_id})
     )
+
+
+@app.get(
+    "/openapi.json",
+    summary="This document: the public API's OpenAPI description",
+    tags=["meta"],
+    responses={200: {"description": "OpenAPI 3.1", "content": {"application/json": {}}}},
+)
+def openapi_document() -> Response[str]:
+    return Response(200, "application/json", doc.served(), headers={"Cache-Control": "max-age=300"})
 
 
 @app.exception_handler(Refusal)
