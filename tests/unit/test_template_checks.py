@@ -89,7 +89,11 @@ def test_lambda_the_layer_build_and_the_tests_run_one_python() -> None:
     runtime = template["Globals"]["Function"]["Runtime"]
     layer = template["Resources"]["SharedLayer"]
     assert layer["Properties"]["CompatibleRuntimes"] == [runtime]
-    assert layer["Metadata"]["BuildMethod"] == runtime
+    # The layer's Makefile (BuildMethod: makefile) builds with, and for, the runtime's Python.
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
+    makefile = (ROOT / layer["Properties"]["ContentUri"] / "Makefile").read_text()
+    assert f"PYTHON ?= {runtime}\n" in makefile
+    assert f"--python-version {runtime.removeprefix('python')} " in makefile
     for name, res in template["Resources"].items():
         if res["Type"] == "AWS::Serverless::Function":
             assert res["Properties"].get("Runtime", runtime) == runtime, name
