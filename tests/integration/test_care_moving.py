@@ -4,6 +4,7 @@ recorded failure that does not stop the program."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import threading
 from collections.abc import Iterator
@@ -17,12 +18,21 @@ import pytest
 from care import Person
 
 from localcloud import LocalCloud
-from nurture.runtime.actions import verify
 
 pytestmark = pytest.mark.integration
 
 SECRET = "test-webhook-secret"
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def receiver_example() -> Any:
+    """examples/webhook-receiver/verify.py: what the README tells receivers to run."""
+    path = ROOT / "examples" / "webhook-receiver" / "verify.py"
+    spec = importlib.util.spec_from_file_location("webhook_receiver_example", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @dataclass
@@ -42,7 +52,12 @@ def erp() -> Iterator[Erp]:
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             server_state.requests.append(
-                {"path": self.path, "headers": dict(self.headers), "body": body}
+                {
+                    "method": self.command,
+                    "path": self.path,
+                    "headers": dict(self.headers),
+                    "body": body,
+                }
             )
             status = server_state.statuses.pop(0) if server_state.statuses else 200
             self.send_response(status)
@@ -106,10 +121,15 @@ def test_a_move_switches_the_discount_on_and_off_and_sends_the_offers(
         {"discount": "movers-10", "customer": contact_id, "active": True},
         {"discount": "movers-10", "customer": contact_id, "active": False},
     ]
-    for request in erp.requests:
-        signature = request["headers"]["X-Nurture-Signature"]
-        assert verify(SECRET, signature, request["body"], int(start.timestamp()), 40 * 86400)
-        assert not verify("another-secret", signature, request["body"], int(start.timestamp()))
+    # signed over method, URL, time and body: checked as the README's receiver example does
+    example = receiver_example()
+    sent_at = [int(start.timestamp()), int((start + timedelta(days=30)).timestamp())]
+    for request, when in zip(erp.requests, sent_at, strict=True):
+        signature, body = request["headers"]["X-Nurture-Signature"], request["body"]
+        assert signature.startswith(f"t={when},v1=")
+        assert example.verify(SECRET, signature, "POST", erp.url, body, now=when) is None
+        assert example.verify("another-secret", signature, "POST", erp.url, body, now=when)
+        assert example.verify(SECRET, signature, "PUT", erp.url, body, now=when)
     # and she got the offer at once and the checklist a week later
     assert [(e.subject, e.sent_at - start) for e in cleo.emails()] == [
         ("Moving? Our movers' package is on us for 30 days", timedelta(0)),

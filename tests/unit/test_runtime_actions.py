@@ -1,5 +1,5 @@
-"""Pure parts of the program runtime: dates in fields, A/B buckets, webhook signatures and
-destinations, trigger keys, field changes, where filters and score crossings."""
+"""Pure parts of the program runtime: dates in fields, A/B buckets, trigger keys, field
+changes, where filters and score crossings."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from nurture.contacts import Contact
 from nurture.dates import moment_from_field, occurrence_on
 from nurture.programs.model import Program
-from nurture.runtime.actions import WebhookRetryable, check_destination, sign, split_bucket, verify
+from nurture.runtime.actions import split_bucket
 from nurture.runtime.identity import apply_fields
 from nurture.runtime.triggers import trigger_keys_for, trigger_matches, where_matches
 from nurture.runtime.view import ContactView
@@ -89,28 +89,7 @@ def test_split_buckets_are_stable_and_spread_evenly() -> None:
     assert 0.27 < below_30 < 0.33
 
 
-# --- webhooks ------------------------------------------------------------------------------
-def test_signature_over_timestamp_and_body() -> None:
-    header = sign("s3cret", 1_760_000_000, b'{"a":1}')
-    assert header.startswith("t=1760000000,v1=") and len(header.split("v1=")[1]) == 64
-    assert verify("s3cret", header, b'{"a":1}', now=1_760_000_100)
-    assert not verify("s3cret", header, b'{"a":2}', now=1_760_000_100)
-    assert not verify("other", header, b'{"a":1}', now=1_760_000_100)
-    assert not verify("s3cret", header, b'{"a":1}', now=1_760_001_000)  # too old: a replay
-
-
-def test_webhooks_go_to_public_https_only_unless_allowed() -> None:
-    assert check_destination("http://8.8.8.8/hook", set()) == "only https:// URLs may be called"
-    assert "private" in (check_destination("https://10.1.2.3/hook", set()) or "")
-    assert "private" in (check_destination("https://169.254.169.254/latest", set()) or "")
-    assert check_destination("https://8.8.8.8/hook", set()) is None
-    assert check_destination("http://127.0.0.1:8080/hook", {"127.0.0.1"}) is None
-    assert check_destination("ftp://127.0.0.1/x", {"127.0.0.1"}) == "only http(s) URLs"
-
-
-def test_an_unknown_host_is_worth_retrying() -> None:
-    with pytest.raises(WebhookRetryable):
-        check_destination("https://no-such-host.invalid/hook", set())
+# Webhook addresses, transport and signatures: test_webhook_addresses.py, test_webhook_transport.py
 
 
 # --- triggers ------------------------------------------------------------------------------

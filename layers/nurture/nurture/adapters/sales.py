@@ -16,8 +16,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict
@@ -341,16 +339,12 @@ class DynamoSales:
         return out
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # a redirect could lead to a private address: it counts as a failure
-
-
 class UrllibPoster:
-    """POSTs to public HTTPS addresses only (WEBHOOK_ALLOW_HOSTS exempts hosts, for tests)."""
+    """POSTs to public HTTPS addresses only (WEBHOOK_ALLOW_HOSTS exempts hosts, for tests),
+    connecting to the address that was vetted (nurture.webhooks.transport)."""
 
     def post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
-        from nurture.runtime.actions import WebhookRetryable, check_destination
+        from nurture.webhooks import transport
 
         allowed = {
             h.strip().lower()
@@ -358,18 +352,12 @@ class UrllibPoster:
             if h.strip()
         }
         try:
-            refused = check_destination(url, allowed)
-        except WebhookRetryable as exc:
+            destination = transport.vet(url, allowed)
+            return transport.call(destination, "POST", body, headers, timeout)
+        except transport.Refused as exc:
+            raise PermissionError(str(exc)) from None
+        except (transport.Unresolved, transport.CallFailed) as exc:
             raise OSError(str(exc)) from None
-        if refused:
-            raise PermissionError(refused)
-        request = urllib.request.Request(url, data=body, method="POST", headers=headers)  # noqa: S310
-        opener = urllib.request.build_opener(_NoRedirects)
-        try:
-            with opener.open(request, timeout=timeout) as resp:
-                return int(resp.status)
-        except urllib.error.HTTPError as exc:
-            return int(exc.code)
 
 
 class ScoreExplainer:

@@ -23,6 +23,7 @@ from nurture.programs.model import (
     WaitUntil,
     Webhook,
 )
+from nurture.webhooks.addresses import refusal
 
 DAY = 86400
 # A Standard execution lives at most a year. Waits longer than this, and the waits that close
@@ -211,18 +212,9 @@ def _host_problem(url: str) -> str | None:
         if "." not in host:
             return f"{host!r} is not a public host name (it has no domain)"
         return None
-    for flag, words in (
-        ("is_loopback", "a loopback"),
-        ("is_link_local", "a link-local"),
-        ("is_unspecified", "an unspecified"),
-        ("is_multicast", "a multicast"),
-        ("is_reserved", "a reserved"),
-        ("is_private", "a private"),
-    ):
-        if getattr(address, flag):
-            return f"{host} is {words} address; webhooks may only call public addresses"
-    if not address.is_global:
-        return f"{host} is not a public address; webhooks may only call public addresses"
+    why = refusal(address)
+    if why:
+        return f"{why}; webhooks may only call public addresses"
     return None
 
 

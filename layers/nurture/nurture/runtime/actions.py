@@ -15,19 +15,13 @@ Webhook errors, for the compiled Task's Retry/Catch:
     WebhookRetryable  a transient failure (timeout, connection, 408/425/429/5xx) before the
                       last attempt: the compiler's WEBHOOK_RETRY retries it with backoff.
     WebhookFailed     the last attempt failed or the call can never work (other 4xx, redirects,
-                      a private address, no secret). `webhook.failed` is already recorded on
+                      a special-purpose address, no secret). `webhook.failed` is already recorded on
                       the contact; the Task's Catch goes on at `on_failure` (default: next).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import ipaddress
 import json
-import socket
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -53,6 +47,8 @@ from nurture.runtime.view import ContactView
 from nurture.secrets import DEFAULT_WEBHOOK_SECRET, WEBHOOK_SECRETS, SecretMissing, webhook_secret
 from nurture.settings import ActionSettings, load
 from nurture.tracking.events import Activity
+from nurture.webhooks import transport
+from nurture.webhooks.signing import SIGNATURE_HEADER, signature
 
 # The first call and the compiled Task's retries of WebhookRetryable.
 WEBHOOK_ATTEMPTS = 1 + int(str(WEBHOOK_RETRY["MaxAttempts"]))
@@ -441,30 +437,6 @@ def start_program(runner: StepRunner, request: StepRequest) -> dict[str, Any]:
 
 
 # --- webhook ---------------------------------------------------------------------------------
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    """The X-Nurture-Signature header: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>." + body>.
-    Receivers recompute it and compare (and reject old timestamps against replays)."""
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return f"t={timestamp},v1={digest.hexdigest()}"
-
-
-def verify(secret: str, header: str, body: bytes, now: int, tolerance: int = 300) -> bool:
-    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
-    try:
-        timestamp = int(parts.get("t", ""))
-    except ValueError:
-        return False
-    if abs(now - timestamp) > tolerance:
-        return False
-    return hmac.compare_digest(sign(secret, timestamp, body), header)
-
-
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    # A redirect could lead to a private address: it counts as a failure instead.
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
 def _render_json(value: Any, context: dict[str, Any]) -> Any:
     if isinstance(value, str):
         return _render(value, context, "webhook body")
@@ -511,23 +483,14 @@ def _body(step: Any, contact: Contact, request: StepRequest) -> tuple[bytes, str
 
 def check_destination(url: str, allowed: set[str]) -> str | None:
     """Why the URL may not be called (None: it may): HTTPS to a public address only, unless
-    the host is in WEBHOOK_ALLOW_HOSTS."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if not host:
-        return "the URL has no host"
-    if host in allowed:
-        return None if parts.scheme in ("http", "https") else "only http(s) URLs"
-    if parts.scheme != "https":
-        return "only https:// URLs may be called"
+    the host is in WEBHOOK_ALLOW_HOSTS. Raises WebhookRetryable when the name does not
+    resolve. (The webhook step itself calls the address this vetted: `transport.vet`.)"""
     try:
-        infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except socket.gaierror:
-        raise WebhookRetryable("the host name did not resolve") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
-            return "the host resolves to a private or reserved address"
+        transport.vet(url, allowed)
+    except transport.Refused as exc:
+        return str(exc)
+    except transport.Unresolved as exc:
+        raise WebhookRetryable(str(exc)) from None
     return None
 
 
@@ -561,37 +524,37 @@ def webhook(runner: StepRunner, request: StepRequest) -> dict[str, Any]:
     if not secret:
         entry = step.secret or DEFAULT_WEBHOOK_SECRET
         raise failed(f"no signing secret is configured ({WEBHOOK_SECRETS} has no {entry!r})")
-    refused = check_destination(step.url, settings.allowed_hosts())
-    if refused:
-        raise failed(refused)
     body, content_type = _body(step, contact, request)
     if step.method in ("GET", "DELETE"):
         body = b""
     headers = {
         **step.headers,
         "User-Agent": WEBHOOK_USER_AGENT,
-        "X-Nurture-Signature": sign(secret, int(clock.now().timestamp()), body),
+        # Over method, URL, time and body (nurture.webhooks.signing).
+        SIGNATURE_HEADER: signature(
+            secret, int(clock.now().timestamp()), step.method, step.url, body
+        ),
         # The same for every retry of this step, so the receiver can drop duplicates.
         "X-Nurture-Delivery": stable_id("webhook", _key(request)),
     }
     if body:
         headers["Content-Type"] = content_type
-    http = urllib.request.Request(  # noqa: S310 - the scheme is checked above
-        step.url, data=body or None, method=step.method, headers=headers
-    )
-    opener = urllib.request.build_opener(_NoRedirects)
     status: int | None = None
     try:
-        with opener.open(http, timeout=settings.webhook_timeout_seconds) as resp:
-            status = int(resp.status)
-    except urllib.error.HTTPError as exc:
-        status = int(exc.code)
-        reason = f"HTTP {status}"
-        retryable = status in WEBHOOK_RETRYABLE_STATUS
-    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
-        reason = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"[:200]
+        # Resolved once and vetted; the call goes to that address (no second lookup).
+        destination = transport.vet(step.url, settings.allowed_hosts())
+        status = transport.call(
+            destination, step.method, body, headers, settings.webhook_timeout_seconds
+        )
+    except transport.Refused as exc:
+        raise failed(str(exc)) from None
+    except (transport.Unresolved, transport.CallFailed) as exc:
+        reason = str(exc)
         retryable = True
     else:
+        reason = f"HTTP {status}"
+        retryable = status in WEBHOOK_RETRYABLE_STATUS
+    if status is not None and 200 <= status < 300:
         record_activity(
             runner.activities,
             contact.contact_id,
