@@ -16,7 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from localcloud import audit, statemachines, virtual_time
+from localcloud import audit, faults, statemachines, virtual_time
 from localcloud.apigateway import HttpApiMixin
 from localcloud.capture import (
     CapturedEmail,
@@ -123,6 +123,7 @@ class LocalCloud(CaptureMixin, StreamsMixin, FailuresMixin, TimelineMixin, HttpA
         self._executions: dict[str, dict[str, Any]] = {}
         self._mock: Any = None
         self._saved_env: dict[str, str] = {}
+        self.faults = faults.Faults(self)  # per test: throttling, errors, crashes, timeouts
 
     # --- life cycle ------------------------------------------------------------------
     def start(self) -> LocalCloud:
@@ -157,6 +158,7 @@ class LocalCloud(CaptureMixin, StreamsMixin, FailuresMixin, TimelineMixin, HttpA
         boto3.setup_default_session(region_name=REGION)
         self._session = boto3.DEFAULT_SESSION
         self._hook_aws_calls()
+        faults.install(self)
         self._provision()
         audit.started(self)
         return self
@@ -166,6 +168,7 @@ class LocalCloud(CaptureMixin, StreamsMixin, FailuresMixin, TimelineMixin, HttpA
             self.run_until_idle()
         finally:
             audit.stopping(self)
+            faults.uninstall(self)
             self._mock.stop()
             import nurture.clock
 
@@ -178,6 +181,7 @@ class LocalCloud(CaptureMixin, StreamsMixin, FailuresMixin, TimelineMixin, HttpA
 
     def __exit__(self, *exc: object) -> None:
         audit.stopping(self)
+        faults.uninstall(self)
         self._mock.stop()
         import nurture.clock
 
@@ -410,7 +414,7 @@ class LocalCloud(CaptureMixin, StreamsMixin, FailuresMixin, TimelineMixin, HttpA
 
     def invoke(self, function: str, event: Any) -> Any:
         fn = self.function_by_name(function)
-        with self._lock, self._function_env(fn.env):
+        with self._lock, self._function_env(fn.env), self.faults.invocation(fn):
             try:
                 return fn.handler(
                     event, _Context(function_name=fn.name, invoked_function_arn=fn.arn)

@@ -218,6 +218,10 @@ class DeliveryService:
         entry = self.store.ledger_get(job.send_id)
         take_over: int | None = None
         if entry is not None and entry.status == "sent":
+            # The attempt that sent may have died before recording it (or SES's Send event
+            # marked the ledger): record it now; the activity and the count are once-only.
+            known = {"template": job.params["template"]} if "template" in job.params else {}
+            self._sent(job, channel, entry.message_id, {**known, "recovered": True})
             return {"status": "already_sent", "message_id": entry.message_id, "retry_at": None}
         if entry is not None and entry.status == "failed":
             return {"status": "skipped", "reason": entry.reason, "retry_at": None}
@@ -270,13 +274,20 @@ class DeliveryService:
             self._release_cap(job, channel)
             return self._skipped(job, channel, f"rejected_{exc.code}", str(exc), name="failed")
         self.store.ledger_sent(job.send_id, message_id)
+        self._sent(job, channel, message_id, prepared.properties)
+        return {"status": "sent", "message_id": message_id, "retry_at": None}
+
+    def _sent(
+        self, job: SendJob, channel: str, message_id: str, properties: dict[str, Any]
+    ) -> None:
+        """The `<channel>.sent` activity and the SMS count, each stored once per send."""
         self._record(
             job,
             channel,
             "sent",
             {
                 "provider_message_id": message_id,
-                **prepared.properties,
+                **properties,
                 **({"ses_message_id": message_id} if channel == "email" else {}),
             },
         )
@@ -284,7 +295,6 @@ class DeliveryService:
             self.store.count(
                 job.program_id, job.step_id, {"sms_sent": 1}, f"sms.sent#{job.send_id}"
             )
-        return {"status": "sent", "message_id": message_id, "retry_at": None}
 
     def _window(self, job: SendJob) -> SendWindow | None:
         text = job.params.get("send_window")

@@ -97,7 +97,24 @@ LAMBDA_RETRY = [
         "IntervalSeconds": 2,
         "MaxAttempts": 6,
         "BackoffRate": 2.0,
-    }
+    },
+    # The function died (timeout, crash) or an AWS call failed past the SDK's own retries
+    # (throttling, a transaction conflict, a 5xx): the step is idempotent, so run it again.
+    {
+        "ErrorEquals": [
+            "Sandbox.Timedout",
+            "Runtime.ExitError",
+            "Lambda.Unknown",
+            "ProvisionedThroughputExceededException",
+            "ThrottlingException",
+            "TransactionCanceledException",
+            "InternalServerError",
+            "ClientError",
+        ],
+        "IntervalSeconds": 2,
+        "MaxAttempts": 5,
+        "BackoffRate": 2.0,
+    },
 ]
 # A webhook's retryable failures (5xx, timeouts): 1, 2, 4, 8, 16 minutes.
 WEBHOOK_RETRY = {

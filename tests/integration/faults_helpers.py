@@ -1,0 +1,120 @@
+"""What the fault tests share: a sign-up journey that does not depend on how the shipped
+newsletter form asks for consent (its own form, posted by the site's backend, and the
+welcome program triggered by it), a client that retries as the tracking SDKs do, and the
+checks every fault test ends with: nothing lost, nothing sent twice, nothing counted twice."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from localcloud import LocalCloud
+from nurture.contacts import Contact
+from nurture.tracking.events import Activity
+
+ROOT = Path(__file__).resolve().parents[2]
+FORM_ID = "faults-signup"
+FORM = f"""id: {FORM_ID}
+title: Newsletter (fault tests)
+fields:
+  - {{name: email, contact_field: email, required: true, type: email}}
+  - {{name: first_name, contact_field: first_name}}
+consent:
+  - field: consent_newsletter
+    channel: email
+    topic: newsletter
+    text: "Yes, send me the monthly newsletter. I can unsubscribe at any time."
+"""
+SECRET_KEY = "local-secret-key"  # the site's backend posts the form
+
+
+def deploy_journey(cloud: LocalCloud, program: str = "welcome") -> None:
+    """Forms and templates from the repository, this file's form, and `program` (from
+    programs/) started by that form instead of its own trigger."""
+    cloud.sync_content(only=[])
+    cloud.upload(f"forms/{FORM_ID}.yaml", FORM)
+    text = (ROOT / "programs" / f"{program}.yaml").read_text()
+    # the program's own trigger block (indented lines after `trigger:`) gives way to ours
+    text = re.sub(r"\ntrigger:\n(?:  .*\n)+", f"\ntrigger:\n  form: {FORM_ID}\n", text)
+    cloud.upload(f"programs/{program}.yaml", text)
+    status = json.loads(cloud.read(f"programs/{program}.status.json") or "{}")
+    assert status.get("status") == "live", f"{program} did not deploy: {status}"
+
+
+def post(cloud: LocalCloud, path: str, body: dict[str, Any], attempts: int = 8) -> tuple[int, Any]:
+    """POST as the SDKs do: a 5xx (or a function that failed before answering) is sent
+    again, with the same body and messageId."""
+    status, answer = 0, None
+    for _ in range(attempts):
+        try:
+            status, _, answer = cloud.http("POST", path, body, write_key=SECRET_KEY)
+        except Exception as exc:  # noqa: BLE001 - API Gateway answers 500 for a failed function
+            cloud.errors.append(f"client saw a failed request: {type(exc).__name__}: {exc}")
+            status, answer = 500, str(exc)
+        if status < 500:
+            return status, answer
+    return status, answer
+
+
+def sign_up(cloud: LocalCloud, email: str, name: str = "Ada") -> None:
+    status, answer = post(
+        cloud,
+        f"/v1/forms/{FORM_ID}",
+        {"email": email, "first_name": name, "consent_newsletter": "on", "messageId": email},
+    )
+    assert status == 202, answer
+
+
+def sent_steps(cloud: LocalCloud) -> dict[str, list[str]]:
+    """Each recipient's emails, by step id, in order."""
+    out: dict[str, list[str]] = {}
+    for email in cloud.outbox:
+        out.setdefault(email.to[0], []).append(email.tags.get("step_id", "?"))
+    return out
+
+
+def stats(cloud: LocalCloud, program: str = "welcome") -> dict[str, dict[str, int]]:
+    """The program's counters, per step (STATS#<program> / STEP#<step>)."""
+    ddb = cloud.client("dynamodb")
+    items = ddb.query(
+        TableName=cloud.resolver.refs["StateTable"],
+        KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": {"S": f"STATS#{program}"}},
+    )["Items"]
+    return {
+        item["sk"]["S"].removeprefix("STEP#"): {
+            k: int(v["N"]) for k, v in item.items() if "N" in v and k not in ("pk", "sk")
+        }
+        for item in items
+    }
+
+
+def assert_nothing_lost_or_doubled(
+    cloud: LocalCloud, tables: Any, expected: dict[str, list[str]], program: str = "welcome"
+) -> None:
+    """Each contact got exactly the expected emails, once; each `email.sent` activity is
+    stored once and matches the outbox; the counters match the outbox; no stored activity
+    was left unread by a function."""
+    assert sent_steps(cloud) == expected
+    sent: list[Activity] = [a for a in tables.activities() if a.name == "email.sent"]
+    keys = Counter((a.contact_id, a.properties.get("step_id")) for a in sent)
+    assert all(n == 1 for n in keys.values()), f"email.sent stored twice: {keys}"
+    contacts: dict[str, Contact] = {c.contact_id: c for c in tables.contacts()}
+    by_address = Counter(
+        (contacts[str(a.contact_id)].email, str(a.properties.get("step_id"))) for a in sent
+    )
+    outbox = Counter((e.to[0], e.tags.get("step_id", "?")) for e in cloud.outbox)
+    assert by_address == outbox, (by_address, outbox)
+    counted = {step: c.get("sent", 0) for step, c in stats(cloud, program).items()}
+    per_step = Counter(e.tags.get("step_id", "?") for e in cloud.outbox)
+    assert {s: n for s, n in counted.items() if n} == dict(per_step), counted
+    entered = Counter(
+        a.contact_id
+        for a in tables.activities()
+        if a.name == "program.entered" and a.properties.get("program_id") == program
+    )
+    assert all(n == 1 for n in entered.values()), f"entered twice: {entered}"
+    assert cloud.undelivered_records() == []
