@@ -22,11 +22,13 @@ title: Newsletter (fault tests)
 fields:
   - {{name: email, contact_field: email, required: true, type: email}}
   - {{name: first_name, contact_field: first_name}}
+  - {{name: phone, contact_field: phone}}
 consent:
   - field: consent_newsletter
     channel: email
     topic: newsletter
     text: "Yes, send me the monthly newsletter. I can unsubscribe at any time."
+  - {{field: texts, channel: sms, topic: offers, text: "Text me offers"}}
 """
 SECRET_KEY = "local-secret-key"  # the site's backend posts the form
 
@@ -44,6 +46,13 @@ def deploy_journey(cloud: LocalCloud, program: str = "welcome") -> None:
     assert status.get("status") == "live", f"{program} did not deploy: {status}"
 
 
+def deploy_program(cloud: LocalCloud, program_id: str, text: str) -> None:
+    """Upload a program written in the test; it must go live."""
+    cloud.upload(f"programs/{program_id}.yaml", text)
+    status = json.loads(cloud.read(f"programs/{program_id}.status.json") or "{}")
+    assert status.get("status") == "live", f"{program_id} did not deploy: {status}"
+
+
 def post(cloud: LocalCloud, path: str, body: dict[str, Any], attempts: int = 8) -> tuple[int, Any]:
     """POST as the SDKs do: a 5xx (or a function that failed before answering) is sent
     again, with the same body and messageId."""
@@ -59,11 +68,17 @@ def post(cloud: LocalCloud, path: str, body: dict[str, Any], attempts: int = 8) 
     return status, answer
 
 
-def sign_up(cloud: LocalCloud, email: str, name: str = "Ada") -> None:
+def sign_up(cloud: LocalCloud, email: str, name: str = "Ada", **more: str) -> None:
     status, answer = post(
         cloud,
         f"/v1/forms/{FORM_ID}",
-        {"email": email, "first_name": name, "consent_newsletter": "on", "messageId": email},
+        {
+            "email": email,
+            "first_name": name,
+            "consent_newsletter": "on",
+            "messageId": email,
+            **more,
+        },
     )
     assert status == 202, answer
 

@@ -358,6 +358,7 @@ THROTTLING_CODES = {
     "ThrottlingException",
     "Throttling",
     "ThrottledException",
+    "Throttled",  # SNS's code for ThrottledException (its SMS rate)
 }
 LATER_CODES = {
     "LimitExceededException": 3600,
