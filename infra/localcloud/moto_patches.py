@@ -6,6 +6,8 @@ import io
 import json
 from typing import TYPE_CHECKING, Any
 
+from localcloud.moto_speed import install_speedups
+
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
 
@@ -52,6 +54,7 @@ def install_moto_fixes() -> None:
 
     install_asl_validation()
     _count_stream_records()
+    install_speedups()
     if getattr(StepFunctionsParserBackend, "_nurture_version_fix", False):
         return
     original = StepFunctionsParserBackend.start_execution

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 from localcloud.capture import TimelineEntry
 from localcloud.eventbridge import execution_ended
+from localcloud.moto_speed import HistoryWatch
 
 
 class TimelineMixin:
@@ -110,7 +111,10 @@ class TimelineMixin:
 
     def _observe_executions(self: LocalCloud) -> None:
         sfn = self.client("stepfunctions")
-        for arn, seen in list(self._executions.items()):
+        # Only executions whose history grew since the last pump (moto_speed.HistoryWatch).
+        watch = self.__dict__.setdefault("_history_watch", HistoryWatch())
+        for arn in watch.changed(self._executions):
+            seen = self._executions[arn]
             if seen["done"]:
                 continue
             history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
