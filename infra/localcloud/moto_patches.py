@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from localcloud.moto_speed import install_speedups
 
+from localcloud.moto_streams import install_unchanged_write_fix
+
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
 
@@ -54,6 +56,7 @@ def install_moto_fixes() -> None:
 
     install_asl_validation()
     _count_stream_records()
+    install_unchanged_write_fix()  # after the count: a skipped record is not counted
     install_speedups()
     if getattr(StepFunctionsParserBackend, "_nurture_version_fix", False):
         return
