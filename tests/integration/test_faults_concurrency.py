@@ -1,0 +1,81 @@
+"""Concurrent writers, as AWS runs them: the same messageId in several concurrent ingest
+invocations, and two reactions to one contact at the same moment, their invocations made to
+meet just before their first transaction (infra/localcloud/concurrency.py). Each activity
+is stored once, each contact made once, enrolled once and sent one email."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from localcloud import LocalCloud
+from localcloud.concurrency import deliver_stream_concurrently, http_event, invoke_concurrently
+from tests.integration.faults_helpers import (
+    FORM_ID,
+    SECRET_KEY,
+    assert_nothing_lost_or_doubled,
+    deploy_journey,
+    sign_up,
+)
+
+if TYPE_CHECKING:
+    from tests.conftest import Tables
+
+pytestmark = pytest.mark.integration
+
+SIGNUP = {"email": "ada@example.com", "first_name": "Ada", "consent_newsletter": "on"}
+
+
+@pytest.fixture
+def journey(cloud: LocalCloud) -> LocalCloud:
+    deploy_journey(cloud)
+    return cloud
+
+
+@pytest.mark.parametrize("meet_at", [None, ("dynamodb", "*")])
+def test_one_message_id_in_four_concurrent_ingest_invocations_is_stored_once(
+    journey: LocalCloud, tables: Tables, meet_at: tuple[str, str] | None
+) -> None:
+    # Given the same form post (one messageId) reaching four ingest instances at once
+    function, event = http_event(
+        journey, "POST", f"/v1/forms/{FORM_ID}", {**SIGNUP, "messageId": "m-1"}, SECRET_KEY
+    )
+
+    # When they run together (meeting before their first DynamoDB call)
+    outcomes = invoke_concurrently(journey, function, [event] * 4, meet_at=meet_at)
+    journey.run_until_idle()
+
+    # Then each answered 202, one activity is stored, one contact made, one email sent
+    assert [o.error for o in outcomes] == [None] * 4
+    assert [o.result["statusCode"] for o in outcomes] == [202] * 4
+    assert len([a for a in tables.activities() if a.kind == "form"]) == 1
+    assert [c.email for c in tables.contacts()] == ["ada@example.com"]
+    assert len(tables.executions("welcome")) == 1
+    assert_nothing_lost_or_doubled(journey, tables, {"ada@example.com": ["welcome-1"]})
+    assert journey.errors == []
+
+
+@pytest.mark.parametrize("meet_at", [("dynamodb", "TransactWriteItems"), ("dynamodb", "*")])
+def test_two_reactions_to_one_new_contact_at_once_make_one_contact_one_entry_one_email(
+    journey: LocalCloud, tables: Tables, meet_at: tuple[str, str]
+) -> None:
+    # Given two submissions of the form by one person (two messageIds), stored before any
+    # reaction runs
+    pump = journey.run_until_idle
+    journey.run_until_idle = lambda: None  # type: ignore[method-assign]
+    sign_up(journey, "ada@example.com", messageId="first")
+    sign_up(journey, "ada@example.com", messageId="second")
+    del journey.run_until_idle
+
+    # When the react function handles both at the same moment, in two instances
+    outcomes = deliver_stream_concurrently(journey, "ReactFunction", meet_at=meet_at)
+    pump()
+
+    # Then both reactions ran, and there is one contact, one entry, one welcome-1
+    assert len(outcomes) == 2
+    assert [o.error for o in outcomes] == [None, None]
+    assert [c.email for c in tables.contacts()] == ["ada@example.com"]
+    assert len(tables.executions("welcome")) == 1
+    assert_nothing_lost_or_doubled(journey, tables, {"ada@example.com": ["welcome-1"]})
+    assert journey.errors == []
