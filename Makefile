@@ -22,8 +22,12 @@ SDK_NODE_STAMP := $(SDK_NODE)/node_modules/.installed
 ARGS ?=
 # activities in the synthetic lake of bench/reports_lake.py (e.g. REPORT_ROWS=50000 to smoke-test)
 REPORT_ROWS ?= 1000000
+# BENCH_SMOKE=1: every benchmark as a short pass, to keep them working (tests/integration/
+# test_bench_smoke.py runs `make bench BENCH_SMOKE=1`); its figures mean little.
+BENCH_SMOKE ?=
+export BENCH_SMOKE
 
-.PHONY: demo test lint build bench clean
+.PHONY: demo test lint build bench mutate clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.12 is needed (the Lambda runtime): install python3.12, or pyenv install 3.12"; exit 1; }
@@ -79,7 +83,13 @@ bench: $(STAMP)
 	$(BIN)/python bench/scoring_per_event.py
 	$(BIN)/python bench/sales_per_event.py
 	$(BIN)/python bench/cold_import.py
-	$(BIN)/python bench/reports_lake.py --rows $(REPORT_ROWS)
+	$(BIN)/python bench/reports_lake.py --rows $(if $(BENCH_SMOKE),20000,$(REPORT_ROWS))
+
+# Mutation testing (mutmut) of delivery, conditions, events, tokens and durations against the
+# unit tests; minutes long, so not part of `make test`. See tools/mutate.py.
+mutate: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,mutate]'
+	$(BIN)/python tools/mutate.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam $(ASL)/node_modules $(SITE)/node_modules
+	rm -rf $(VENV) .mutate .pytest_cache .mypy_cache .ruff_cache .aws-sam $(ASL)/node_modules $(SITE)/node_modules

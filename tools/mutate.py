@@ -1,0 +1,115 @@
+"""`make mutate`: mutation testing (mutmut) of the domain modules whose rules users rely on,
+against the unit tests. Not part of `make test`: a full run takes minutes.
+
+mutmut 3 imports the mutated package from `mutants/src`, so this stages the project in
+`.mutate/` with the package under `src/` (the layer's `layers/nurture` root does not fit
+that layout), runs `mutmut run` there and prints the score per module. Survivors that are
+equivalent mutants (no test could tell them apart) are listed in MUTATE_EQUIVALENT.md."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+STAGE = ROOT / ".mutate"
+MODULES = [
+    "delivery/sender.py",
+    "delivery/tokens.py",
+    "delivery/windows.py",
+    "delivery/caps.py",
+    "delivery/consent.py",
+    "programs/conditions.py",
+    "programs/durations.py",
+    "tracking/events.py",
+]
+# Unit tests that need tools outside Python (SAM, cfn-lint, node) or the whole template.
+SKIP_TESTS = ("test_template_", "test_asl_")
+DATA = ["programs", "templates", "forms", "scoring", "sales", "schemas", "examples"]
+
+
+def stage() -> None:
+    STAGE.mkdir(exist_ok=True)
+    src = STAGE / "src" / "nurture"
+    if src.exists():
+        shutil.rmtree(src)
+    shutil.copytree(
+        ROOT / "layers/nurture/nurture", src, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    tests = STAGE / "tests"
+    if tests.exists():
+        shutil.rmtree(tests)
+    (tests / "unit").mkdir(parents=True)
+    shutil.copy(ROOT / "tests/conftest.py", tests / "conftest.py")
+    for test in (ROOT / "tests/unit").glob("*.py"):
+        if not test.name.startswith(SKIP_TESTS):
+            shutil.copy(test, tests / "unit" / test.name)
+    for name in [*DATA, "template.yaml"]:
+        link = STAGE / name
+        if not link.exists():
+            link.symlink_to(ROOT / name)
+    paths = [f"src/nurture/{m}" for m in MODULES]
+    also = ["src/", *[f"{d}/" for d in DATA], "template.yaml"]
+    (STAGE / "pyproject.toml").write_text(
+        "[tool.mutmut]\n"
+        f"source_paths = {json.dumps(paths)}\n"
+        'pytest_add_cli_args_test_selection = ["tests/unit/"]\n'
+        f"also_copy = {json.dumps(also)}\n"
+    )
+
+
+def score() -> int:
+    """Per module: killed / all mutants (timeouts count as killed: the test run noticed)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "mutmut", "results", "--all", "true"],
+        cwd=STAGE,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    status: dict[str, Counter[str]] = {}
+    survivors = []
+    for line in out.splitlines():
+        name, _, state = line.strip().rpartition(": ")
+        if not name:
+            continue
+        module = name.split(".x_")[0].split(".xǁ")[0]
+        status.setdefault(module, Counter())[state] += 1
+        if state == "survived":
+            survivors.append(name)
+    total = Counter[str]()
+    print(f"{'module':<36} {'killed':>7} {'survived':>9} {'score':>7}")
+    for module, counts in sorted(status.items()):
+        total += counts
+        killed = counts["killed"] + counts["timeout"]
+        n = sum(counts.values())
+        print(f"{module:<36} {killed:>7} {counts['survived']:>9} {killed / n:>7.1%}")
+    killed = total["killed"] + total["timeout"]
+    n = sum(total.values())
+    print(f"{'all':<36} {killed:>7} {total['survived']:>9} {killed / n:>7.1%}")
+    for name in survivors:
+        print("survived:", name)
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--max-children", type=int, default=2)
+    args = parser.parse_args()
+    stage()
+    subprocess.run(  # noqa: S603 (our own interpreter and arguments)
+        [sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children)],
+        cwd=STAGE,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return score()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
