@@ -12,14 +12,12 @@ is 401. Error bodies carry `code` and `message`, which the Python SDKs read.
 from __future__ import annotations
 
 import base64
-import binascii
 import functools
 import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl
 
 import boto3
 import yaml
@@ -38,6 +36,7 @@ from nurture.tracking import body as bodies
 from nurture.tracking.events import MAX_BATCH_BYTES, MAX_EVENT_BYTES, EventResult, Receipt
 from nurture.tracking.forms import FormDefinition, FormError
 from nurture.tracking.ingest import ingest_events, ingest_form
+from nurture.tracking.timestamps import in_utc
 from nurture.tracking.trust import Proofs, key_kind
 
 settings = load(IngestSettings)
@@ -119,9 +118,14 @@ def _write_key_from_header() -> str | None:
     if scheme.lower() != "basic":
         return None
     try:
-        return base64.b64decode(value).decode().split(":", 1)[0]
-    except (binascii.Error, UnicodeDecodeError):
-        return None
+        # validate=True: only the base64 alphabet; a non-ASCII header is a ValueError too
+        return base64.b64decode(value.strip(), validate=True).decode().split(":", 1)[0]
+    except (ValueError, UnicodeDecodeError):  # binascii.Error is a ValueError
+        raise Refusal(
+            401,
+            "invalid_write_key",
+            "the Authorization header is not HTTP Basic (base64 of UTF-8 '<write key>:')",
+        ) from None
 
 
 WRITE_KEYS = "write-keys"  # {"<key>": "public" | "secret"} (nurture.tracking.trust)
@@ -150,8 +154,9 @@ def _receipt(write_key: str, sent_at: Any = None) -> Receipt:
     """What every event of this request shares. `write_key` decides how far it is trusted."""
     parsed: datetime | None = None
     if isinstance(sent_at, str):
-        try:
+        try:  # an unreadable sentAt is no correction: the events' own times stand
             parsed = datetime.fromisoformat(sent_at.replace("Z", "+00:00"))
+            parsed = in_utc(parsed) if parsed.tzinfo else None
         except ValueError:
             parsed = None
     return Receipt(
@@ -299,7 +304,10 @@ def _form_definition(form_id: str) -> FormDefinition | None:
 def post_form(form_id: str) -> Response[str]:
     content_type = app.current_event.headers.get("content-type", "")
     if content_type.startswith("application/x-www-form-urlencoded"):
-        body: Any = dict(parse_qsl(_raw_body(MAX_EVENT_BYTES).decode(errors="replace")))
+        try:
+            body: Any = bodies.parse_form(_raw_body(MAX_EVENT_BYTES))
+        except bodies.BadBody as exc:
+            raise Refusal(400, "invalid_body", str(exc)) from exc
     else:
         body = _json_body(MAX_EVENT_BYTES)
     if not isinstance(body, dict):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field
 
 LifecycleStage = Literal[
@@ -107,10 +108,41 @@ class Contact(BaseModel):
         return data
 
 
+def email_problem(value: str) -> str | None:
+    """Why `value` (trimmed) is not one email address SES can deliver to, or None.
+
+    Checked by email-validator (what pydantic's EmailStr uses), without DNS: RFC 5321/5322
+    syntax and lengths, no CR/LF/NUL or other control characters, one address (no lists),
+    a domain with a period that is not special-use (`.local`, `.test`, ...), IDN domains
+    by IDNA 2008. The part before the @ must be ASCII: SES does not take SMTPUTF8 mailboxes.
+    """
+    try:
+        validate_email(
+            value.strip(),
+            check_deliverability=False,
+            allow_smtputf8=False,
+            allow_quoted_local=False,
+        )
+    except EmailNotValidError as exc:
+        return str(exc)
+    return None
+
+
 def normalise_email(value: str) -> str:
-    return value.strip().lower()
+    """One address, one contact key: trimmed, lower case, the domain as IDNA ASCII
+    (`user@bücher.de` and `user@xn--bcher-kva.de` are `user@xn--bcher-kva.de`, what SES
+    sends to). An ASCII address is simply trimmed and lower-cased, as always. A value that
+    is not an address (an SES notification's odd recipient) is trimmed and lower-cased."""
+    text = value.strip()
+    if text.isascii() and "xn--" not in text.lower():
+        return text.lower()
+    try:
+        found = validate_email(text, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError:
+        return text.lower()
+    return f"{found.local_part.lower()}@{found.ascii_domain.lower()}"
 
 
 def looks_like_email(value: str) -> bool:
-    local, _, domain = value.partition("@")
-    return bool(local) and "." in domain and " " not in value and len(value) <= 254
+    """Whether `value` is one deliverable-looking address (see `email_problem`)."""
+    return email_problem(value) is None

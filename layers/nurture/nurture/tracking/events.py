@@ -24,9 +24,11 @@ from pydantic import (
 from pydantic_core import PydanticCustomError, to_json
 
 from nurture import clock
+from nurture.contacts import email_problem
 from nurture.ids import stable_id
-from nurture.tracking.timestamps import event_time
+from nurture.tracking.timestamps import event_time, in_utc
 from nurture.tracking.trust import Trust
+from nurture.tracking.values import check_value
 
 MAX_EVENT_BYTES = 32 * 1024  # Segment: 32 KB per call
 MAX_BATCH_BYTES = 500 * 1024  # Segment: 500 KB per batch
@@ -63,7 +65,7 @@ class _Base(BaseModel):
     def _needs_a_time_zone(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
             raise ValueError("must include a time zone (ISO 8601, e.g. 2026-01-05T09:00:00Z)")
-        return value
+        return None if value is None else in_utc(value)
 
     @model_validator(mode="after")
     def _needs_an_identity(self) -> _Base:
@@ -97,6 +99,24 @@ class IdentifyEvent(_Base):
         in_context = self.context.get("traits")
         return {**(in_context if isinstance(in_context, dict) else {}), **self.traits}
 
+    @model_validator(mode="after")
+    def _a_usable_email(self) -> IdentifyEvent:
+        # The email decides who the contact is and where mail goes: one deliverable address
+        # or none (CRLF, NUL or a list never become a contact or an SES recipient).
+        for where, traits in (("traits", self.traits), ("context.traits", self.context)):
+            email = traits.get("email") if where == "traits" else _context_email(traits)
+            if email is None or email == "":
+                continue
+            if not isinstance(email, str):
+                raise PydanticCustomError("email", "must be a string", {"field": f"{where}.email"})
+            if problem := email_problem(email):
+                raise PydanticCustomError(
+                    "email",
+                    "is not a valid email address: {problem}",
+                    {"field": f"{where}.email", "problem": problem},
+                )
+        return self
+
 
 class PageEvent(_Base):
     type: Literal["page"]
@@ -128,6 +148,11 @@ class AliasEvent(_Base):
     type: Literal["alias"]
     previous_id: Id = Field(alias="previousId")
     user_id: Id = Field(alias="userId")
+
+
+def _context_email(context: dict[str, Any]) -> Any:
+    traits = context.get("traits")
+    return traits.get("email") if isinstance(traits, dict) else None
 
 
 Event = TrackEvent | IdentifyEvent | PageEvent | ScreenEvent | GroupEvent | AliasEvent
@@ -280,7 +305,8 @@ def describe_errors(exc: ValidationError) -> list[dict[str, str]]:
         loc = [str(p) for p in err["loc"]]
         if loc and loc[0] in CALL_TYPES:
             loc = loc[1:]
-        field = ".".join(loc) or _MODEL_ERROR_FIELDS.get(err["type"], "(event)")
+        named = str((err.get("ctx") or {}).get("field") or "")  # a model check names its field
+        field = ".".join(loc) or named or _MODEL_ERROR_FIELDS.get(err["type"], "(event)")
         out.append({"field": field, "reason": err["msg"].removeprefix("Value error, ")})
     return out
 
@@ -289,6 +315,8 @@ def parse_event(raw: Any, default_type: str | None = None) -> Event:
     """Validate one raw event; raises ValidationError or ValueError with a clear reason."""
     if not isinstance(raw, dict):
         raise ValueError("event must be a JSON object")
+    for name, value in raw.items():  # nesting, numbers, strings a later reader can read
+        check_value(str(name), value)
     # Measured as sent (compact UTF-8), so a call the HTTP limit lets through is not then
     # rejected for the type we add or for escaping non-ASCII text.
     size = len(to_json(raw, fallback=str))  # compact UTF-8; a fifth of json.dumps' cost

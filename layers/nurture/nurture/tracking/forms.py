@@ -6,7 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from nurture.contacts import PROFILE_FIELDS, looks_like_email, normalise_email
+from nurture.contacts import PROFILE_FIELDS, email_problem, normalise_email
+from nurture.tracking.values import ValueProblem, check_value
 
 MAX_FIELD_CHARS = 2000
 
@@ -72,6 +73,11 @@ def validate_submission(
         if not isinstance(value, (str, int, float, bool)):
             errors.append({"field": field.name, "reason": "must be a single value"})
             continue
+        try:  # a lone surrogate, a number or a date no later reader can read
+            check_value(field.name, value)
+        except ValueProblem as refused:
+            errors.append({"field": field.name, "reason": refused.reason})
+            continue
         value = str(value) if field.type != "checkbox" else _truthy(value)
         if isinstance(value, str) and len(value) > MAX_FIELD_CHARS:
             errors.append(
@@ -79,8 +85,10 @@ def validate_submission(
             )
             continue
         if field.type == "email":
-            if not looks_like_email(str(value)):
-                errors.append({"field": field.name, "reason": "is not a valid email address"})
+            if wrong := email_problem(str(value)):
+                errors.append(
+                    {"field": field.name, "reason": f"is not a valid email address: {wrong}"}
+                )
                 continue
             value = normalise_email(str(value))
         if field.contact_field:

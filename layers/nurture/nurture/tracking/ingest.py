@@ -20,6 +20,7 @@ from nurture.tracking.events import (
 )
 from nurture.tracking.forms import FormDefinition, FormError, validate_submission
 from nurture.tracking.timestamps import TimestampError
+from nurture.tracking.values import ValueProblem
 
 MAX_ID_CHARS = 200  # as events.Id
 
@@ -71,7 +72,7 @@ def ingest_events(
 def _errors(exc: ValueError) -> list[dict[str, str]]:
     if isinstance(exc, ValidationError):
         return describe_errors(exc)
-    if isinstance(exc, TimestampError):
+    if isinstance(exc, (TimestampError, ValueProblem)):
         return [{"field": exc.field, "reason": exc.reason}]
     return [{"field": "(event)", "reason": str(exc)}]
 

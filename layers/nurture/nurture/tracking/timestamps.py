@@ -15,7 +15,7 @@ existed (`SITE_START_DATE`, e.g. a phone clock reset to 1970) is rejected, with 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 # Clocks that agree to within this are taken at their word (NTP-synced servers, queued batches).
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -26,6 +26,17 @@ class TimestampError(ValueError):
         super().__init__(reason)
         self.field = field
         self.reason = reason
+
+
+def in_utc(moment: datetime) -> datetime:
+    """An aware time as UTC; raises ValueError when it does not exist there (an offset that
+    carries `9999-12-31T23:59:59-23:59` into year 10000, or year 1 back into year 0)."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(
+            f"{moment.isoformat()} is out of range once converted to UTC (years 1-9999)"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -56,7 +67,14 @@ def event_time(
     original = original_timestamp or timestamp
     if original is None:
         return EventTime(received_at)
-    occurred = received_at - (sent_at - original) if sent_at is not None else original
+    try:
+        occurred = received_at - (sent_at - original) if sent_at is not None else original
+    except OverflowError:  # a device clock thousands of years off: nothing to correct by
+        raise TimestampError(
+            "sentAt",
+            f"{sent_at.isoformat() if sent_at else ''} is too far from {field}"
+            f" ({original.isoformat()}) to correct the device clock by",
+        ) from None
     if site_start is not None and occurred < site_start:
         raise TimestampError(
             field,

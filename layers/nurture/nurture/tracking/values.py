@@ -1,0 +1,129 @@
+"""The budget every value a client sends must fit (event properties, traits and context;
+form fields), so that nothing is accepted that a later reader cannot read.
+
+An activity is stored once and then read by the react function on every retry of its
+stream batch, by the lake function and by reports: a value that breaks any of them would
+break them for good. So it is refused when it arrives, with its field and the reason:
+
+- nesting: at most 32 levels (DynamoDB's own limit for nested attributes, "up to 32 levels
+  deep", https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html#limits-attributes;
+  pydantic-core, which reads stored activities back, stops at about 200);
+- numbers: what a DynamoDB number holds ("up to 38 digits of precision", magnitude
+  1E-130 to 9.9999999999999999999999999999999999999E+125, same page): no 4,300-digit
+  integer (Python refuses to print it), no `inf`/`nan` (`1e999` parses as `inf`), nothing a
+  float cannot hold (the lake sums revenue as doubles);
+- strings: valid Unicode (a lone UTF-16 surrogate cannot be encoded as UTF-8, so it could
+  be neither stored nor logged);
+- date-like strings (ISO 8601 as Python reads it): a moment that exists in UTC
+  (`9999-12-31T23:59:59-23:59` is in year 10000 there), since programs compare, shift and
+  schedule on dates found in traits.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+MAX_NESTING = 32  # DynamoDB: nested attributes up to 32 levels deep
+MAX_NUMBER = 10**126  # DynamoDB: magnitude below 1E+126
+MIN_NUMBER = 1e-130  # DynamoDB: magnitude at least 1E-130 (or zero)
+MAX_INT_DIGITS = 38  # DynamoDB: 38 significant digits
+
+
+class ValueProblem(ValueError):
+    """A value outside the budget: `field` is its dotted path, `reason` says why."""
+
+    def __init__(self, field: str, reason: str):
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class _Found(Exception):
+    def __init__(self, path: list[str], reason: str):
+        self.path, self.reason = path, reason
+
+
+def _number_problem(value: int | float) -> str | None:
+    if isinstance(value, int):
+        if abs(value) < 10**MAX_INT_DIGITS:
+            return None
+        if abs(value) >= MAX_NUMBER:
+            return "is a number out of range (1E-130 to 1E+126)"
+        if len(str(abs(value)).rstrip("0")) > MAX_INT_DIGITS:
+            return f"is a number with more than {MAX_INT_DIGITS} significant digits"
+        return None
+    if not math.isfinite(value):
+        return "is not a finite number"
+    if value != 0 and not MIN_NUMBER <= abs(value) < float(MAX_NUMBER):  # repr: 1e+126
+        return "is a number out of range (1E-130 to 1E+126)"
+    return None
+
+
+def _looks_like_a_date(value: str) -> bool:
+    return len(value) >= 10 and value[4] == "-" and value[:4].isdigit() and value[7] == "-"
+
+
+def string_problem(value: str) -> str | None:
+    """Why a string cannot be accepted, or None."""
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return "holds a lone UTF-16 surrogate (not valid Unicode)"
+    if _looks_like_a_date(value):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None  # not a date after all: any text is fine
+        try:
+            if moment.tzinfo is not None:
+                moment.astimezone(UTC)
+        except OverflowError:
+            return "is a date-time that does not exist in UTC (out of range)"
+    return None
+
+
+def _check(value: Any, depth: int) -> None:
+    if isinstance(value, dict):
+        if depth >= MAX_NESTING:
+            raise _Found([], f"is nested more than {MAX_NESTING} levels deep")
+        for key, item in value.items():
+            try:
+                if isinstance(key, str) and (reason := string_problem(key)):
+                    raise _Found([], f"has a key that {reason}")
+                _check(item, depth + 1)
+            except _Found as found:
+                found.path.append(str(key).encode(errors="replace").decode())
+                raise
+    elif isinstance(value, list):
+        if depth >= MAX_NESTING:
+            raise _Found([], f"is nested more than {MAX_NESTING} levels deep")
+        for index, item in enumerate(value):
+            try:
+                _check(item, depth + 1)
+            except _Found as found:
+                found.path.append(str(index))
+                raise
+    elif isinstance(value, str):
+        if reason := string_problem(value):
+            raise _Found([], reason)
+    elif (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and (reason := _number_problem(value))
+    ):
+        raise _Found([], reason)
+
+
+def check_value(field: str, value: Any) -> None:
+    """Raises ValueProblem, naming the path to the first value outside the budget. `value`
+    itself counts as the first level (a `properties` object holding a list is two)."""
+    try:
+        _check(value, 0)
+    except _Found as found:
+        path = ".".join([field, *reversed(found.path)])
+        if len(path) > 200:  # a path 32 levels deep is still readable, a long key is not
+            path = path[:197] + "..."
+        raise ValueProblem(path, found.reason) from None
