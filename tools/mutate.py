@@ -100,10 +100,15 @@ def score() -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--max-children", type=int, default=2)
+    parser.add_argument("mutants", nargs="*", help="mutant names or globs to (re)run")
     args = parser.parse_args()
     stage()
     subprocess.run(  # noqa: S603 (our own interpreter and arguments)
-        [sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children)],
+        [
+            sys.executable,
+            *("-m", "mutmut", "run", "--max-children", str(args.max_children)),
+            *args.mutants,
+        ],
         cwd=STAGE,
         check=True,
         stdout=subprocess.DEVNULL,
