@@ -152,6 +152,9 @@ class Workflows:
     def resume(self, task_token: str, output: dict[str, Any]) -> bool:
         return False
 
+    def fail(self, task_token: str, error: str, cause: str) -> bool:
+        return False
+
     def is_running(self, execution_arn: str) -> bool:
         return False
 

@@ -19,7 +19,7 @@ class _Schedules:
     """EventBridge Scheduler one-time schedules (`at(...)`), fired on the virtual clock:
     moto's scheduler only stores them. Targets: Step Functions StartExecution, either a
     state machine (version, alias) ARN with Input = the execution input, or the universal
-    target aws-sdk:sfn:startExecution. Executions are named `<program>-r<hash>--<contact>`
+    target aws-sdk:sfn:startExecution; and the universal target aws-sdk:sfn:sendTaskSuccess. Executions are named `<program>-r<hash>--<contact>`
     here (AWS names them itself) so the timeline can tell whose they are."""
 
     def __init__(self, cloud: LocalCloud):
@@ -48,6 +48,10 @@ class _Schedules:
             if when > now:
                 break
             target = schedule.target
+            if target["Arn"] == "arn:aws:scheduler:::aws-sdk:sfn:sendTaskSuccess":
+                self._send_task_success(sfn, target)
+                self._done(group, schedule)
+                continue
             try:
                 if target["Arn"] == "arn:aws:scheduler:::aws-sdk:sfn:startExecution":
                     call = json.loads(target.get("Input") or "{}")
@@ -76,10 +80,26 @@ class _Schedules:
             except Exception as exc:  # noqa: BLE001 - shown like a failed invocation
                 self.cloud.errors.append(f"schedule {schedule.name}: {type(exc).__name__}: {exc}")
                 self._dead_letter(schedule, exc)
-            if schedule.action_after_completion == "DELETE":
-                group.schedules.pop(schedule.name, None)
-            else:
-                schedule.state = "DISABLED"  # a one-time schedule that ran stays, inert
+            self._done(group, schedule)
+
+    @staticmethod
+    def _done(group: Any, schedule: Any) -> None:
+        if schedule.action_after_completion == "DELETE":
+            group.schedules.pop(schedule.name, None)
+        else:
+            schedule.state = "DISABLED"  # a one-time schedule that ran stays, inert
+
+    def _send_task_success(self, sfn: Any, target: dict[str, Any]) -> None:
+        """The universal target sfn:sendTaskSuccess (a wait_until step's wake-up). A token
+        whose run was stopped meanwhile is a client error Scheduler does not retry; with
+        no dead-letter queue the invocation is dropped, as here."""
+        call = json.loads(target.get("Input") or "{}")
+        try:
+            sfn.send_task_success(taskToken=call["TaskToken"], output=call.get("Output", "{}"))
+        except (sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken):
+            pass
+        except sfn.exceptions.TaskDoesNotExist:
+            pass
 
     def _dead_letter(self, schedule: Any, exc: Exception) -> None:
         """A target that could not be started goes to the schedule's dead-letter queue:

@@ -15,6 +15,50 @@ from localcloud.capture import TimelineEntry
 from localcloud.eventbridge import execution_ended
 from localcloud.moto_speed import HistoryWatch
 
+RESUME_SUFFIX = "_resume"  # nurture.programs.compiler.RESUME_SUFFIX: a program's resume machine
+
+
+def _branch_outcome(seen: dict[str, Any], event: dict[str, Any]) -> tuple[str, str] | None:
+    """Which way a run went, from its history (the compiled program's named states): a
+    Pass "<step>: <outcome>" (split variants, stops, failures), the state entered after
+    a branch's "<step>: which?", and a wait_for_event task that succeeded (the event
+    happened) or timed out (the deadline passed)."""
+    kind = event["type"]
+    details = event.get("stateEnteredEventDetails")
+    if details:
+        name = details["name"]
+        choice = seen.pop("choice", None)
+        if kind == "PassStateEntered" and ": " in name:
+            step, outcome = name.split(": ", 1)
+            return step, outcome
+        if kind == "ChoiceStateEntered" and name.endswith(": which?"):
+            seen["choice"] = name.removesuffix(": which?")
+        elif choice and kind != "FailStateEntered":
+            return choice, f"to {name}"
+        if kind == "TaskStateEntered":
+            seen["task"] = name
+        return None
+    if kind == "TaskScheduled":
+        parameters = event.get("taskScheduledEventDetails", {}).get("parameters") or "{}"
+        try:
+            action = json.loads(parameters).get("Payload", {}).get("action")
+        except (ValueError, AttributeError):
+            action = None
+        seen["waiting"] = action == "wait_for_event"
+    elif kind in ("TaskSucceeded", "TaskTimedOut") and seen.pop("waiting", False):
+        return str(seen.get("task")), "happened" if kind == "TaskSucceeded" else "deadline passed"
+    return None
+
+
+def _scheduled(event: dict[str, Any]) -> bool:
+    """An execution that ended by scheduling its resume (a long wait)."""
+    output = event.get("executionSucceededEventDetails", {}).get("output") or "{}"
+    try:
+        last = json.loads(output).get("last") or {}
+        return bool(last.get("Payload", {}).get("status") == "scheduled")
+    except (ValueError, AttributeError):
+        return False
+
 
 class TimelineMixin:
     # --- timeline ---------------------------------------------------------------------
@@ -121,11 +165,11 @@ class TimelineMixin:
             contact = arn.rsplit("--", 1)[-1]
             for event in history[seen["seen_events"] :]:
                 details = event.get("stateEnteredEventDetails")
+                outcome = _branch_outcome(seen, event)
                 if details:
                     seen["last_state"] = details["name"]
-                if event["type"] == "PassStateEntered" and details and ": " in details["name"]:
-                    step, outcome = details["name"].split(": ", 1)
-                    self._emit(contact, f"branch taken at {step!r}: {outcome}")
+                if outcome:
+                    self._emit(contact, f"branch taken at {outcome[0]!r}: {outcome[1]}")
                 elif event["type"] in (
                     "ExecutionSucceeded",
                     "ExecutionFailed",
@@ -134,15 +178,14 @@ class TimelineMixin:
                 ):
                     # execution ARN: arn:aws:states:<region>:<account>:execution:<machine>:<name>
                     program = arn.split(":")[6].split("-program-", 1)[-1]
+                    program = program.removesuffix(RESUME_SUFFIX)
                     verdict = {
                         "ExecutionSucceeded": "finished",
                         "ExecutionFailed": "FAILED",
                         "ExecutionAborted": "stopped",
                         "ExecutionTimedOut": "timed out",
                     }[event["type"]]
-                    if verdict == "finished" and str(seen.get("last_state", "")).endswith(
-                        ": continues later"
-                    ):
+                    if verdict == "finished" and _scheduled(event):
                         verdict = "paused for a long wait (a schedule resumes it)"
                     cause = event.get("executionFailedEventDetails", {})
                     extra = (

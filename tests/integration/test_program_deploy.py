@@ -131,8 +131,10 @@ def test_a_four_year_wait_resumes_through_a_one_time_schedule(local: LocalCloud)
     detail = scheduler.get_schedule(Name=pending[0]["Name"], GroupName=group)
     assert detail["ScheduleExpression"] == "at(2030-01-04T09:00:00)"
     assert detail["ActionAfterCompletion"] == "DELETE"
+    # resumed runs go to the resume machine (they enter through "resume?"; fresh runs
+    # start at the first step): the version published with this program version
     assert detail["Target"]["Arn"].startswith(
-        "arn:aws:states:us-east-1:123456789012:stateMachine:nurture-program-repurchase:"
+        "arn:aws:states:us-east-1:123456789012:stateMachine:nurture-program-repurchase_resume:"
     )
     execution_input = json.loads(detail["Target"]["Input"])
     assert execution_input["resume_at"] == "renew"

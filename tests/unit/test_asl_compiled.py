@@ -71,6 +71,10 @@ def test_every_shipped_program_compiles_to_a_definition_aws_accepts(path: Path) 
     program, problems = validate_source(path.read_text())
     assert program is not None and problems == [], problems
     assert_accepted(compile_program(program, STEPS_ARN).definition)
+    two = compile_program(program, STEPS_ARN, resume_arn=RESUME_ARN)
+    assert_accepted(two.definition)
+    if two.resume_definition is not None:
+        assert_accepted(two.resume_definition)
 
 
 # --- generated programs ---------------------------------------------------------------------
@@ -234,6 +238,14 @@ def programs(draw: st.DrawFn) -> Program:
 @given(programs())
 def test_generated_programs_compile_to_definitions_aws_accepts(program: Program) -> None:
     assert_accepted(compile_program(program, STEPS_ARN).definition)
+    # with a resume machine: the program's machine and the resume machine
+    two = compile_program(program, STEPS_ARN, resume_arn=RESUME_ARN)
+    assert_accepted(two.definition)
+    if two.resume_definition is not None:
+        assert_accepted(two.resume_definition)
+
+
+RESUME_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:nurture-program-p_resume:1"
 
 
 def test_generated_ids_reach_the_state_name_limit() -> None:
@@ -246,16 +258,18 @@ def test_generated_ids_reach_the_state_name_limit() -> None:
         "steps": [
             {
                 "id": "x" * 40,
-                "type": "branch",
-                "branches": [{"when": {"has_tag": "t"}, "next": a}],
-                "default": b,
+                "type": "split",
+                "variants": [
+                    {"name": "long-name", "percent": 50, "next": a},
+                    {"name": "long-name-2", "percent": 50, "next": b},
+                ],
             },
             {"id": a, "type": "end"},
             {"id": b, "type": "end"},
         ],
     }
     definition = compile_program(Program.model_validate(data), STEPS_ARN).definition
-    taken = [n for n in definition["States"] if n.startswith("x" * 40 + ": to")]
+    taken = [n for n in definition["States"] if n.startswith("x" * 40 + ": variant")]
     assert len(taken) == 2 and all(len(n) <= 80 for n in taken)
     assert_accepted(definition)
 

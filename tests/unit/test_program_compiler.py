@@ -43,16 +43,43 @@ def payload(state: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def test_every_machine_starts_with_the_resume_choice() -> None:
-    definition = compile_program(program("- {id: e, type: end}"), STEPS_ARN).definition
-    assert definition["StartAt"] == "resume?"
-    choice = definition["States"]["resume?"]
-    assert choice["Type"] == "Choice" and choice["Default"] == "e"
+def test_a_fresh_run_starts_at_the_first_step() -> None:
+    compiled = compile_program(program("- {id: e, type: end}"), STEPS_ARN)
+    assert compiled.definition["StartAt"] == "e" and "resume?" not in compiled.definition["States"]
+    assert compiled.resume_definition is None  # nothing to resume
+
+
+LONG = """
+    - {id: bought, type: score, add: 1}
+    - {id: cycle, type: wait, duration: 4 years}
+    - {id: offer, type: score, add: 2}
+"""
+RESUME_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:nurture-program-demo_resume:3"
+
+
+def test_resumed_runs_enter_through_the_resume_choice_of_the_resume_machine() -> None:
+    compiled = compile_program(program(LONG), STEPS_ARN, resume_arn=RESUME_ARN)
+    assert compiled.definition["StartAt"] == "bought"
+    assert "resume?" not in compiled.definition["States"]
+    schedule = payload(compiled.definition["States"]["cycle"])["params"]
+    assert schedule["resume_arn"] == RESUME_ARN
+    assert compiled.resume_definition is not None
+    resume = compiled.resume_definition
+    assert resume["StartAt"] == "resume?"
+    choice = resume["States"]["resume?"]
+    assert choice["Type"] == "Choice" and choice["Default"] == "bought"
     assert choice["Choices"][-1] == {
         "Variable": "$.resume_at",
         "IsPresent": True,
         "Next": "resume: unknown step",
     }
+    # the resume machine's own long waits resume on its own version (the runtime asks)
+    assert "resume_arn" not in payload(resume["States"]["cycle"])["params"]
+
+
+def test_without_a_resume_machine_every_run_enters_through_the_resume_choice() -> None:
+    compiled = compile_program(program(LONG), STEPS_ARN)
+    assert compiled.definition["StartAt"] == "resume?" and compiled.resume_definition is None
 
 
 def test_action_step_payload_is_the_contract() -> None:
@@ -68,8 +95,33 @@ def test_action_step_payload_is_the_contract() -> None:
         "params": {"set": {}, "add_tags": ["vip"], "remove_tags": [], "stage": "customer"},
     }
     assert task["ResultSelector"] == {"Payload.$": "$.Payload"} and task["ResultPath"] == "$.last"
-    stop = s["up: stop?"]["Choices"][0]
-    assert stop["Next"] == "up: stopped" and s["up: stop?"]["Default"] == "Finished"
+    assert task["End"] is True  # the last step ends the run itself: no Choice, no Finished
+    assert set(s) == {"up"}
+
+
+def test_a_send_goes_straight_on_and_a_deferral_fails_its_token() -> None:
+    s = states(
+        program("""
+        - {id: hello, type: send_email, template: welcome-1}
+        - {id: done, type: end}
+    """)
+    )
+    task = s["hello"]
+    assert task["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
+    assert payload(task)["task_token.$"] == "$$.Task.Token"
+    assert task["Next"] == "done" and task["ResultPath"] == "$.last"
+    assert task["Catch"] == [
+        {
+            "ErrorEquals": ["Nurture.Deferred"],
+            "ResultPath": "$.deferral",
+            "Next": "hello: wait for send window",
+        }
+    ]
+    assert s["hello: wait for send window"] == {
+        "Type": "Wait",
+        "TimestampPath": "$.deferral.Cause",
+        "Next": "hello",
+    }
 
 
 def test_branch_compiles_to_a_choice_over_declared_targets() -> None:
@@ -90,10 +142,9 @@ def test_branch_compiles_to_a_choice_over_declared_targets() -> None:
     assert params["branches"][0]["when"] == {"field": "score", "gte": 50}
     choice = s["check: which?"]
     targets = [r["Next"] for r in choice["Choices"]]
-    assert targets == ["check: stopped", "check: to hot", "check: to cold"]
+    assert targets == ["check: stopped", "hot", "cold"]  # straight to the target
     assert choice["Default"] == "check: unknown choice"
     assert s["check: unknown choice"]["Type"] == "Fail"
-    assert s["check: to hot"] == {"Type": "Pass", "Next": "hot"}
 
 
 def test_split_variants_are_named_in_the_history() -> None:
@@ -119,38 +170,30 @@ def test_wait_until_waits_on_the_returned_time_or_resumes_by_schedule_when_far()
         - {id: remind, type: score, add: 1}
     """)
     )
-    rules = s["renewal: when?"]["Choices"]
-    assert [r["Next"] for r in rules] == [
-        "renewal: stopped",
-        "renewal: resume by schedule",
-        "renewal: waiting",
+    task = s["renewal"]
+    assert task["Resource"].endswith(".waitForTaskToken") and task["Next"] == "remind"
+    assert [(c["ErrorEquals"], c["Next"]) for c in task["Catch"]] == [
+        (["Nurture.Stop"], "renewal: stopped"),
+        (["Nurture.ResumeLater"], "renewal: resume by schedule"),
+        (["States.Timeout"], "remind"),
     ]
-    assert s["renewal: waiting"] == {
-        "Type": "Wait",
-        "TimestampPath": "$.last.Payload.wait_until",
-        "Next": "remind",
-    }
+    assert task["TimeoutSeconds"] == LONG_WAIT_SECONDS + 86400
     schedule = payload(s["renewal: resume by schedule"])
     assert schedule["action"] == "schedule_resume"
     assert schedule["params"]["resume_at"] == "remind"
-    assert schedule["params"]["at.$"] == "$.last.Payload.wait_until"
+    assert schedule["params"]["at.$"] == "$.far.Cause"
     assert payload(s["renewal"])["params"]["offset"] == "30 days before"
 
 
 def test_a_wait_longer_than_the_limit_resumes_by_schedule() -> None:
-    p = program("""
-        - {id: bought, type: score, add: 1}
-        - {id: cycle, type: wait, duration: 4 years}
-        - {id: offer, type: score, add: 2}
-    """)
+    p = program(LONG)
     assert resume_points(p) == {"cycle": True}
     s = states(p)
     call = payload(s["cycle"])
     assert call["action"] == "schedule_resume"
     assert call["params"]["delay_seconds"] == 4 * 365 * 86400 > LONG_WAIT_SECONDS
     assert call["params"]["state.$"] == "$"
-    assert s["cycle"]["Next"] == "cycle: continues later"
-    assert s["cycle: continues later"]["Type"] == "Succeed"
+    assert s["cycle"]["End"] is True  # the run ends; the schedule starts the next
     first = s["resume?"]["Choices"][0]
     assert first["Next"] == "offer"
     assert first["And"][1] == {"Variable": "$.resume_at", "StringEquals": "offer"}
@@ -169,7 +212,7 @@ def test_the_wait_closing_a_loop_resumes_by_schedule() -> None:
 
 def test_short_waits_stay_native() -> None:
     s = states(program("- {id: w, type: wait, duration: 3 days}"))
-    assert s["w"] == {"Type": "Wait", "Seconds": 259200, "Next": "Finished"}
+    assert s["w"] == {"Type": "Wait", "Seconds": 259200, "End": True}
 
 
 def test_webhook_retries_with_backoff_and_goes_on_after_failure() -> None:
@@ -185,7 +228,7 @@ def test_webhook_retries_with_backoff_and_goes_on_after_failure() -> None:
     assert retry["ErrorEquals"] == ["WebhookRetryable"] and retry["BackoffRate"] == 2.0
     assert s["call"]["Catch"][0]["Next"] == "call: failed"
     assert s["call: failed"]["Next"] == "fallback"
-    assert s["call: stop?"]["Default"] == "next-one"
+    assert s["call"]["Next"] == "next-one"
 
 
 def test_wait_for_event_passes_filters_and_event_key() -> None:
@@ -211,8 +254,8 @@ def test_wait_for_event_passes_filters_and_event_key() -> None:
 def test_transitions_count_the_normal_path() -> None:
     welcome = Program.model_validate(yaml.safe_load((ROOT / "programs/welcome.yaml").read_text()))
     counts = compile_program(welcome, STEPS_ARN).transitions_per_run
-    # resume? + send + check + wait task + branch pass + send + check + end
-    assert counts == {"min": 8, "max": 8}
+    # send + wait task + send + end: one transition a step, nothing else
+    assert counts == {"min": 4, "max": 4}
 
 
 def test_step_params_drop_unset_operators() -> None:

@@ -171,6 +171,10 @@ class Workflows(Protocol):
     def resume(self, task_token: str, output: dict[str, Any]) -> bool:
         """Resume a waiting step; False when the wait is gone (timed out or finished)."""
 
+    def fail(self, task_token: str, error: str, cause: str) -> bool:
+        """Fail a waiting step with `error` (the compiled Catch routes it); False when the
+        wait is gone."""
+
     def is_running(self, execution_arn: str) -> bool: ...
 
     def stop(self, execution_arn: str, cause: str) -> bool:

@@ -121,7 +121,9 @@ class StepFunctionsWorkflows:
             result = last.get("Payload") if isinstance(last, dict) else None
             if not isinstance(result, dict) or result.get("status") != "scheduled":
                 return "ended", None
-            following = execution_arn(arn, str(result.get("execution")))
+            following = str(
+                result.get("execution_arn") or execution_arn(arn, str(result.get("execution")))
+            )
             try:
                 self._sfn.describe_execution(executionArn=following)
             except self._sfn.exceptions.ExecutionDoesNotExist:
@@ -150,6 +152,17 @@ class StepFunctionsWorkflows:
     def resume(self, task_token: str, output: dict[str, Any]) -> bool:
         try:
             self._sfn.send_task_success(taskToken=task_token, output=json.dumps(output))
+            return True
+        except (
+            self._sfn.exceptions.TaskTimedOut,
+            self._sfn.exceptions.InvalidToken,
+            self._sfn.exceptions.TaskDoesNotExist,
+        ):
+            return False
+
+    def fail(self, task_token: str, error: str, cause: str) -> bool:
+        try:
+            self._sfn.send_task_failure(taskToken=task_token, error=error, cause=cause)
             return True
         except (
             self._sfn.exceptions.TaskTimedOut,

@@ -20,6 +20,9 @@ def schedule_name(program_id: str, suffix: str) -> str:
     return f"{program_id}.{suffix}"[:64]
 
 
+SEND_TASK_SUCCESS = "arn:aws:scheduler:::aws-sdk:sfn:sendTaskSuccess"
+
+
 class EventBridgeResumes:
     def __init__(self, client: Any, group: str, role_arn: str, dead_letter_arn: str = ""):
         self._scheduler = client
@@ -61,6 +64,34 @@ class EventBridgeResumes:
         except self._scheduler.exceptions.ConflictException:
             # A retried step: the schedule is already there.
             return name
+        return str(resp.get("ScheduleArn", name))
+
+    def schedule_task_success(
+        self, name: str, at: datetime, task_token: str, output: dict[str, Any]
+    ) -> str:
+        """A one-time schedule that completes a waiting step (Scheduler's universal target
+        for Step Functions SendTaskSuccess). No dead-letter queue: when the run was stopped
+        meanwhile (a goal), the token is gone and there is nothing to deliver."""
+        when = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        call = {"TaskToken": task_token, "Output": json.dumps(output, sort_keys=True)}
+        try:
+            resp = self._scheduler.create_schedule(
+                Name=name,
+                GroupName=self._group,
+                ScheduleExpression=f"at({when})",
+                ScheduleExpressionTimezone="UTC",
+                FlexibleTimeWindow={"Mode": "OFF"},
+                ActionAfterCompletion="DELETE",
+                Target={
+                    "Arn": SEND_TASK_SUCCESS,
+                    "RoleArn": self._role_arn,
+                    "Input": json.dumps(call),
+                    "RetryPolicy": {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 185},
+                },
+                Description="wake a waiting program step",
+            )
+        except self._scheduler.exceptions.ConflictException:
+            return name  # a retried step: the schedule is already there
         return str(resp.get("ScheduleArn", name))
 
     def delete_for_program(self, program_id: str) -> int:

@@ -11,35 +11,58 @@ THE CONTRACT with the steps function (runtime side). Keep it; extend only additi
   `step_params(step)` = step.model_dump(mode="json", by_alias=True, exclude={"id","type","next"})
   (conditions dump only the operators written; rebuild the step with
   `nurture.programs.model.step_from_params(action, step_id, params)`).
-  `.waitForTaskToken` steps add "task_token.$": "$$.Task.Token".
-* The Lambda's returned dict lands at `$.last.Payload` (ResultSelector {"Payload.$":
-  "$.Payload"}, ResultPath $.last). Every key the compiler reads is optional (IsPresent
-  guards), so an action may return only what it has to say:
-  - any step: {"status": "stop"} ends the run (Choice -> Succeed "<id>: stopped");
-  - send_email / send_sms: {"status": "deferred", "retry_at": ISO} -> Wait until then, retry;
-  - branch / split: {"next": "<step id>"} -> Choice over the declared targets (an unknown
-    target fails the run with error "Nurture.BadBranch");
-  - wait_until: {"wait_until": ISO 8601 UTC} -> Wait TimestampPath; when the moment is too
-    far for this execution the action adds "far": true and the compiler resumes through a
-    one-time schedule instead (see long waits); no "wait_until" -> go on at once;
+* Task-token steps (`.waitForTaskToken`): send_email, send_sms, wait_until and
+  wait_for_event add "task_token.$": "$$.Task.Token"; their result lands at `$.last` as the
+  runtime completes the token. Control flow that is not the normal path travels as the
+  token's failure, so the normal path has no Choice after these steps:
+  - send_email / send_sms: SendTaskSuccess(result) goes on; a deferral (quiet hours,
+    frequency cap) is SendTaskFailure(error "Nurture.Deferred", cause = retry_at, ISO UTC)
+    -> Catch -> Wait "<id>: wait for send window" (TimestampPath $.deferral.Cause) -> the
+    send again.
+  - wait_until: the runtime completes the token at the moment (a one-time schedule, or at
+    once when it has passed); error "Nurture.Stop" (no date to wait for) -> "<id>: stopped";
+    error "Nurture.ResumeLater" (cause = the moment, ISO UTC: too far for this execution,
+    or the step closes a loop; the payload then says "resume_by_schedule": true) -> the
+    `schedule_resume` Task (see long waits). A task that hears nothing for
+    LONG_WAIT_SECONDS + 1 day goes on (States.Timeout), so a lost wake-up cannot hang a run.
+  - wait_for_event: params {"event_key", "timeout_seconds", "event", "email", "where"};
+    SendTaskSuccess -> `on_event`; States.Timeout (the deadline) -> `on_timeout`.
+  Without a task token (machines compiled before this contract) these actions answer as
+  plain invokes did: send {"status": "deferred", "retry_at"}, wait_until {"wait_until",
+  "far"?, "status": "stop"?}.
+* Plain invokes return a dict the Task puts at `$.last.Payload` (ResultSelector
+  {"Payload.$": "$.Payload"}, ResultPath $.last):
+  - branch / split: {"next": "<step id>"} -> the Choice "<id>: which?" goes straight to the
+    target (splits through a named "<id>: variant ..." Pass); an unknown target fails the
+    run with error "Nurture.BadBranch"; {"status": "stop"} ends the run;
   - webhook: raise an error whose type is "WebhookRetryable" for retryable failures
     (5xx, timeouts): retried with backoff; any other error, or the last retry, goes to
-    `on_failure` (default: the next step) with the error at $.webhook_error.
-* wait_for_event: params {"event_key", "timeout_seconds", "event", "email", "where"};
-  the task token resumes it; States.Timeout is the "deadline passed" path.
+    `on_failure` (default: the next step) with the error at $.webhook_error;
+  - update_contact, score, notify_sales, create_task, start_program: the result is kept,
+    the run goes on (these never stop a run).
+* The last step of a path ends the execution itself ("End": true) where it can; Choices
+  and Catches that end go to "Finished".
 * Long waits: a `wait` longer than LONG_WAIT_SECONDS, or the one `wait` that closes a loop,
   compiles to the `schedule_resume` action with params {"resume_at": <next step id>,
   "delay_seconds": N} or {"resume_at", "at.$": <path of an ISO time>}, plus "state.$": "$"
-  and "execution_arn.$": "$$.Execution.Id" (nurture/actions_schedule.py). The action creates an EventBridge Scheduler one-time
-  schedule that starts a new execution with input {contact_id, program_id, trigger,
-  resume_at, run} (run: the first execution's name, the same across resumes) and returns; the current execution then ends ("<id>: continues later").
-* State machine input: {"contact_id", "program_id", "trigger": {...}} and optionally
-  "resume_at": "<step id>". Every machine starts with the Choice "resume?" that jumps to
-  the named step (only steps that follow a long wait are resumable).
+  and "execution_arn.$": "$$.Execution.Id", and "resume_arn" when the program has a resume
+  machine (nurture/runtime/actions_schedule.py). The action creates an EventBridge Scheduler
+  one-time schedule that starts a new execution with input {contact_id, program_id,
+  trigger, resume_at, run} (run: the first execution's name, the same across resumes) and
+  returns {"status": "scheduled", ...}; the Task ends the execution.
+* State machine input: {"contact_id", "program_id", "trigger": {...}} and, for a resumed
+  run, "resume_at": "<step id>". A fresh run starts at the first step. Resumed runs enter
+  through the Choice "resume?" that jumps to the named step (only steps that follow a long
+  wait are resumable): `compile_program(..., resume_arn=ARN)` gives the program machine
+  (StartAt: first step; its schedules target ARN) and `Compiled.resume_definition`, the
+  same states entered through "resume?", which the deploy publishes first as the resume
+  machine `<program>_resume` (RESUME_SUFFIX). Without `resume_arn`, a program with resume
+  points compiles to one machine that starts with "resume?" (costs one transition a run).
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,8 +147,16 @@ WEBHOOK_RETRY = {
     "BackoffRate": 2.0,
 }
 RESUME_CHOICE = "resume?"
+RESUME_UNKNOWN = "resume: unknown step"
+# The resume machine of program <id> is named <id>_resume ('_' never appears in a program id).
+RESUME_SUFFIX = "_resume"
 FINISHED = "Finished"
 STOPPED = "Stopped"
+# Errors a task-token step's runtime fails the token with (see the CONTRACT).
+DEFERRED_ERROR = "Nurture.Deferred"
+STOP_ERROR = "Nurture.Stop"
+RESUME_LATER_ERROR = "Nurture.ResumeLater"
+TOKEN_ACTIONS = frozenset({"send_email", "send_sms", "wait_until", "wait_for_event"})
 # Step Functions limits a state name to 80 characters.
 MAX_STATE_NAME = 80
 
@@ -135,6 +166,9 @@ class Compiled:
     definition: dict[str, Any]
     transitions_per_run: dict[str, Any] = field(default_factory=dict)
     resume_points: list[str] = field(default_factory=list)
+    # The same states entered through "resume?" (None: the program has no resume points,
+    # or `definition` itself starts with "resume?" because no resume_arn was given).
+    resume_definition: dict[str, Any] | None = None
 
 
 def event_key(program_id: str, step: WaitForEvent) -> str:
@@ -177,6 +211,7 @@ def _invoke(
             "Type": "Task",
             "Resource": LAMBDA_INVOKE + ".waitForTaskToken",
             "Parameters": {"FunctionName": steps_arn, "Payload": payload},
+            "ResultPath": "$.last",
             "Retry": LAMBDA_RETRY,
         }
     return {
@@ -197,7 +232,19 @@ def _is(path: str, comparison: str, value: Any, then: str) -> dict[str, Any]:
     }
 
 
-def compile_program(program: Program, steps_arn: str) -> Compiled:
+def _go_on(state: dict[str, Any], target: str | None) -> dict[str, Any]:
+    """`Next: target`, or end the execution here when the step is the last of its path."""
+    if target is None:
+        state["End"] = True
+    else:
+        state["Next"] = target
+    return state
+
+
+def compile_program(program: Program, steps_arn: str, resume_arn: str | None = None) -> Compiled:
+    """The program's machine. With `resume_arn` (the published resume machine's version) a
+    program with resume points compiles to two: `definition` starts at the first step and
+    its long waits resume on `resume_arn`; `resume_definition` enters through "resume?"."""
     problems = check_program(program)
     if problems:
         raise ValueError("; ".join(map(str, problems)))
@@ -210,13 +257,15 @@ def compile_program(program: Program, steps_arn: str) -> Compiled:
         return target if target is not None else FINISHED
 
     def stop_rule(step_id: str) -> dict[str, Any]:
-        stopped = f"{step_id}: stopped"
-        states[stopped] = {"Type": "Pass", "Next": STOPPED}
-        return _is("$.last.Payload.status", "StringEquals", "stop", stopped)
+        return _is("$.last.Payload.status", "StringEquals", "stop", stopped(step_id))
+
+    def stopped(step_id: str) -> str:
+        name = f"{step_id}: stopped"
+        states[name] = {"Type": "Pass", "Next": STOPPED}
+        return name
 
     def schedule(step_id: str, resume_at: str | None, when: dict[str, Any]) -> dict[str, Any]:
         """Task: make a one-time schedule that resumes at `resume_at`; then this run ends."""
-        later = f"{step_id}: continues later"
         if resume_at is None:
             return {"Type": "Pass", "Next": FINISHED}
         resumable.append(resume_at)
@@ -227,66 +276,43 @@ def compile_program(program: Program, steps_arn: str) -> Compiled:
             "execution_arn.$": "$$.Execution.Id",
         }
         state = _invoke("schedule_resume", program, step_id, steps_arn, params)
-        states[later] = {"Type": "Succeed"}
-        state["Next"] = later
+        state["End"] = True
         return state
 
     for step in program.steps:
         nxt = following[step.id]
         sid = step.id
         if isinstance(step, (SendEmail, SendSms)):
-            # A send may be deferred (quiet hours, frequency cap): the steps function answers
-            # {"status": "deferred", "retry_at": ISO time}; we wait until then and try again.
-            check, later = f"{sid}: deferred?", f"{sid}: wait for send window"
-            state = _invoke(step.type, program, sid, steps_arn, step_params(step))
-            state["Next"] = check
-            states[sid] = state
-            states[check] = {
-                "Type": "Choice",
-                "Choices": [
-                    _is("$.last.Payload.status", "StringEquals", "deferred", later),
-                    stop_rule(sid),
-                ],
-                "Default": then(nxt),
-            }
-            states[later] = {
-                "Type": "Wait",
-                "TimestampPath": "$.last.Payload.retry_at",
-                "Next": sid,
-            }
+            # A deferred send (quiet hours, frequency cap) fails its token with the moment
+            # to try again; the normal path goes straight on.
+            later = f"{sid}: wait for send window"
+            state = _invoke(step.type, program, sid, steps_arn, step_params(step), True)
+            state["Catch"] = [
+                {"ErrorEquals": [DEFERRED_ERROR], "ResultPath": "$.deferral", "Next": later}
+            ]
+            states[sid] = _go_on(state, nxt)
+            states[later] = {"Type": "Wait", "TimestampPath": "$.deferral.Cause", "Next": sid}
         elif isinstance(step, Wait):
             if resumes.get(sid):
                 states[sid] = schedule(sid, nxt, {"delay_seconds": parse_duration(step.duration)})
             else:
-                states[sid] = {
-                    "Type": "Wait",
-                    "Seconds": parse_duration(step.duration),
-                    "Next": then(nxt),
-                }
+                states[sid] = _go_on(
+                    {"Type": "Wait", "Seconds": parse_duration(step.duration)}, nxt
+                )
         elif isinstance(step, WaitUntil):
-            when, waiting, far = f"{sid}: when?", f"{sid}: waiting", f"{sid}: resume by schedule"
-            state = _invoke("wait_until", program, sid, steps_arn, step_params(step))
-            state["Next"] = when
-            states[sid] = state
-            rules = [stop_rule(sid)]
+            far = f"{sid}: resume by schedule"
+            state = _invoke("wait_until", program, sid, steps_arn, step_params(step), True)
             if resumes.get(sid):
-                rules.append(
-                    {"Variable": "$.last.Payload.wait_until", "IsPresent": True, "Next": far}
-                )
-            else:
-                rules.append(_is("$.last.Payload.far", "BooleanEquals", True, far))
-                rules.append(
-                    {"Variable": "$.last.Payload.wait_until", "IsPresent": True, "Next": waiting}
-                )
-                states[waiting] = {
-                    "Type": "Wait",
-                    "TimestampPath": "$.last.Payload.wait_until",
-                    "Next": then(nxt),
-                }
-            states[when] = {"Type": "Choice", "Choices": rules, "Default": then(nxt)}
-            states[far] = schedule(sid, nxt, {"at.$": "$.last.Payload.wait_until"})
+                state["Parameters"]["Payload"]["resume_by_schedule"] = True
+            state["TimeoutSeconds"] = LONG_WAIT_SECONDS + DAY
+            state["Catch"] = [
+                {"ErrorEquals": [STOP_ERROR], "ResultPath": "$.stop", "Next": stopped(sid)},
+                {"ErrorEquals": [RESUME_LATER_ERROR], "ResultPath": "$.far", "Next": far},
+                {"ErrorEquals": ["States.Timeout"], "ResultPath": "$.last", "Next": then(nxt)},
+            ]
+            states[sid] = _go_on(state, nxt)
+            states[far] = schedule(sid, nxt, {"at.$": "$.far.Cause"})
         elif isinstance(step, WaitForEvent):
-            happened, passed = f"{sid}: happened", f"{sid}: deadline passed"
             timeout = parse_duration(step.timeout)
             params = {
                 "event_key": event_key(program.id, step),
@@ -297,33 +323,31 @@ def compile_program(program: Program, steps_arn: str) -> Compiled:
             }
             state = _invoke("wait_for_event", program, sid, steps_arn, params, with_token=True)
             state["TimeoutSeconds"] = max(timeout, 1)
-            state["ResultPath"] = "$.last"
+            # Which way it went shows in the history: TaskSucceeded or TaskTimedOut.
             state["Catch"] = [
-                {"ErrorEquals": ["States.Timeout"], "ResultPath": "$.last", "Next": passed}
+                {"ErrorEquals": ["States.Timeout"], "ResultPath": "$.last", "Next": step.on_timeout}
             ]
-            state["Next"] = happened
+            state["Next"] = step.on_event
             states[sid] = state
-            # Named pass states make the branch taken visible in the execution history.
-            states[happened] = {"Type": "Pass", "Next": step.on_event}
-            states[passed] = {"Type": "Pass", "Next": step.on_timeout}
         elif isinstance(step, (Branch, Split)):
             which, bad = f"{sid}: which?", f"{sid}: unknown choice"
             state = _invoke(step.type, program, sid, steps_arn, step_params(step))
             state["Next"] = which
             states[sid] = state
+            rules = [stop_rule(sid)]
             if isinstance(step, Branch):
+                # The history shows the target entered right after "<id>: which?".
                 targets = [r.next for r in step.branches] + [step.default]
-                labels = {t: f"to {t}" for t in targets}
+                for target in dict.fromkeys(targets):
+                    rules.append(_is("$.last.Payload.next", "StringEquals", target, target))
             else:
-                targets = [v.next for v in step.variants]
-                labels = {}
+                labels: dict[str, str] = {}
                 for number, v in enumerate(step.variants):
                     labels.setdefault(v.next, f"variant {v.name or number + 1} to {v.next}")
-            rules = [stop_rule(sid)]
-            for target in dict.fromkeys(targets):
-                taken = _unique_name(f"{sid}: {labels[target]}", states)
-                states[taken] = {"Type": "Pass", "Next": target}
-                rules.append(_is("$.last.Payload.next", "StringEquals", target, taken))
+                for target, label in labels.items():
+                    taken = _unique_name(f"{sid}: {label}", states)
+                    states[taken] = {"Type": "Pass", "Next": target}
+                    rules.append(_is("$.last.Payload.next", "StringEquals", target, taken))
             states[which] = {"Type": "Choice", "Choices": rules, "Default": bad}
             states[bad] = {
                 "Type": "Fail",
@@ -331,49 +355,63 @@ def compile_program(program: Program, steps_arn: str) -> Compiled:
                 "Cause": f"the {step.type} step {sid} answered no known next step",
             }
         elif isinstance(step, Webhook):
-            done, failed = f"{sid}: stop?", f"{sid}: failed"
+            failed = f"{sid}: failed"
             state = _invoke("webhook", program, sid, steps_arn, step_params(step))
             state["Retry"] = [*LAMBDA_RETRY, WEBHOOK_RETRY]
             state["Catch"] = [
                 {"ErrorEquals": ["States.ALL"], "ResultPath": "$.webhook_error", "Next": failed}
             ]
-            state["Next"] = done
-            states[sid] = state
+            states[sid] = _go_on(state, nxt)
             states[failed] = {"Type": "Pass", "Next": then(step.on_failure or nxt)}
-            states[done] = {"Type": "Choice", "Choices": [stop_rule(sid)], "Default": then(nxt)}
         elif isinstance(step, End):
             states[sid] = {"Type": "Succeed"}
         else:  # update_contact, score, notify_sales, create_task, start_program
-            done = f"{sid}: stop?"
             state = _invoke(step.type, program, sid, steps_arn, step_params(step))
-            state["Next"] = done
-            states[sid] = state
-            states[done] = {"Type": "Choice", "Choices": [stop_rule(sid)], "Default": then(nxt)}
+            states[sid] = _go_on(state, nxt)
     states[FINISHED] = {"Type": "Succeed"}
     states[STOPPED] = {"Type": "Succeed", "Comment": "a step said the run should stop"}
     resumable = list(dict.fromkeys(resumable))
-    states["resume: unknown step"] = {
-        "Type": "Fail",
-        "Error": "Nurture.ResumeMissing",
-        "Cause": "resume_at names no resumable step of this version",
+    first = program.steps[0].id
+    comment = f"Nurture program {program.id}: {program.name}"
+    entry = {
+        RESUME_CHOICE: {
+            "Type": "Choice",
+            "Choices": [
+                *(_is("$.resume_at", "StringEquals", r, r) for r in resumable),
+                {"Variable": "$.resume_at", "IsPresent": True, "Next": RESUME_UNKNOWN},
+            ],
+            "Default": first,
+        },
+        RESUME_UNKNOWN: {
+            "Type": "Fail",
+            "Error": "Nurture.ResumeMissing",
+            "Cause": "resume_at names no resumable step of this version",
+        },
     }
-    states[RESUME_CHOICE] = {
-        "Type": "Choice",
-        "Choices": [
-            *(_is("$.resume_at", "StringEquals", r, r) for r in resumable),
-            {"Variable": "$.resume_at", "IsPresent": True, "Next": "resume: unknown step"},
-        ],
-        "Default": program.steps[0].id,
-    }
-    definition = {
-        "Comment": f"Nurture program {program.id}: {program.name}",
+    resume_definition = {
+        "Comment": f"{comment} (resumed runs)",
         "StartAt": RESUME_CHOICE,
-        "States": _reachable({RESUME_CHOICE: states.pop(RESUME_CHOICE), **states}),
+        "States": _reachable({**entry, **states}, RESUME_CHOICE),
     }
+    if not resumable:
+        definition = {"Comment": comment, "StartAt": first, "States": _reachable(states, first)}
+        resume = None
+    elif resume_arn is None:  # one machine: every run enters through "resume?"
+        definition = {**resume_definition, "Comment": comment}
+        resume = None
+    else:
+        fresh = copy.deepcopy(states)
+        for state in fresh.values():
+            payload = state.get("Parameters", {}).get("Payload", {})
+            if payload.get("action") == "schedule_resume":
+                payload["params"]["resume_arn"] = resume_arn
+        definition = {"Comment": comment, "StartAt": first, "States": _reachable(fresh, first)}
+        resume = resume_definition
     return Compiled(
         definition=definition,
         transitions_per_run=transitions(definition),
         resume_points=resumable,
+        resume_definition=resume,
     )
 
 
@@ -396,12 +434,12 @@ def _targets(state: dict[str, Any]) -> list[str]:
     return out
 
 
-def _reachable(states: dict[str, Any]) -> dict[str, Any]:
-    """Only the states a run can reach from the first (in their order): Step Functions
+def _reachable(states: dict[str, Any], start: str) -> dict[str, Any]:
+    """Only the states a run can reach from `start` (in their order): Step Functions
     refuses a definition with a state nothing goes to, e.g. `Finished` when every step
     ends by its own `end` or loops back."""
-    seen = {RESUME_CHOICE}
-    todo = [RESUME_CHOICE]
+    seen = {start}
+    todo = [start]
     while todo:
         for target in _targets(states[todo.pop()]):
             if target not in seen:
@@ -424,7 +462,7 @@ def _successors(name: str, state: dict[str, Any]) -> list[str]:
         n
         for n in out
         if not n.endswith((": wait for send window", ": stopped", ": failed"))
-        and n != "resume: unknown step"
+        and n != RESUME_UNKNOWN
         and not n.endswith(": unknown choice")
     ]
 

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from nurture import clock
 from nurture.ports import BlobStore, DefinitionRefused, ProgramRecord, StateStore
-from nurture.programs.compiler import check_program, compile_program
+from nurture.programs.compiler import RESUME_SUFFIX, check_program, compile_program
 from nurture.programs.conditions import describe
 from nurture.programs.model import (
     DateTrigger,
@@ -46,6 +46,9 @@ from nurture.programs.source import (
 )
 from nurture.rendering import TemplateProblem, check_template, sample_context
 
+# What the program's long waits name while only validating (the real version is known once
+# the resume machine is published).
+RESUME_PLACEHOLDER = "arn:aws:states:us-east-1:000000000000:stateMachine:validate_resume:1"
 _strict_text = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
 
 
@@ -267,16 +270,30 @@ def deploy_program(
         return DeployResult(program_id=file_id, ok=False, problems=problems)
     located = load_with_lines(source)
     warnings = _warnings(program, located, blobs)
-    compiled = compile_program(program, steps_function_arn)
+    # A program with long waits gets two machines: its own (a fresh run starts at the
+    # first step) and the resume machine (resumed runs enter through "resume?"), published
+    # first so the program's long waits can name its version.
+    compiled = compile_program(program, steps_function_arn, resume_arn=RESUME_PLACEHOLDER)
     # Step Functions' own checks first: a definition it refuses must not replace the live one.
-    answer = machines.validate(compiled.definition)
-    refused = (
-        [_refusal_problem(program, located, d) for d in answer.get("diagnostics", [])]
-        if answer.get("result") == "FAIL"
-        else []
-    )
+    refused: list[dict[str, Any]] = []
+    for definition in (compiled.resume_definition, compiled.definition):
+        if definition is None:
+            continue
+        answer = machines.validate(definition)
+        if answer.get("result") == "FAIL":
+            refused += [
+                _refusal_problem(program, located, d) for d in answer.get("diagnostics", [])
+            ]
     if not refused:
         try:
+            if compiled.resume_definition is not None:
+                resume_alias, resume_version = machines.publish(
+                    program.id + RESUME_SUFFIX,
+                    compiled.resume_definition,
+                    f"{program.name} (resumed runs)"[:250],
+                )
+                resume_arn = f"{resume_alias.rsplit(':', 1)[0]}:{resume_version}"
+                compiled = compile_program(program, steps_function_arn, resume_arn=resume_arn)
             alias_arn, version = machines.publish(
                 program.id, compiled.definition, f"{program.name}"[:250]
             )
@@ -314,6 +331,8 @@ def deploy_program(
     if program.status == "archived":
         cause = f"program {program.id} archived"
         report["stopped_runs"] = machines.stop_running(program.id, cause)
+        if compiled.resume_definition is not None:
+            report["stopped_runs"] += machines.stop_running(program.id + RESUME_SUFFIX, cause)
         report["cancelled_resumes"] = schedules.delete_for_program(program.id) if schedules else 0
     if warnings:
         report["warnings"] = warnings

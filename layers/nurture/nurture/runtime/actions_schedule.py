@@ -8,7 +8,8 @@ trigger, resume_at, run}; the current execution then ends. `run` is the name of 
 first execution, carried across resumes so the runtime can tell it is the same run.
 
 params: {"resume_at": step id, "delay_seconds": N | "at": ISO time, "state": the execution's
-state ($), "execution_arn": $$.Execution.Id}
+state ($), "execution_arn": $$.Execution.Id, "resume_arn": the resume machine's version, when
+the program has one}
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ from nurture.ids import stable_id
 from nurture.runtime.steps import StepFailed, StepRequest, StepRunner, action
 
 
+def execution_arn_of(state_machine_arn: str, name: str) -> str:
+    """Execution `name` of a machine, given the machine's, a version's or an alias's ARN."""
+    parts = state_machine_arn.split(":")
+    return ":".join([*parts[:5], "execution", parts[6], name])
+
+
 class Resumes(Protocol):
     def schedule_start(
         self,
@@ -31,6 +38,11 @@ class Resumes(Protocol):
         payload: dict[str, Any],
     ) -> str: ...
 
+    def schedule_task_success(
+        self, name: str, at: datetime, task_token: str, output: dict[str, Any]
+    ) -> str:
+        """A one-time schedule that completes a waiting step's token (wait_until)."""
+
 
 _adapters: tuple[Resumes, Any] | None = None
 
@@ -39,6 +51,10 @@ def configure(resumes: Resumes, stepfunctions: Any) -> None:
     """Use these adapters (tests); by default they are built from the environment."""
     global _adapters
     _adapters = (resumes, stepfunctions)
+
+
+def wake_schedules() -> Resumes:
+    return _get_adapters()[0]
 
 
 def _get_adapters() -> tuple[Resumes, Any]:
@@ -83,8 +99,9 @@ def schedule_resume(runner: StepRunner, request: StepRequest) -> dict[str, Any]:
     state = params.get("state") or {}
     execution_arn = str(params.get("execution_arn") or "")
     resumes, stepfunctions = _get_adapters()
-    target = None
-    if execution_arn:
+    # the resume machine's version the compiler names, or this execution's own version
+    target = str(params.get("resume_arn") or "") or None
+    if not target and execution_arn:
         from nurture.adapters.schedules import execution_version
 
         target = execution_version(stepfunctions, execution_arn)
@@ -113,5 +130,6 @@ def schedule_resume(runner: StepRunner, request: StepRequest) -> dict[str, Any]:
         "resume_at": resume_at,
         "at": when,
         "execution": name,
+        "execution_arn": execution_arn_of(target, name),
         "schedule": schedule,
     }

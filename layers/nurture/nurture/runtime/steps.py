@@ -30,6 +30,9 @@ WAIT_MARGIN_SECONDS = 86400
 ACTIONS: dict[str, Callable[[StepRunner, StepRequest], dict[str, Any]]] = {}
 # The actions StepRunner implements itself, as methods of the same name.
 _BUILT_IN = frozenset({"send_email", "send_sms", "wait_for_event"})
+# Task-token steps whose token this module completes from the action's result
+# (nurture.runtime.tokens); wait_for_event's token is completed by the awaited activity.
+TOKEN_COMPLETED = frozenset({"send_email", "send_sms", "wait_until"})
 
 
 def action(
@@ -57,6 +60,8 @@ class StepRequest(BaseModel):
     execution: str
     params: dict[str, Any] = {}
     task_token: str | None = None
+    # wait_until in a loop: always go on in a new execution (see the compiler's CONTRACT)
+    resume_by_schedule: bool = False
 
 
 class StepFailed(Exception):
@@ -78,13 +83,19 @@ class StepRunner:
     split_decisions: SplitDecisions | None = None
 
     def run(self, request: StepRequest) -> dict[str, Any]:
+        result: dict[str, Any]
         if request.action in _BUILT_IN:
-            result: dict[str, Any] = getattr(self, request.action)(request)
-            return result
-        registered = ACTIONS.get(request.action)
-        if registered is None:
-            raise StepFailed(f"unknown step action {request.action!r}")
-        return registered(self, request)
+            result = getattr(self, request.action)(request)
+        else:
+            registered = ACTIONS.get(request.action)
+            if registered is None:
+                raise StepFailed(f"unknown step action {request.action!r}")
+            result = registered(self, request)
+        if request.task_token and request.action in TOKEN_COMPLETED:
+            from nurture.runtime.tokens import complete
+
+            complete(self, request, result)
+        return result
 
     def _delivery(self) -> DeliveryService:
         if self.delivery is None:
