@@ -350,6 +350,7 @@ def post_form(form_id: str) -> Response[str]:
     responses={200: {"description": "OpenAPI 3.1", "content": {"application/json": {}}}},
 )
 def openapi_document() -> Response[str]:
+    metrics.add_metric("DocumentServed", MetricUnit.Count, 1)
     return Response(200, "application/json", doc.served(), headers={"Cache-Control": "max-age=300"})
 
 

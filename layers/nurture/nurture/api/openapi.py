@@ -53,8 +53,8 @@ DESCRIPTION = (
 )
 
 # --- security ------------------------------------------------------------------------------
-WRITE_KEY = [{"writeKey": []}]
-CRM_SIGNATURE = [{"crmSignature": []}]
+WRITE_KEY: list[dict[str, list[str]]] = [{"writeKey": []}]
+CRM_SIGNATURE: list[dict[str, list[str]]] = [{"crmSignature": []}]
 SECURITY_SCHEMES: dict[str, Any] = {
     "writeKey": {
         "type": "http",
