@@ -162,6 +162,7 @@ def _receipt(write_key: str, sent_at: Any = None) -> Receipt:
     return Receipt(
         received_at=clock.now(),
         sent_at=parsed if parsed and parsed.tzinfo else None,
+        default_country_code=settings.default_country_code.lstrip("+"),
         site_start=SITE_START,
         stamp={"trust": key_kind(secret_json(WRITE_KEYS), write_key) or "public"},
         prove=PROOFS.stamp,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -146,3 +147,52 @@ def normalise_email(value: str) -> str:
 def looks_like_email(value: str) -> bool:
     """Whether `value` is one deliverable-looking address (see `email_problem`)."""
     return email_problem(value) is None
+
+
+MAX_PHONE_CHARS = 64
+_PHONE_PARSE_REASONS = {
+    phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: "has no known country code",
+    phonenumbers.NumberParseException.NOT_A_NUMBER: "is not a phone number",
+    phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: "is too short",
+    phonenumbers.NumberParseException.TOO_SHORT_NSN: "is too short",
+    phonenumbers.NumberParseException.TOO_LONG: "is too long",
+}
+
+
+class PhoneError(ValueError):
+    """A phone number that is not one: the reason, for a 4xx or an SMS skipped."""
+
+
+def normalise_phone(raw: str, default_country_code: str = "") -> str:
+    """A phone number in E.164 (`+358401234567`), checked against the real numbering plans
+    by Google's libphonenumber (`phonenumbers`): an unassigned range (Ofcom's drama numbers),
+    a number too short or too long for its country is refused. "+358 40 123 4567" and
+    "00358 40 123 4567" need no default; a national number ("040 123 4567") is read in the
+    country of `default_country_code` (a calling code, DEFAULT_COUNTRY_CODE), with that
+    country's trunk prefix. Raises PhoneError with the reason."""
+    text = raw.strip()
+    if not text or len(text) > MAX_PHONE_CHARS:
+        raise PhoneError(f"is not a phone number (1 to {MAX_PHONE_CHARS} characters)")
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    region = None
+    if not text.startswith("+"):
+        code = default_country_code.lstrip("+")
+        region = phonenumbers.region_code_for_country_code(int(code)) if code.isdigit() else None
+        if region in (None, phonenumbers.UNKNOWN_REGION):
+            raise PhoneError(
+                "has no country code (+<country> <number>) and no default country is set"
+            )
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        reason = _PHONE_PARSE_REASONS.get(exc.error_type, "is not a phone number")
+        raise PhoneError(reason) from None
+    if number.extension:
+        raise PhoneError("has an extension; give the number alone")
+    if not phonenumbers.is_valid_number(number):
+        where = phonenumbers.region_code_for_country_code(number.country_code or 0)
+        raise PhoneError(
+            f"is not a number in the numbering plan of {where} (+{number.country_code})"
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

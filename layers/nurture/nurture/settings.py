@@ -29,6 +29,8 @@ class IngestSettings(_Env):
     allowed_origins: str = Field(default="*", alias="ALLOWED_ORIGINS")
     # Events said to have happened before this day are refused (a device clock reset to 1970).
     site_start_date: date = Field(default=date(2000, 1, 1), alias="SITE_START_DATE")
+    # National phone numbers in forms and identify traits are read in this country's plan.
+    default_country_code: str = Field(default="", alias="DEFAULT_COUNTRY_CODE")
 
     def origins(self) -> list[str]:
         return [o.strip() for o in self.allowed_origins.split(",") if o.strip()]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
+
+from nurture.contacts import PhoneError
+from nurture.contacts import normalise_phone as e164
 
 # GSM 03.38 default alphabet; the extension table's characters take two septets.
 GSM7_BASIC = set(
@@ -21,30 +23,22 @@ STOP_KEYWORDS = frozenset(
 )
 START_KEYWORDS = frozenset({"START", "UNSTOP", "SUBSCRIBE"})
 
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-_SEPARATORS = re.compile(r"[\s\-.()/]")
 
-
-class InvalidNumber(ValueError):
+class InvalidNumber(PhoneError):
     pass
 
 
 def normalise_phone(raw: str, default_country_code: str = "") -> str:
-    """A phone number in E.164 (+<country><number>); raises InvalidNumber.
+    """A phone number in E.164 (+<country><number>), checked against the real numbering
+    plans (nurture.contacts.normalise_phone); raises InvalidNumber with the reason.
 
     Accepts "+358 40 123 4567", "00358401234567" and, with a default country code,
-    national numbers like "040 123 4567" (the trunk 0 is dropped).
+    national numbers like "040 123 4567" (read with that country's trunk prefix).
     """
-    text = _SEPARATORS.sub("", raw.strip())
-    if text.startswith("00"):
-        text = "+" + text[2:]
-    elif not text.startswith("+"):
-        if not default_country_code:
-            raise InvalidNumber("the number has no country code and no default is configured")
-        text = "+" + default_country_code.lstrip("+") + text.lstrip("0")
-    if not _E164.match(text):
-        raise InvalidNumber("not a valid international phone number")
-    return text
+    try:
+        return e164(raw, default_country_code)
+    except PhoneError as exc:
+        raise InvalidNumber(str(exc)) from None
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,14 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError, to_json
 
 from nurture import clock
-from nurture.contacts import email_problem
+from nurture.contacts import PhoneError, email_problem, normalise_phone
 from nurture.ids import stable_id
 from nurture.tracking.timestamps import event_time, in_utc
 from nurture.tracking.trust import Trust
@@ -100,21 +101,33 @@ class IdentifyEvent(_Base):
         return {**(in_context if isinstance(in_context, dict) else {}), **self.traits}
 
     @model_validator(mode="after")
-    def _a_usable_email(self) -> IdentifyEvent:
+    def _a_usable_address(self, info: ValidationInfo) -> IdentifyEvent:
         # The email decides who the contact is and where mail goes: one deliverable address
-        # or none (CRLF, NUL or a list never become a contact or an SES recipient).
-        for where, traits in (("traits", self.traits), ("context.traits", self.context)):
-            email = traits.get("email") if where == "traits" else _context_email(traits)
-            if email is None or email == "":
+        # or none (CRLF, NUL or a list never become a contact or an SES recipient). A phone
+        # is a real number, kept in E.164 (national numbers read in DEFAULT_COUNTRY_CODE's).
+        country = str((info.context or {}).get("country") or "")
+        in_context = self.context.get("traits")
+        for where, traits in (("traits", self.traits), ("context.traits", in_context)):
+            if not isinstance(traits, dict):
                 continue
-            if not isinstance(email, str):
-                raise PydanticCustomError("email", "must be a string", {"field": f"{where}.email"})
-            if problem := email_problem(email):
-                raise PydanticCustomError(
-                    "email",
-                    "is not a valid email address: {problem}",
-                    {"field": f"{where}.email", "problem": problem},
-                )
+            email, phone = traits.get("email"), traits.get("phone")
+            if email not in (None, "") and (problem := _email_problem(email)):
+                raise PydanticCustomError("email", problem, {"field": f"{where}.email"})
+            if phone not in (None, ""):
+                if not isinstance(phone, str):
+                    raise PydanticCustomError(
+                        "phone", "must be a string", {"field": f"{where}.phone"}
+                    )
+                try:
+                    fixed = {**traits, "phone": normalise_phone(phone, country)}
+                except PhoneError as exc:
+                    raise PydanticCustomError(
+                        "phone", str(exc), {"field": f"{where}.phone"}
+                    ) from None
+                if where == "traits":  # new dicts: what the client sent is left as it was
+                    self.traits = fixed
+                else:
+                    self.context = {**self.context, "traits": fixed}
         return self
 
 
@@ -150,9 +163,11 @@ class AliasEvent(_Base):
     user_id: Id = Field(alias="userId")
 
 
-def _context_email(context: dict[str, Any]) -> Any:
-    traits = context.get("traits")
-    return traits.get("email") if isinstance(traits, dict) else None
+def _email_problem(email: Any) -> str | None:
+    if not isinstance(email, str):
+        return "must be a string"
+    problem = email_problem(email)
+    return f"is not a valid email address: {problem}" if problem else None
 
 
 Event = TrackEvent | IdentifyEvent | PageEvent | ScreenEvent | GroupEvent | AliasEvent
@@ -166,6 +181,8 @@ class Receipt:
 
     received_at: datetime
     sent_at: datetime | None = None  # a batch's own `sentAt` (an event's wins)
+    # The calling code national phone numbers are read in (DEFAULT_COUNTRY_CODE), e.g. "358".
+    default_country_code: str = ""
     site_start: datetime | None = None  # events said to be older are refused
     # Extra `Activity` fields stamped on every event of the request (e.g. how far the write
     # key is trusted, C4).
@@ -311,7 +328,7 @@ def describe_errors(exc: ValidationError) -> list[dict[str, str]]:
     return out
 
 
-def parse_event(raw: Any, default_type: str | None = None) -> Event:
+def parse_event(raw: Any, default_type: str | None = None, country: str = "") -> Event:
     """Validate one raw event; raises ValidationError or ValueError with a clear reason."""
     if not isinstance(raw, dict):
         raise ValueError("event must be a JSON object")
@@ -324,4 +341,4 @@ def parse_event(raw: Any, default_type: str | None = None) -> Event:
         raise ValueError(f"event is larger than {MAX_EVENT_BYTES // 1024} KB")
     if default_type and "type" not in raw:
         raw = {**raw, "type": default_type}
-    return _inbound.validate_python(raw)
+    return _inbound.validate_python(raw, context={"country": country})

@@ -6,7 +6,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from nurture.contacts import PROFILE_FIELDS, email_problem, normalise_email
+from nurture.contacts import (
+    PROFILE_FIELDS,
+    PhoneError,
+    email_problem,
+    normalise_email,
+    normalise_phone,
+)
 from nurture.tracking.values import ValueProblem, check_value
 
 MAX_FIELD_CHARS = 2000
@@ -54,7 +60,7 @@ def _truthy(value: Any) -> bool:
 
 
 def validate_submission(
-    form: FormDefinition, body: dict[str, Any]
+    form: FormDefinition, body: dict[str, Any], default_country_code: str = ""
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Map a submission onto contact fields and consent records.
 
@@ -91,6 +97,12 @@ def validate_submission(
                 )
                 continue
             value = normalise_email(str(value))
+        if field.type == "phone" or field.contact_field == "phone":
+            try:  # a real number, in E.164 (national numbers in DEFAULT_COUNTRY_CODE's plan)
+                value = normalise_phone(str(value), default_country_code)
+            except PhoneError as exc:
+                errors.append({"field": field.name, "reason": str(exc)})
+                continue
         if field.contact_field:
             contact_fields[field.contact_field] = value
     if "email" not in contact_fields and not errors:

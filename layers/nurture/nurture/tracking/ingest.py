@@ -45,7 +45,9 @@ def ingest_events(
         message_id = raw.get("messageId") if isinstance(raw, dict) else None
         message_id = message_id if isinstance(message_id, str) else None
         try:
-            activity, note = timed_activity(parse_event(raw, default_type), raw, receipt)
+            activity, note = timed_activity(
+                parse_event(raw, default_type, receipt.default_country_code), raw, receipt
+            )
             if receipt.prove is not None:
                 activity = receipt.prove(activity, raw)
         except ValueError as exc:  # pydantic's ValidationError is a ValueError too
@@ -85,7 +87,7 @@ def ingest_form(
 ) -> Activity:
     """Validate a form submission and store it as one activity. Raises FormError."""
     receipt = receipt or Receipt(received_at=clock.now())
-    contact_fields, consents = validate_submission(form, body)
+    contact_fields, consents = validate_submission(form, body, receipt.default_country_code)
     anonymous_id = body.get("anonymousId") if isinstance(body.get("anonymousId"), str) else None
     message_id = body.get("messageId") if isinstance(body.get("messageId"), str) else None
     # Both become DynamoDB keys; keep them as short as the tracking API's ids.
