@@ -29,9 +29,13 @@ class SettleTimeout(RuntimeError):
 class VirtualClock:
     def __init__(self, start: datetime):
         self._now = start.astimezone(UTC)
-        self.cv = threading.Condition(threading.RLock())
+        self._lock = threading.RLock()
+        self.cv = threading.Condition(self._lock)
         self.active = 0  # threads that may still do work before blocking on virtual time
-        self._waiters: list[_Waiter] = []
+        # Parked threads, in the order they parked. Each waits on its own condition (same
+        # lock): a notify_all on `cv` wakes only the few threads waiting for the baton or to
+        # settle, not every execution parked on virtual time (thousands, in a long run).
+        self._waiters: dict[_Waiter, None] = {}
         self._turns: deque[object] = deque()  # interpreter threads waiting for the baton
         self._holder: int | None = None  # the interpreter thread that may run now
 
@@ -59,13 +63,14 @@ class VirtualClock:
         """Park the calling thread until its waiter is woken (by a set() or a deadline).
         Caller holds cv and has registered the waiter with whatever may wake it."""
         waiter.holds_baton = self._holder == threading.get_ident()
-        self._waiters.append(waiter)
+        waiter.cond = threading.Condition(self._lock)
+        self._waiters[waiter] = None
         self.active -= 1
         if waiter.holds_baton:
             self._holder = None
         self.cv.notify_all()
         while not waiter.woken:
-            self.cv.wait()
+            waiter.cond.wait()
         # whoever woke us already counted us as active again, and queued our turn
         if waiter.holds_baton:
             self._take_turn(waiter.ticket)
@@ -75,10 +80,11 @@ class VirtualClock:
         if not waiter.woken:
             waiter.woken = True
             self.active += 1
-            if waiter in self._waiters:
-                self._waiters.remove(waiter)
+            self._waiters.pop(waiter, None)
             if waiter.holds_baton:
                 waiter.ticket = self._queue_turn()
+            if waiter.cond is not None:
+                waiter.cond.notify()
             self.cv.notify_all()
 
     # --- one interpreter thread at a time ------------------------------------------------
@@ -155,13 +161,14 @@ class VirtualClock:
 
 
 class _Waiter:
-    __slots__ = ("deadline", "holds_baton", "ticket", "woken")
+    __slots__ = ("cond", "deadline", "holds_baton", "ticket", "woken")
 
     def __init__(self, deadline: datetime | None):
         self.deadline = deadline
         self.woken = False
         self.holds_baton = False
         self.ticket: object | None = None
+        self.cond: threading.Condition | None = None  # set when its thread parks
 
 
 _clock: VirtualClock | None = None
