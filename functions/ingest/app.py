@@ -357,9 +357,8 @@ def openapi_document() -> Response[str]:
 
 @app.exception_handler(Refusal)
 def refused(exc: Refusal) -> Response:
-    logger.warning(
-        "request refused", extra={"status": exc.status, "code": exc.code, "reason": exc.message}
-    )
+    # The code, not the message: a message may quote what was sent (a form id, a value).
+    logger.warning("request refused", extra={"status": exc.status, "code": exc.code})
     body = {"success": False, "code": exc.code, "message": exc.message, **exc.extra}
     return Response(exc.status, "application/json", json.dumps(body))
 
