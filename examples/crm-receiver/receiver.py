@@ -48,8 +48,9 @@ def verify(secret: str, header: str, method: str, url: str, body: bytes, now: fl
         return "missing timestamp"
     if abs(now - timestamp) > TOLERANCE_SECONDS:
         return "stale timestamp"
-    expected = signature(secret, timestamp, method, url, body)
-    if not hmac.compare_digest(expected.encode(), header.strip().encode()):
+    # Compare the v1 entry only: a later scheme comes as a further entry (",v2=...").
+    expected = signature(secret, timestamp, method, url, body).split(",v1=", 1)[1]
+    if not hmac.compare_digest(expected.encode(), fields.get("v1", "").encode()):
         return "bad signature"
     return None
 

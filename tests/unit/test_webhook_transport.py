@@ -233,3 +233,15 @@ def test_the_receiver_example_accepts_the_signature_and_catches_every_change(met
     # a later scheme sent beside v1 does not break a receiver that knows v1
     assert example.verify(SECRET, header + ",v2=abc", method, URL, body, now=NOW) is None
     assert verify_signature(SECRET, header + ",v2=abc", method, URL, body, NOW) is None
+
+
+def test_the_crm_receiver_example_checks_the_same_scheme() -> None:
+    path = ROOT / "examples" / "crm-receiver" / "receiver.py"
+    spec = importlib.util.spec_from_file_location("crm_receiver_example", path)
+    assert spec and spec.loader
+    crm = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(crm)
+    header = signature(SECRET, NOW, "POST", URL, b"{}")
+    assert crm.verify(SECRET, header, "POST", URL, b"{}", NOW) is None
+    assert crm.verify(SECRET, header + ",v2=abc", "POST", URL, b"{}", NOW) is None
+    assert crm.verify(SECRET, header, "DELETE", URL, b"{}", NOW) == "bad signature"
