@@ -245,3 +245,35 @@ def test_the_crm_receiver_example_checks_the_same_scheme() -> None:
     assert crm.verify(SECRET, header, "POST", URL, b"{}", NOW) is None
     assert crm.verify(SECRET, header + ",v2=abc", "POST", URL, b"{}", NOW) is None
     assert crm.verify(SECRET, header, "DELETE", URL, b"{}", NOW) == "bad signature"
+
+
+def test_an_ipv6_answer_is_called_by_number_with_the_name_as_host() -> None:
+    class Server6(ThreadingHTTPServer):
+        address_family = socket.AF_INET6
+
+    hosts: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            hosts.append(self.headers["Host"])
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = Server6(("::1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+
+    def resolve(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
+        return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("::1", port, 0, 0))]
+
+    try:
+        destination = transport.vet(f"http://v6.example:{port}/x", {"v6.example"}, resolve)
+        assert destination.address == "::1"
+        assert transport.call(destination, "POST", b"x", {}, timeout=5) == 204
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert hosts == [f"v6.example:{port}"]
