@@ -17,6 +17,7 @@ At least 2,000 requests in all, across the three tests."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,11 @@ from fuzz_support import (
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from localcloud import LocalCloud
 from nurture import clock
@@ -53,9 +59,13 @@ AUTH = st.sampled_from(
 )
 
 
+CONFORMANCE = [status_code_conformance, content_type_conformance, response_schema_conformance]
+SCALE = float(os.environ.get("NURTURE_FUZZ_SCALE", "1"))  # e.g. 0.1 for a quick local run
+
+
 def _settings(examples: int) -> settings:
     return settings(
-        max_examples=examples,
+        max_examples=max(1, int(examples * SCALE)),
         derandomize=True,  # the same requests on every run
         database=None,
         deadline=None,
@@ -96,6 +106,10 @@ def _campaign(
                     writes, changed = stored()
                 sent = {"path": case.formatted_path, "body": case.body, "headers": headers}
                 findings.check(label, answer.status_code, answer.text, writes, changed, sent)
+                try:  # the answer is one the document describes: status, media type, schema
+                    case.validate_response(answer, checks=CONFORMANCE)
+                except BaseExceptionGroup as exc:  # schemathesis's FailureGroup: listed
+                    findings.problems.append(f"{label} -> {answer.status_code}: {exc}"[:600])
 
             return send
 
@@ -119,7 +133,7 @@ def _report(findings: Findings, minimum: int) -> None:
     assert not findings.problems, f"{findings.summary()}; found:\n" + "\n".join(
         findings.problems[:40]
     )
-    assert findings.requests >= minimum, findings.summary()
+    assert findings.requests >= minimum * SCALE, findings.summary()
 
 
 def test_tracking_routes_never_fail_and_refusals_store_nothing(
