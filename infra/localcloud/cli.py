@@ -17,6 +17,7 @@ COMMANDS = {
     "explain": ("explain", "why a contact has its score and grade (local cloud or a stack)"),
     "dlq": ("dlq", "list a deployed stack's dead letters, and redrive them"),
     "secrets": ("secrets", "create and rotate a deployed stack's secrets in Parameter Store"),
+    "cost": ("cost", "what a program costs on AWS per 1,000 contacts, from measured counts"),
     "openapi": ("openapi", "the public API's OpenAPI document, generated from the code"),
 }
 

@@ -1,0 +1,93 @@
+"""What programs cost on AWS, from counts measured on the local cloud (`nurture cost`).
+
+For every shipped program (programs/*.yaml) one contact runs the compiled machines along the
+main path (it does nothing: waits time out, branches take their default); the state
+transitions are counted from the executions' own histories.
+
+Rows:
+* per program: transitions per enrolment beside the program's own steps entered, against
+  the goal (own steps + 1), and the cost per 1,000 contacts without SES;
+* a 5-email program (5 sends, 4 waits: 9 steps): cost per 1,000 contacts without SES against
+  the goal ($0.30), SES beside it; the baseline is the same run priced with the transitions
+  of the machines as compiled before (a `resume?` Choice per execution and a `deferred?`
+  Choice after every send: 16 for this program).
+
+BENCH_SMOKE=1: only welcome and the 5-email program.
+Run from the repository root: `.venv/bin/python bench/program_cost.py`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+from localcloud.commands.cost import PRICES, estimate, measure, memory_mb
+
+ROOT = Path(__file__).resolve().parent.parent
+GOAL_PER_1000 = 0.30
+FIVE_EMAILS = """\
+id: five-emails
+name: Five emails a week apart
+trigger: {event: trial_started}
+steps:
+  - {id: e1, type: send_email, template: welcome-1, purpose: service}
+  - {id: w1, type: wait, duration: 7 days}
+  - {id: e2, type: send_email, template: welcome-2a, purpose: service}
+  - {id: w2, type: wait, duration: 7 days}
+  - {id: e3, type: send_email, template: welcome-2b, purpose: service}
+  - {id: w3, type: wait, duration: 7 days}
+  - {id: e4, type: send_email, template: welcome-1, purpose: service}
+  - {id: w4, type: wait, duration: 7 days}
+  - {id: e5, type: send_email, template: welcome-2a, purpose: service}
+"""
+
+
+def main() -> int:
+    smoke = bool(os.environ.get("BENCH_SMOKE"))
+    shipped = sorted((ROOT / "programs").glob("*.yaml"))
+    if smoke:
+        shipped = [p for p in shipped if p.stem == "welcome"]
+    failed = False
+    print("Step Functions transitions per enrolment (measured, main path)")
+    print(f"  {'program':<26}{'steps':>6}{'transitions':>13}{'goal <=':>9}{'$/1k w/o SES':>14}")
+    for path in shipped:
+        run, est = measure(path, ROOT)
+        ok = run.transitions <= run.steps + 1
+        failed |= bool(run.errors)
+        print(
+            f"  {run.program_id:<26}{run.steps:>6}{run.transitions:>13}{run.steps + 1:>9}"
+            f"{est.total_excluding_messages:>14.4f}  {'ok' if ok else 'OVER'}"
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "five-emails.yaml"
+        path.write_text(FIVE_EMAILS)
+        run, est = measure(path, ROOT)
+    # The machines as compiled before: "resume?" once per execution, "deferred?" per send.
+    before = replace(run, transitions=run.transitions + run.executions + run.emails)
+    old = estimate(before, 1000, memory_mb(ROOT))
+    print()
+    print("A 5-email program (5 sends, 4 waits), per 1,000 contacts, USD without SES")
+    print(f"  baseline (machines as compiled before, {before.transitions} transitions): ", end="")
+    print(f"{old.total_excluding_messages:.4f} (Step Functions {old.cost['step_functions']:.4f})")
+    print(f"  now ({run.transitions} transitions): {est.total_excluding_messages:.4f}", end="")
+    print(
+        f"  goal <= {GOAL_PER_1000:.2f}  ratio {est.total_excluding_messages / old.total_excluding_messages:.2f}"
+    )
+    for service, value in est.cost.items():
+        print(f"    {service:<15}{value:>9.4f}")
+    print(
+        f"  SES, apart: {est.ses:.4f} ({run.emails} emails x ${PRICES['ses_email'] * 1000:.2f}/1k)"
+    )
+    print(
+        f"  measured per contact: {run.transitions} transitions, {est.invocations} invocations,"
+        f" {run.write_units:g} WRU, {run.read_units:g} RRU ({run.strong_reads} strong reads)"
+    )
+    failed |= bool(run.errors)
+    return 1 if failed else 0  # a run that failed; figures over their goal are printed
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,340 @@
+"""What one contact's run through a program costs, measured on the local cloud: Step
+Functions state transitions from the executions' own histories, Lambda invocations (and AWS
+calls made in them), DynamoDB read and write request units from every call's items, and
+the one-time schedules that fired. `nurture cost` prices these; the bench runs it.
+
+DynamoDB request units follow AWS's on-demand rules from the items each call writes or
+returns: a write is 1 unit per KB of the item (PutItem, UpdateItem and DeleteItem: the item
+as stored after, or before a delete), twice that in a transaction; a read is 1 unit per 4 KB
+read (Query: the items returned, summed), half that when eventually consistent, twice that
+in a transaction. A Query's filter is not subtracted (AWS charges what it reads, we count
+what it returned), so a filtered Query is counted low.
+
+Per contact: functions run by a Schedule event (the daily sweep, digests, reports) are a cost
+of the deployment, not of a contact, and what they do is left out, as are the program's
+deploy and the contact's creation (metering starts at the entry).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from localcloud.cloud import DEFAULT_START, ROOT, LocalCloud
+from localcloud.constants import ACCOUNT, REGION
+
+KB = 1024
+WRITES = {"PutItem", "UpdateItem", "DeleteItem"}
+
+
+def attribute_size(value: dict[str, Any]) -> int:
+    """DynamoDB's size of one attribute value (wire JSON), as its item size limit counts."""
+    (kind, inner), *_ = value.items()
+    if kind in ("S", "B"):
+        return len(inner.encode() if isinstance(inner, str) else inner)
+    if kind == "N":
+        digits = len(str(inner).lstrip("-").replace(".", "").lstrip("0")) or 1
+        return 1 + math.ceil(digits / 2)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind in ("SS", "BS"):
+        return sum(len(str(v).encode()) for v in inner)
+    if kind == "NS":
+        return sum(attribute_size({"N": v}) for v in inner)
+    if kind == "L":
+        return 3 + sum(1 + attribute_size(v) for v in inner)
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + 1 + attribute_size(v) for k, v in inner.items())
+    return 0
+
+
+def item_size(item: dict[str, Any]) -> int:
+    return sum(len(name.encode()) + attribute_size(value) for name, value in item.items())
+
+
+def write_units(size: int) -> int:
+    return max(1, math.ceil(size / KB))
+
+
+def read_units(size: int, consistent: bool) -> float:
+    units = max(1, math.ceil(size / (4 * KB)))
+    return float(units) if consistent else units / 2
+
+
+@dataclass
+class Meter:
+    on: bool = False
+    calls: Counter[str] = field(default_factory=Counter)  # "service.Operation"
+    invocations: Counter[str] = field(default_factory=Counter)  # function logical id
+    api_calls_in: Counter[str] = field(default_factory=Counter)  # per function
+    read_units: float = 0.0
+    write_units: float = 0.0
+    strong_reads: int = 0
+    schedules_fired: int = 0
+    _current: list[str] = field(default_factory=list)  # the function running now
+    _skipping: int = 0  # inside a scheduled function: not this contact's cost
+
+    # --- botocore hooks ---------------------------------------------------------------
+    def params(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["nurture_meter_params"] = dict(params)
+
+    def after(self, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+        if not self.on or self._skipping:
+            return
+        service = model.service_model.endpoint_prefix
+        self.calls[f"{service}.{model.name}"] += 1
+        if self._current:
+            self.api_calls_in[self._current[-1]] += 1
+        if service == "dynamodb":
+            self._dynamodb(model.name, context.get("nurture_meter_params") or {}, parsed)
+
+    def _dynamodb(self, op: str, params: dict[str, Any], parsed: dict[str, Any]) -> None:
+        if op == "PutItem":
+            self.write_units += write_units(item_size(params["Item"]))
+        elif op in ("UpdateItem", "DeleteItem"):
+            stored = _stored_item(params["TableName"], params["Key"])
+            self.write_units += write_units(item_size(stored or params["Key"]))
+        elif op == "BatchWriteItem":
+            for requests in params.get("RequestItems", {}).values():
+                for request in requests:
+                    item = (request.get("PutRequest") or {}).get("Item") or request.get(
+                        "DeleteRequest", {}
+                    ).get("Key", {})
+                    self.write_units += write_units(item_size(item))
+        elif op == "TransactWriteItems":
+            for entry in params.get("TransactItems", []):
+                (kind, body), *_ = entry.items()
+                item = body.get("Item") or _stored_item(body["TableName"], body.get("Key", {}))
+                self.write_units += 2 * write_units(item_size(item or body.get("Key", {})))
+        elif op == "GetItem":
+            consistent = bool(params.get("ConsistentRead"))
+            self.strong_reads += consistent
+            self.read_units += read_units(item_size(parsed.get("Item") or {}), consistent)
+        elif op in ("Query", "Scan"):
+            consistent = bool(params.get("ConsistentRead"))
+            self.strong_reads += consistent
+            size = sum(item_size(i) for i in parsed.get("Items", []))
+            self.read_units += read_units(size, consistent)
+        elif op == "BatchGetItem":
+            for table, items in parsed.get("Responses", {}).items():
+                consistent = bool(params["RequestItems"][table].get("ConsistentRead"))
+                self.strong_reads += consistent * len(items)
+                for item in items:
+                    self.read_units += read_units(item_size(item), consistent)
+        elif op == "TransactGetItems":
+            for response in parsed.get("Responses", []):
+                self.read_units += 2 * read_units(item_size(response.get("Item") or {}), True)
+
+
+def _stored_item(table: str, key: dict[str, Any]) -> dict[str, Any] | None:
+    """The item as moto stores it now (after an update), in wire JSON."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    try:
+        found = dynamodb_backends[ACCOUNT][REGION].get_table(table).get_item(_plain_key(key))
+    except Exception:  # noqa: BLE001 - a key the table does not have: count the key
+        return None
+    return found.to_json()["Attributes"] if found is not None else None
+
+
+def _plain_key(key: dict[str, Any]) -> Any:
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    return {name: DynamoType(value) for name, value in key.items()}
+
+
+class MeteredCloud(LocalCloud):
+    """The local cloud with a meter on every AWS call and function invocation."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.meter = Meter()
+
+    def _hook_aws_calls(self) -> None:
+        super()._hook_aws_calls()
+        events = self._session.events
+        events.register("provide-client-params", self.meter.params)
+        events.register("after-call", self.meter.after)
+
+    def invoke(self, function: str, event: Any) -> Any:
+        fn = self.function_by_name(function)
+        scheduled = isinstance(event, dict) and event.get("detail-type") == "Scheduled Event"
+        meter = self.meter
+        if meter.on and not meter._skipping and not scheduled:
+            meter.invocations[fn.logical_id] += 1
+        meter._current.append(fn.logical_id)
+        meter._skipping += scheduled
+        try:
+            return super().invoke(function, event)
+        finally:
+            meter._skipping -= scheduled
+            meter._current.pop()
+
+
+@dataclass
+class Run:
+    program_id: str
+    steps: int  # the program's own step states entered
+    transitions: int  # every state entered, over all executions of the run
+    executions: int
+    states: list[str]
+    invocations: dict[str, int]
+    api_calls: dict[str, int]
+    api_calls_in: dict[str, int]
+    read_units: float
+    write_units: float
+    strong_reads: int
+    emails: int
+    sms: int
+    schedules: int
+    errors: list[str]
+
+
+def run_program(path: Path, root: Path = ROOT, start: datetime = DEFAULT_START) -> Run:
+    """Enter one contact into the program at `path` and let it run its main path (the
+    contact does nothing: waits time out, branches take their default) to the end."""
+    import yaml
+
+    from nurture.programs.model import Program, WaitUntil
+
+    data = yaml.safe_load(path.read_text())
+    program = Program.model_validate(data)
+    cloud = MeteredCloud(root=root, start=start, frequent_schedules=False)
+    cloud.start()
+    try:
+        cloud.sync_content(only=[])
+        cloud.upload(f"programs/{program.id}.yaml", path.read_text())
+        status = json.loads(cloud.read(f"programs/{program.id}.status.json") or "{}")
+        if status.get("status") != "live":
+            raise ValueError(f"{path}: not deployed ({status.get('problems') or status})")
+        fields = {
+            step.field: (start + timedelta(days=45)).date().isoformat()
+            for step in program.steps
+            if isinstance(step, WaitUntil) and step.field
+        }
+        contact = _contact(cloud, program, fields)
+        cloud.meter.on = True
+        _enter(cloud, program, contact)
+        _run_to_the_end(cloud)
+        cloud.meter.on = False
+        return _measure(cloud, program, contact)
+    finally:
+        cloud.__exit__()
+
+
+def _contact(cloud: LocalCloud, program: Any, fields: dict[str, str]) -> Any:
+    from localcloud.commands.simulate import _make_contact, assumed_consent
+
+    data: dict[str, Any] = {
+        "email": "cost@example.com",
+        "first_name": "Ada",
+        "fields": {k: v for k, v in fields.items() if "." not in k},
+        "consent": assumed_consent(program),
+        "birthday": cloud.clock.now().date().isoformat(),
+    }
+    return _make_contact(data, _iso(cloud.clock.now()))
+
+
+def _enter(cloud: MeteredCloud, program: Any, contact: Any) -> None:
+    from nurture.adapters.dynamodb import DynamoContacts
+    from nurture.ids import stable_id
+    from nurture.tracking.events import Activity
+
+    contacts = DynamoContacts(cloud.client("dynamodb"), cloud.resolver.refs["ContactsTable"])
+    cloud.meter.on = False  # the contact exists before the run: not its cost
+    contact.actors = [f"email:{contact.email}", f"user:{contact.contact_id}"]
+    contacts.create_if_absent(contact, contact.email)
+    for actor in contact.actors:
+        contacts.link_actor(actor, contact.contact_id)
+    contacts.save(contact)
+    cloud.meter.on = True
+    now = _iso(cloud.clock.now())
+    cause = Activity(
+        actor=f"contact:{contact.contact_id}",
+        contact_id=contact.contact_id,
+        message_id=stable_id("cost", contact.contact_id, program.id),
+        kind="cost",
+        name="cost",
+        occurred_at=now,
+        received_at=now,
+    )
+    react = cloud.function_by_name("ReactFunction")
+    with cloud._lock, cloud._function_env(react.env):
+        if not react.module.reactor.enrol(program.id, contact, cause):
+            raise ValueError(f"the contact did not enter {program.id} (entry rules)")
+    cloud.run_until_idle()
+
+
+def _running(cloud: LocalCloud) -> bool:
+    from moto.scheduler.models import scheduler_backends
+
+    sfn = cloud.client("stepfunctions")
+    for machine in sfn.list_state_machines()["stateMachines"]:
+        if "-program-" not in machine["name"]:
+            continue
+        arn = machine["stateMachineArn"]
+        if sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]:
+            return True
+    backend = scheduler_backends[ACCOUNT][REGION]
+    return any(group.schedules for group in backend.schedule_groups.values())
+
+
+def _run_to_the_end(cloud: LocalCloud, limit_days: int = 5 * 366) -> None:
+    waited = 0
+    while _running(cloud) and waited < limit_days:
+        step = 1 if waited < 30 else 30
+        cloud.advance(timedelta(days=step))
+        waited += step
+
+
+def _measure(cloud: MeteredCloud, program: Any, contact: Any) -> Run:
+    sfn = cloud.client("stepfunctions")
+    own = {s.id for s in program.steps}
+    entered: list[str] = []
+    executions = 0
+    for machine in sfn.list_state_machines()["stateMachines"]:
+        if "-program-" not in machine["name"]:
+            continue
+        for execution in sfn.list_executions(stateMachineArn=machine["stateMachineArn"])[
+            "executions"
+        ]:
+            if not execution["name"].endswith(contact.contact_id):
+                continue
+            executions += 1
+            history = sfn.get_execution_history(
+                executionArn=execution["executionArn"], maxResults=1000
+            )["events"]
+            entered += [
+                e["stateEnteredEventDetails"]["name"]
+                for e in history
+                if "stateEnteredEventDetails" in e
+            ]
+    meter = cloud.meter
+    return Run(
+        program_id=program.id,
+        steps=sum(1 for name in entered if name in own),
+        transitions=len(entered),
+        executions=executions,
+        states=entered,
+        invocations=dict(meter.invocations),
+        api_calls=dict(meter.calls),
+        api_calls_in=dict(meter.api_calls_in),
+        read_units=meter.read_units,
+        write_units=meter.write_units,
+        strong_reads=meter.strong_reads,
+        emails=len([e for e in cloud.outbox if e.tags.get("contact_id") == contact.contact_id]),
+        sms=len(cloud.sms_outbox),
+        schedules=meter.calls.get("scheduler.CreateSchedule", 0),
+        errors=list(cloud.errors),
+    )
+
+
+def _iso(moment: datetime) -> str:
+    from nurture import clock
+
+    return clock.iso(moment)
