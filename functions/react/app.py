@@ -15,11 +15,13 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 
 from nurture.adapters.aws import S3Blobs, SesMailer, StepFunctionsWorkflows
 from nurture.adapters.delivery import DynamoDelivery
+from nurture.adapters.due import DynamoDue
 from nurture.adapters.dynamodb import DynamoActivities, DynamoContacts, DynamoState
 from nurture.adapters.sales import desk_from_env
 from nurture.adapters.scoring import DynamoScoringModels
 from nurture.delivery.config import MailSettings, load_policy
 from nurture.delivery.confirmation import ConfirmationSender
+from nurture.runtime.due import DueIndex
 from nurture.runtime.react import Reactor
 from nurture.scoring.engine import Scorer
 from nurture.settings import ReactSettings, load
@@ -60,6 +62,8 @@ scorer = Scorer(
 reactor.scoring = scorer
 # After the MQL crossing: the owner's email, digest markers, CRM push (nurture.sales).
 reactor.sales = desk_from_env(_db, boto3.client("s3"), boto3.client("sesv2"), scores=scorer)
+# Dates and last activity of known contacts, so the daily sweep reads only who can be due.
+reactor.due = DueIndex(DynamoDue(_db, settings.state_table), reactor)
 
 
 def handle_record(record: DynamoDBRecord) -> None:

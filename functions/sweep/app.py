@@ -1,5 +1,6 @@
-"""Triggers over all contacts: the daily sweep (dates, inactivity, automation rules) and the
-one-time selection of a segment program when it is deployed."""
+"""Triggers no single activity fires: the daily sweep (dates and inactivity from the due
+index, automation rules), the one-time selection or due-index backfill of a program when it
+is deployed, and `{"backfill": true}`: the due index for an existing deployment, once."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import boto3
 from aws_lambda_powertools import Logger, Tracer
 
 from nurture.adapters.aws import StepFunctionsWorkflows
+from nurture.adapters.due import DynamoDue
 from nurture.adapters.dynamodb import DynamoActivities, DynamoContacts, DynamoState
+from nurture.runtime.due import DueIndex
 from nurture.runtime.react import Reactor
 from nurture.runtime.sweep import Sweeper
 from nurture.settings import SweepSettings, load
@@ -19,14 +22,13 @@ settings = load(SweepSettings)
 logger = Logger()
 tracer = Tracer()
 _db = boto3.client("dynamodb")
-sweeper = Sweeper(
-    Reactor(
-        contacts=DynamoContacts(_db, settings.contacts_table),
-        activities=DynamoActivities(_db, settings.activities_table, settings.state_table),
-        state=DynamoState(_db, settings.state_table),
-        workflows=StepFunctionsWorkflows(boto3.client("stepfunctions")),
-    )
+_reactor = Reactor(
+    contacts=DynamoContacts(_db, settings.contacts_table),
+    activities=DynamoActivities(_db, settings.activities_table, settings.state_table),
+    state=DynamoState(_db, settings.state_table),
+    workflows=StepFunctionsWorkflows(boto3.client("stepfunctions")),
 )
+sweeper = Sweeper(_reactor, DueIndex(DynamoDue(_db, settings.state_table), _reactor))
 STATUS_SUFFIX = ".status.json"
 
 
@@ -42,6 +44,10 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             entered.update(report.entered)
         logger.info("segment selection", extra={"entered": entered})
         return {"entered": entered}
+    if event.get("backfill"):  # once, after upgrading a deployment that has contacts
+        report = sweeper.backfill()
+        logger.info("due index backfill", extra={"contacts": report.contacts})
+        return {"contacts": report.contacts, "entered": report.entered}
     report = sweeper.daily()
     logger.info("daily sweep", extra={"contacts": report.contacts, "entered": report.entered})
     return {"contacts": report.contacts, "entered": report.entered}

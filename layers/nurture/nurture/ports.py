@@ -109,7 +109,8 @@ class ProgramRecord:
 class StateStore(Protocol):
     def register_program(self, record: ProgramRecord) -> None: ...
 
-    def get_program(self, program_id: str) -> ProgramRecord | None: ...
+    def get_program(self, program_id: str, consistent: bool = True) -> ProgramRecord | None:
+        """consistent=False: an eventually consistent read (half the read units)."""
 
     def programs_for_trigger(self, trigger_key: str) -> list[str]: ...
 

@@ -420,11 +420,11 @@ class DynamoState:
             )
         self._db.transact_write_items(TransactItems=items)
 
-    def get_program(self, program_id: str) -> ProgramRecord | None:
+    def get_program(self, program_id: str, consistent: bool = True) -> ProgramRecord | None:
         item = self._db.get_item(
             TableName=self._table,
             Key={"pk": _s(f"PROGRAM#{program_id}"), "sk": _s("META")},
-            ConsistentRead=True,
+            ConsistentRead=consistent,
         ).get("Item")
         return ProgramRecord(**json.loads(item["doc"]["S"])) if item else None
 

@@ -51,6 +51,10 @@ from nurture.tracking.events import Activity
 from nurture.tracking.identity import join_account
 from nurture.tracking.trust import may_change_known
 
+# Program records and the trigger index are read eventually consistent and kept this long
+# (virtual-time aware, per function container): a deploy, pause or archive reaches every
+# react container within this time. Parsed definitions are kept per program version.
+PROGRAM_CACHE_SECONDS = 60
 # A claimed entry not started yet is taken to be in flight (another invocation starting it)
 # for this long; after that it is treated as abandoned and a new entry may replace it.
 PENDING_GRACE_SECONDS = 300
@@ -63,6 +67,8 @@ class Reactor:
     state: StateStore
     workflows: Workflows
     _parsed: dict[tuple[str, str], Program] = field(default_factory=dict)
+    _records: dict[str, tuple[float, ProgramRecord | None]] = field(default_factory=dict)
+    _triggered: dict[str, tuple[float, list[str]]] = field(default_factory=dict)
     # Double opt-in: called with (contact id, form activity) when a form left consents
     # pending; delivery sends the confirmation email (nurture.delivery.confirmation).
     on_pending_consent: Callable[[str, Activity], object] | None = None
@@ -72,6 +78,8 @@ class Reactor:
     # Sales hand-off, digest markers and CRM push (nurture.sales.desk.SalesDesk.observe):
     # sees every activity of a known contact, before programs react to it.
     sales: Any = None
+    # The due index (nurture.runtime.due.DueIndex): kept as activity arrives.
+    due: Any = None
 
     def handle(self, activity: Activity) -> None:
         contact = self.identities().identify(activity)
@@ -81,6 +89,8 @@ class Reactor:
             )
         if contact is None:
             return  # still anonymous: stored, and joined to the contact once they identify
+        if self.due is not None:  # dates and last activity, for the daily sweep
+            self.due.observe(contact, activity)
         if self.scoring is not None:
             self.scoring.on_activity(contact, activity)
         if self.sales is not None:  # before programs, so their steps find the lead's owner
@@ -89,7 +99,7 @@ class Reactor:
         # Goals first: a purchase that ends one run may start another (never two at once).
         self._check_goals(view, activity)
         for key in trigger_keys_for(activity):
-            for program_id in self.state.programs_for_trigger(key):
+            for program_id in self.programs_for_trigger(key):
                 loaded = self.program(program_id)
                 if loaded and trigger_matches(loaded[1], activity, view):
                     self.enrol(program_id, contact, activity, view=view)
@@ -97,14 +107,32 @@ class Reactor:
         if self.sales is not None:
             self.sales.observe(contact, activity)
 
-    def program(self, program_id: str) -> tuple[ProgramRecord, Program] | None:
-        record = self.state.get_program(program_id)
+    def program(self, program_id: str, fresh: bool = False) -> tuple[ProgramRecord, Program] | None:
+        """The live record and its parsed definition (`fresh`: read it now, consistently:
+        the deploy that just wrote it asks)."""
+        now = clock.now().timestamp()
+        cached = self._records.get(program_id)
+        if not fresh and cached is not None and 0 <= now - cached[0] < PROGRAM_CACHE_SECONDS:
+            record = cached[1]
+        else:
+            record = self.state.get_program(program_id, consistent=fresh)
+            self._records[program_id] = (now, record)
         if record is None:
             return None
         key = (record.program_id, record.version)
         if key not in self._parsed:
             self._parsed[key] = Program.model_validate(record.definition)
         return record, self._parsed[key]
+
+    def programs_for_trigger(self, key: str) -> list[str]:
+        """The programs a trigger key starts (the index, cached like the records)."""
+        now = clock.now().timestamp()
+        cached = self._triggered.get(key)
+        if cached is not None and 0 <= now - cached[0] < PROGRAM_CACHE_SECONDS:
+            return cached[1]
+        found = self.state.programs_for_trigger(key)
+        self._triggered[key] = (now, found)
+        return found
 
     def identities(self) -> Identities:
         return Identities(self.contacts, self.activities, self.on_pending_consent)

@@ -10,9 +10,13 @@ Entries go through `Reactor.enrol`, so entry rules hold and every cause is deter
 date occurrence, the lapse since one activity, the selection): a retried or repeated sweep
 never enrols twice. The daily sweep also catches up yesterday's dates, for a missed run.
 
-Scale: one table scan of the contacts, and for inactivity one history query per contact:
-fine for tens of thousands of contacts in one Lambda run (15 minutes at most). Beyond that,
-fan out over scan segments (e.g. a Step Functions distributed map).
+Scale: the daily sweep reads who can be due from the due index (nurture.runtime.due): a
+few queries per date or inactivity program, then each contact found is checked exactly.
+Its cost follows who is due, not how many contacts there are. Automation-rule segments
+(`segment` with `once: false`: a condition over everyone) still pass over all contacts, and
+only when such a program is live. One pass over the contacts also happens on deploy of a
+date or inactivity program (`select`: the index for its field or event, and who is due
+already) and once after upgrading an existing deployment (`backfill`).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from nurture.ids import stable_id
 from nurture.programs.conditions import activity_matches, contact_value
 from nurture.programs.durations import parse_offset
 from nurture.programs.model import DateTrigger, InactivityTrigger, Program, SegmentTrigger
+from nurture.runtime.due import DueIndex
 from nurture.runtime.react import Reactor
 from nurture.runtime.view import ContactView
 from nurture.tracking.events import Activity
@@ -61,11 +66,12 @@ def _cause(contact: Contact, name: str, key: str, **properties: Any) -> Activity
 @dataclass
 class Sweeper:
     reactor: Reactor
+    due: DueIndex
 
     def _programs(self) -> list[Program]:
         found = []
         for key in SWEPT_TRIGGERS:
-            for program_id in self.reactor.state.programs_for_trigger(key):
+            for program_id in self.reactor.programs_for_trigger(key):
                 loaded = self.reactor.program(program_id)
                 if loaded is None or loaded[0].status != "live":
                     continue
@@ -77,20 +83,82 @@ class Sweeper:
 
     def daily(self) -> SweepReport:
         report = SweepReport()
+        now = clock.now()
         programs = self._programs()
+        rules = [p for p in programs if isinstance(p.trigger, SegmentTrigger)]
+        for program in programs:
+            if isinstance(program.trigger, DateTrigger):
+                found = self.due.date_candidates(program, now)
+                for contact_id, buckets in sorted(found.items()):
+                    contact = self.reactor.contacts.get(contact_id)
+                    if contact is None:
+                        continue
+                    report.contacts += 1
+                    view = ContactView(contact, self.reactor.activities)
+                    live = [
+                        self.due.still_due_here(contact, view.data, program.trigger.date, b)
+                        for b in buckets
+                    ]
+                    if any(live):
+                        self._enter(program, view, now, report)
+            elif isinstance(program.trigger, InactivityTrigger):
+                since = now.date() - timedelta(days=1)
+                for contact_id in sorted(self.due.inactive_candidates(program, now, since)):
+                    contact = self.reactor.contacts.get(contact_id)
+                    if contact is not None:
+                        report.contacts += 1
+                        view = ContactView(contact, self.reactor.activities)
+                        self._enter(program, view, now, report)
+        if rules:  # automation rules: a condition over everyone
+            for contact in self.reactor.contacts.scan():
+                report.contacts += 1
+                view = ContactView(contact, self.reactor.activities)
+                for program in rules:
+                    self._enter(program, view, now, report)
+        return report
+
+    def _enter(
+        self, program: Program, view: ContactView, now: datetime, report: SweepReport
+    ) -> None:
+        found = self._due(program, view, now)
+        if found is None:
+            return
+        cause, start_at = found
+        if self.reactor.enrol(program.id, view.contact, cause, view=view, start_at=start_at):
+            report.count(program.id)
+
+    def backfill(self, only: list[Program] | None = None) -> SweepReport:
+        """One pass over the contacts: the due index for the live date and inactivity
+        programs (these, or all), and whoever is due already enters. On deploy of such a
+        program, and once after upgrading a deployment that has contacts."""
+        report = SweepReport()
+        now = clock.now()
+        programs = [
+            p
+            for p in (self._programs() if only is None else only)
+            if isinstance(p.trigger, (DateTrigger, InactivityTrigger))
+        ]
         if not programs:
             return report
-        now = clock.now()
         for contact in self.reactor.contacts.scan():
             report.contacts += 1
             view = ContactView(contact, self.reactor.activities)
             for program in programs:
-                found = self._due(program, view, now)
-                if found is None:
-                    continue
-                cause, start_at = found
-                if self.reactor.enrol(program.id, contact, cause, view=view, start_at=start_at):
-                    report.count(program.id)
+                trigger = program.trigger
+                if isinstance(trigger, DateTrigger):
+                    self.due.index_date(contact, trigger.date, view.data)
+                elif isinstance(trigger, InactivityTrigger):
+                    last = next(
+                        (
+                            a
+                            for a in view.history
+                            if activity_matches(trigger.inactivity, trigger.where, a)
+                        ),
+                        None,
+                    )
+                    if last is not None:
+                        self.due.mark_active(program, contact.contact_id, last)
+                self._enter(program, view, now, report)
         return report
 
     def _due(
@@ -146,12 +214,15 @@ class Sweeper:
         return None
 
     def select(self, program_id: str) -> SweepReport:
-        """The one-time selection of a segment program: who matches now enters."""
+        """On deploy: the one-time selection of a segment program (who matches now enters),
+        or the due index backfill of a date or inactivity program."""
         report = SweepReport()
-        loaded = self.reactor.program(program_id)
+        loaded = self.reactor.program(program_id, fresh=True)
         if loaded is None or loaded[0].status != "live":
             return report
         trigger = loaded[1].trigger
+        if isinstance(trigger, (DateTrigger, InactivityTrigger)):
+            return self.backfill([loaded[1]])
         if not isinstance(trigger, SegmentTrigger):
             return report
         now = clock.now()
