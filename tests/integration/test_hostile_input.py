@@ -9,6 +9,7 @@ import base64
 import gzip
 import json
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -450,3 +451,47 @@ def test_the_nesting_budget_is_dynamodbs_32_levels(live: LocalCloud, tables: Tab
     assert error["reason"] == "is nested more than 32 levels deep"
     assert sorted(a.name for a in tables.visitor_activities()) == ["Fine", "Viewed"]
     assert live.errors == []
+
+
+def test_unknown_form_ids_cost_no_s3_read(
+    live: LocalCloud, tables: Tables, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.s3.responses import S3Response
+
+    # S3 requests as moto answers them: one call per GetObject / ListObjectsV2 request
+    reads: list[str] = []
+    listings: list[str] = []
+    get_object, list_objects = S3Response.get_object, S3Response.list_objects_v2
+
+    def counted_get(self: Any) -> Any:
+        answer = get_object(self)
+        reads.append(self.path.split("?")[0])
+        return answer
+
+    def counted_list(self: Any) -> Any:
+        listings.append(self.path)
+        return list_objects(self)
+
+    monkeypatch.setattr(S3Response, "get_object", counted_get)
+    monkeypatch.setattr(S3Response, "list_objects_v2", counted_list)
+
+    # When 200 form ids that do not exist are posted, some of them not even file names
+    ids = [f"nope-{n}" for n in range(195)] + ["..%2Fsecret", "a" * 300, "%D0%BA", "-x", "x.yaml"]
+    for form_id in ids:
+        status, _, body = live.http("POST", f"/v1/forms/{form_id}", {"email": "ada@example.com"})
+        assert status == 404, body
+        assert body["code"] == "unknown_form"
+    # Then not one S3 object was read for them, and the forms were listed once
+    assert [k for k in reads if "/forms/" in k] == []
+    assert len(listings) == 1
+    # and a real form still works, read once however often it is posted within the minute
+    started = live.clock.now()
+    for n in range(3):
+        status, _, _ = live.http(
+            "POST", "/v1/forms/newsletter-signup", {"email": f"ada{n}@example.com"}
+        )
+        assert status == 202
+    assert live.clock.now() - started < timedelta(minutes=1), "the clock moved: the cache aged"
+    [read] = [k for k in reads if "/forms/" in k]
+    assert read.endswith("/forms/newsletter-signup.yaml")
+    assert len({a.name for a in tables.visitor_activities()}) == 1

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import dataclasses
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from nurture import clock
 from nurture.contacts import (
     PROFILE_FIELDS,
     PhoneError,
@@ -128,3 +134,66 @@ def check_definition(form: FormDefinition) -> list[str]:
         if target and not (target in PROFILE_FIELDS or target.startswith("fields.")):
             problems.append(f"field {field.name!r}: unknown contact field {target!r}")
     return problems
+
+
+# What a form id may look like (a file name in forms/); anything else is no form.
+FORM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
+CATALOG_SECONDS = 60
+
+
+class FormSource(Protocol):
+    """Where definitions live (nurture.adapters.forms.S3Forms)."""
+
+    def form_ids(self) -> set[str]: ...
+
+    def form_text(self, form_id: str) -> str | None: ...
+
+
+class FormMisconfigured(ValueError):
+    """The definition exists but is not valid YAML or not a valid form."""
+
+
+@dataclass
+class FormCatalog:
+    """The forms that exist, read so that a form id that does not exist costs nothing.
+
+    Which ids exist is one listing of `forms/`, refreshed at most once a minute (a deploy's
+    new form is live within a minute, as before); a definition is read once per minute per
+    *existing* form. An id not in the listing is answered from memory: no S3 read, and no
+    cache entry, so random ids neither cost a request each nor grow the cache (it holds at
+    most one entry per form that exists)."""
+
+    source: FormSource
+    ttl: timedelta = timedelta(seconds=CATALOG_SECONDS)
+    now: Callable[[], datetime] = clock.now
+    _ids: frozenset[str] = frozenset()
+    _ids_until: datetime | None = None
+    _forms: dict[str, tuple[datetime, FormDefinition | None]] = dataclasses.field(
+        default_factory=dict
+    )
+
+    def _known(self) -> frozenset[str]:
+        now = self.now()
+        if self._ids_until is None or now >= self._ids_until:
+            self._ids = frozenset(self.source.form_ids())
+            self._ids_until = now + self.ttl
+            self._forms = {k: v for k, v in self._forms.items() if k in self._ids}
+        return self._ids
+
+    def get(self, form_id: str) -> FormDefinition | None:
+        """The definition, or None when there is no such form; raises FormMisconfigured."""
+        if not FORM_ID.match(form_id) or form_id not in self._known():
+            return None
+        now = self.now()
+        cached = self._forms.get(form_id)
+        if cached and cached[0] > now:
+            return cached[1]
+        text = self.source.form_text(form_id)
+        import yaml  # forms only: page views and tracks never load the YAML parser
+
+        try:
+            form = FormDefinition.model_validate(yaml.safe_load(text)) if text else None
+        except (yaml.YAMLError, ValidationError) as exc:
+            raise FormMisconfigured(str(exc)) from exc
+        self._forms[form_id] = (now + self.ttl, form)
+        return form
