@@ -40,7 +40,10 @@ def parse_when(value: Any, zone: ZoneInfo) -> datetime | None:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=zone)).astimezone(zone)
+    try:
+        return (moment if moment.tzinfo else moment.replace(tzinfo=zone)).astimezone(zone)
+    except OverflowError:  # 9999-12-31T23:00Z is in year 10000 east of UTC: no date to act on
+        return None
 
 
 def in_year(moment: datetime, year: int) -> datetime:
@@ -73,13 +76,16 @@ def moment_from_field(
     base = parse_when(value, zone)
     if base is None:
         return None
-    if not yearly:
-        return shifted(base, offset_seconds, time_of_day)
-    today = now.astimezone(zone).date()
-    for year in range(today.year - 1, today.year + 2):
-        candidate = shifted(in_year(base, year), offset_seconds, time_of_day)
-        if candidate.date() >= today:
-            return candidate
+    try:  # a date at the edge of the calendar (0001-01-01 less a week): nothing to act on
+        if not yearly:
+            return shifted(base, offset_seconds, time_of_day)
+        today = now.astimezone(zone).date()
+        for year in range(today.year - 1, today.year + 2):
+            candidate = shifted(in_year(base, year), offset_seconds, time_of_day)
+            if candidate.date() >= today:
+                return candidate
+    except (OverflowError, ValueError):
+        return None
     return None
 
 
@@ -98,7 +104,10 @@ def occurrence_on(
         return None
     years = range(day.year - 1, day.year + 2) if yearly else [base.year]
     for year in years:
-        candidate = shifted(in_year(base, year), offset_seconds, time_of_day)
+        try:  # past the calendar's edge (year 0 or 10000): no occurrence there
+            candidate = shifted(in_year(base, year), offset_seconds, time_of_day)
+        except (OverflowError, ValueError):
+            continue
         if candidate.date() == day:
             return candidate
     return None
