@@ -51,6 +51,18 @@ def test_32_levels_are_accepted_and_the_33rd_is_refused_by_path() -> None:
     assert reason == "is nested more than 32 levels deep"
 
 
+def test_a_scalar_counts_as_a_level_as_dynamodb_counts_it() -> None:
+    # DynamoDB stores a string 31 maps deep (32 levels) and refuses it 32 maps deep
+    leaf_31: dict[str, Any] = {"leaf": "x"}
+    for _ in range(30):
+        leaf_31 = {"a": leaf_31}
+    check_value("properties", leaf_31)
+    assert problem("properties", {"a": leaf_31}) == (
+        "properties" + ".a" * 31 + ".leaf",
+        "is nested more than 32 levels deep",
+    )
+
+
 def test_the_issues_220_levels_are_refused() -> None:
     assert problem("traits", nested(220))[1] == "is nested more than 32 levels deep"
 

@@ -5,9 +5,11 @@ An activity is stored once and then read by the react function on every retry of
 stream batch, by the lake function and by reports: a value that breaks any of them would
 break them for good. So it is refused when it arrives, with its field and the reason:
 
-- nesting: at most 32 levels (DynamoDB's own limit for nested attributes, "up to 32 levels
-  deep", https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html#limits-attributes;
-  pydantic-core, which reads stored activities back, stops at about 200);
+- nesting: at most 32 levels, the field's own value being the first and a scalar counting
+  as one, as DynamoDB counts them for nested attributes ("up to 32 levels deep",
+  https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html#limits-attributes:
+  a map 31 maps deep holding a string is stored, one more map is refused); pydantic-core,
+  which reads stored activities back, stops at about 200;
 - numbers: what a DynamoDB number holds ("up to 38 digits of precision", magnitude
   1E-130 to 9.9999999999999999999999999999999999999E+125, same page): no 4,300-digit
   integer (Python refuses to print it), no `inf`/`nan` (`1e999` parses as `inf`), nothing a
@@ -86,9 +88,9 @@ def string_problem(value: str) -> str | None:
 
 
 def _check(value: Any, depth: int) -> None:
+    if depth >= MAX_NESTING:  # a scalar counts as a level too, as DynamoDB counts them
+        raise _Found([], f"is nested more than {MAX_NESTING} levels deep")
     if isinstance(value, dict):
-        if depth >= MAX_NESTING:
-            raise _Found([], f"is nested more than {MAX_NESTING} levels deep")
         for key, item in value.items():
             try:
                 if isinstance(key, str) and (reason := string_problem(key)):
@@ -98,8 +100,6 @@ def _check(value: Any, depth: int) -> None:
                 found.path.append(str(key).encode(errors="replace").decode())
                 raise
     elif isinstance(value, list):
-        if depth >= MAX_NESTING:
-            raise _Found([], f"is nested more than {MAX_NESTING} levels deep")
         for index, item in enumerate(value):
             try:
                 _check(item, depth + 1)
