@@ -14,23 +14,33 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+import yaml
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
 from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import ValidationError
 
 from nurture import clock
+from nurture.adapters.aws import S3Blobs
 from nurture.adapters.dynamodb import DynamoActivities
-from nurture.api import openapi as doc
+from nurture.api import routes as doc
 from nurture.secrets import secret, secret_json, secret_list
 from nurture.settings import IngestSettings, load
 from nurture.tracking import body as bodies
-from nurture.tracking.events import MAX_BATCH_BYTES, MAX_EVENT_BYTES, EventResult, Receipt
-from nurture.tracking.forms import FormCatalog, FormError, FormMisconfigured
+from nurture.tracking.events import (
+    MAX_BATCH_BYTES,
+    MAX_BATCH_EVENTS,
+    MAX_EVENT_BYTES,
+    EventResult,
+    Receipt,
+)
+from nurture.tracking.forms import FormDefinition, FormError
 from nurture.tracking.ingest import ingest_events, ingest_form
 from nurture.tracking.timestamps import in_utc
 from nurture.tracking.trust import Proofs, key_kind
@@ -70,11 +80,13 @@ BATCH_ROUTES = ("/v1/batch", "/v1/b")
 
 
 @functools.cache
-def _forms() -> FormCatalog:
-    # Made on the first form post: page views and tracks (most calls) never need S3.
-    from nurture.adapters.forms import S3Forms
+def _blobs() -> S3Blobs:
+    # Created on the first form post: page views and tracks (most calls) never need S3.
+    return S3Blobs(boto3.client("s3"), settings.content_bucket)
 
-    return FormCatalog(S3Forms(boto3.client("s3"), settings.content_bucket))
+
+FORM_CACHE_SECONDS = 60
+_forms: dict[str, tuple[float, FormDefinition | None]] = {}
 
 
 class Refusal(Exception):
@@ -228,15 +240,22 @@ def _single(kind: str, route: str) -> Callable[[], Response]:
 
 
 # What the OpenAPI document (nurture.api.openapi) says of each route.
+SEGMENT_MEDIA = ("application/json", "text/plain")
+SEGMENT_NOTE = (
+    "JSON, whatever the Content-Type says (analytics.js sends text/plain, which needs no"
+    " CORS preflight); `Content-Encoding: gzip` is accepted."
+)
+SINGLE_BODY = f"One event; at most {MAX_EVENT_BYTES // 1024} KB. {SEGMENT_NOTE}"
+BATCH_BODY = f"At most {MAX_BATCH_EVENTS} events and {MAX_BATCH_BYTES // 1024} KB. {SEGMENT_NOTE}"
 _REFUSED = {
-    401: doc.json_answer(doc.Refusal, "missing or unknown write key (invalid_write_key)"),
-    413: doc.json_answer(doc.Refusal, "the body is too large (payload_too_large)"),
-    415: doc.json_answer(doc.Refusal, "a Content-Encoding other than gzip"),
+    401: doc.json_answer("missing or unknown write key (invalid_write_key)", "Refusal"),
+    413: doc.json_answer("the body is too large (payload_too_large)", "Refusal"),
+    415: doc.json_answer("a Content-Encoding other than gzip", "Refusal"),
 }
 _EVENT_ANSWERS = {
-    200: doc.json_answer(doc.EventsAnswer, "stored; any rejected event is listed with reasons"),
+    200: doc.json_answer("stored; any rejected event is listed with reasons", "EventsAnswer"),
     400: doc.json_answer(
-        doc.EventsAnswer | doc.Refusal, "nothing can be stored: the body or every event is invalid"
+        "nothing can be stored: the body or every event is invalid", "EventsAnswer", "Refusal"
     ),
     **_REFUSED,
 }
@@ -248,7 +267,7 @@ for _route in BATCH_ROUTES:
         tags=["tracking"],
         responses=_EVENT_ANSWERS,
         security=doc.WRITE_KEY,
-        openapi_extensions=doc.request_body(doc.Batch, doc.SEGMENT_MEDIA, doc.BATCH_BODY),
+        openapi_extensions=doc.request_body("Batch", SEGMENT_MEDIA, BATCH_BODY),
     )(_batch(_route))
 for _kind, _routes in CALL_ROUTES.items():
     for _route in _routes:
@@ -261,10 +280,18 @@ for _kind, _routes in CALL_ROUTES.items():
             tags=["tracking"],
             responses=_EVENT_ANSWERS,
             security=doc.WRITE_KEY,
-            openapi_extensions=doc.request_body(
-                doc.CALLS[_kind], doc.SEGMENT_MEDIA, doc.SINGLE_BODY
-            ),
+            openapi_extensions=doc.request_body(f"{_kind.title()}Call", SEGMENT_MEDIA, SINGLE_BODY),
         )(_single(_kind, _route))
+
+
+def _form_definition(form_id: str) -> FormDefinition | None:
+    cached = _forms.get(form_id)
+    if cached and cached[0] > time.monotonic():
+        return cached[1]
+    source = _blobs().get_text(f"forms/{form_id}.yaml")
+    form = FormDefinition.model_validate(yaml.safe_load(source)) if source else None
+    _forms[form_id] = (time.monotonic() + FORM_CACHE_SECONDS, form)
+    return form
 
 
 @app.post(
@@ -272,16 +299,16 @@ for _kind, _routes in CALL_ROUTES.items():
     summary="Submit a form (forms/<form_id>.yaml says its fields and what it grants)",
     tags=["forms"],
     responses={
-        202: doc.json_answer(doc.FormAccepted, "stored"),
+        202: doc.json_answer("stored", "FormAccepted"),
         400: doc.json_answer(
-            doc.FormRefused | doc.Refusal, "the fields in error and why, or an unreadable body"
+            "the fields in error and why, or an unreadable body", "FormRefused", "Refusal"
         ),
-        404: doc.json_answer(doc.Refusal, "no such form (unknown_form)"),
+        404: doc.json_answer("no such form (unknown_form)", "Refusal"),
         **_REFUSED,
     },
     security=doc.WRITE_KEY,
     openapi_extensions=doc.request_body(
-        doc.FormSubmission,
+        "FormSubmission",
         ("application/x-www-form-urlencoded", "application/json"),
         f"The form's fields; at most {MAX_EVENT_BYTES // 1024} KB.",
     ),
@@ -298,9 +325,9 @@ def post_form(form_id: str) -> Response[str]:
     if not isinstance(body, dict):
         raise Refusal(400, "invalid_body", "body must be a JSON object or a url-encoded form")
     key = _authorise(body.pop("writeKey", None))
-    try:  # an id that is no form costs no S3 read (nurture.tracking.forms.FormCatalog)
-        form = _forms().get(form_id)
-    except FormMisconfigured:
+    try:
+        form = _form_definition(form_id)
+    except (yaml.YAMLError, ValidationError):
         logger.exception("form definition is invalid", extra={"form_id": form_id})
         raise Refusal(404, "unknown_form", f"form {form_id!r} is misconfigured") from None
     if form is None:

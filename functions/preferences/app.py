@@ -14,7 +14,7 @@ from markupsafe import escape
 
 from nurture.adapters.delivery import DynamoDelivery
 from nurture.adapters.dynamodb import DynamoActivities
-from nurture.api import openapi as doc
+from nurture.api import routes as doc
 from nurture.delivery.config import load_policy
 from nurture.delivery.preferences import ONE_CLICK_BODY, PreferenceCenter, PreferenceError, page
 from nurture.settings import Tables, load
@@ -88,7 +88,7 @@ def view_preferences(token: str) -> Response[str]:
         **_LINK,
     },
     openapi_extensions=doc.request_body(
-        doc.PreferenceChoices,
+        "PreferenceChoices",
         ("application/x-www-form-urlencoded", "multipart/form-data"),
         f"The page's form, at most {MAX_BODY_BYTES // 1024} KB read.",
     ),

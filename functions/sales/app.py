@@ -16,7 +16,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from nurture import clock
 from nurture.adapters.dynamodb import DynamoState
 from nurture.adapters.sales import desk_from_env, webhook_secret
-from nurture.api import openapi as doc
+from nurture.api import routes as doc
 from nurture.sales.crm import SIGNATURE_HEADER, PostbackError, parse_postback, verify_signature
 from nurture.sales.pages import LinkRefused, SalesPages, page
 from nurture.sales.postback import Postbacks
@@ -95,7 +95,7 @@ def view_answer(token: str) -> Response[str]:
         413: doc.html_answer("the form is too large"),
         **_LINK,
     },
-    openapi_extensions=doc.request_body(doc.SalesAnswerForm, _FORM, "The answer page's form."),
+    openapi_extensions=doc.request_body("SalesAnswerForm", _FORM, "The answer page's form."),
 )
 def post_answer(token: str) -> Response[str]:
     html = pages.answer_post(token, _form())
@@ -122,7 +122,7 @@ def view_tasks(token: str) -> Response[str]:
         413: doc.html_answer("the form is too large"),
         **_LINK,
     },
-    openapi_extensions=doc.request_body(doc.TaskDone, _FORM, "Which task is done."),
+    openapi_extensions=doc.request_body("TaskDone", _FORM, "Which task is done."),
 )
 def post_tasks(token: str) -> Response[str]:
     return _html(200, pages.tasks_post(token, _form()))
@@ -133,15 +133,15 @@ def post_tasks(token: str) -> Response[str]:
     summary="A CRM's signed post-back: deal won or lost, owner changed, activity logged",
     tags=["sales"],
     responses={
-        200: doc.json_answer(doc.CrmAnswer, "applied (or already applied)"),
-        400: doc.json_answer(doc.CrmAnswer, "not a valid event: the fields and why"),
-        401: doc.json_answer(doc.CrmAnswer, "a missing, wrong or stale signature"),
-        404: doc.json_answer(doc.CrmAnswer, "no such contact"),
-        413: doc.json_answer(doc.CrmAnswer, "the body is too large"),
-        503: doc.json_answer(doc.CrmAnswer, "the CRM signing secret is not configured"),
+        200: doc.json_answer("applied (or already applied)", "CrmAnswer"),
+        400: doc.json_answer("not a valid event: the fields and why", "CrmAnswer"),
+        401: doc.json_answer("a missing, wrong or stale signature", "CrmAnswer"),
+        404: doc.json_answer("no such contact", "CrmAnswer"),
+        413: doc.json_answer("the body is too large", "CrmAnswer"),
+        503: doc.json_answer("the CRM signing secret is not configured", "CrmAnswer"),
     },
     security=doc.CRM_SIGNATURE,
-    openapi_extensions=doc.request_body(doc.CrmEvent, ("application/json",), "One event."),
+    openapi_extensions=doc.request_body("CrmEvent", ("application/json",), "One event."),
 )
 def crm_event() -> Response[str]:
     body = _raw_body()

@@ -3,14 +3,15 @@
 Each function's routes (powertools Event Handler) declare their summary, description,
 answers (pydantic models, `responses=`) and security; powertools writes each function's part
 (`app.get_openapi_schema()`) and `build` joins the parts of the functions that serve the
-public API into one document. The tracking routes read their own bodies (JSON whatever the
-Content-Type says, optionally gzip-encoded: what Segment's SDKs send), so powertools cannot
-infer them from a handler parameter; a route states its body with `request_body(...)`,
-which powertools puts into the operation as given (`openapi_extensions`), and `build` adds
-the models it names to the document's components.
+public API into one document. The routes read their own bodies (JSON whatever the Content-Type
+says, optionally gzip-encoded: what Segment's SDKs send), so powertools cannot infer them
+from a handler parameter; a route states its body with `nurture.api.routes.request_body`,
+which powertools puts into the operation as given (`openapi_extensions`). Routes name the
+models of their bodies and answers (`nurture.api.routes`, light enough for every cold
+start); `build` adds the models named here (`MODELS`) to the document's components.
 
 The document is committed (`openapi.json` beside this module, served at GET /openapi.json
-by the ingest function) and regenerated with `nurture openapi --write`; a test fails when
+by the ingest function: `nurture.api.routes.served`) and regenerated with `nurture openapi --write`; a test fails when
 the committed copy is stale.
 """
 
@@ -20,17 +21,15 @@ import json
 import re
 from collections.abc import Iterable
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model
 from pydantic.json_schema import models_json_schema
 
+from nurture.api.routes import DOCUMENT, REF
 from nurture.sales.crm import Postback
 from nurture.tracking.events import (
-    MAX_BATCH_BYTES,
     MAX_BATCH_EVENTS,
-    MAX_EVENT_BYTES,
     AliasEvent,
     EventResult,
     GroupEvent,
@@ -40,8 +39,6 @@ from nurture.tracking.events import (
     TrackEvent,
 )
 
-DOCUMENT = Path(__file__).with_name("openapi.json")
-REF = "#/components/schemas/{model}"
 TITLE = "Nurture public API"
 VERSION = "1"
 DESCRIPTION = (
@@ -53,8 +50,6 @@ DESCRIPTION = (
 )
 
 # --- security ------------------------------------------------------------------------------
-WRITE_KEY: list[dict[str, list[str]]] = [{"writeKey": []}]
-CRM_SIGNATURE: list[dict[str, list[str]]] = [{"crmSignature": []}]
 SECURITY_SCHEMES: dict[str, Any] = {
     "writeKey": {
         "type": "http",
@@ -125,33 +120,7 @@ class CrmAnswer(BaseModel):
     errors: list[FieldProblem] | None = None
 
 
-def json_answer(model: type[BaseModel], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"model": model}}}
-
-
-def html_answer(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
-
-
 # --- request bodies ------------------------------------------------------------------------
-_REQUEST_MODELS: dict[str, type[BaseModel]] = {}
-
-
-def request_body(
-    model: type[BaseModel], media_types: Iterable[str], description: str
-) -> dict[str, Any]:
-    """An operation's `requestBody` (for `openapi_extensions`): `model` in each media type."""
-    _REQUEST_MODELS[model.__name__] = model
-    ref = {"$ref": REF.format(model=model.__name__)}
-    return {
-        "requestBody": {
-            "required": True,
-            "description": description,
-            "content": {media: {"schema": ref} for media in media_types},
-        }
-    }
-
-
 def _has_identity(schema: dict[str, Any]) -> None:
     # The events' model validator: an event needs an anonymousId or a userId (non-empty).
     schema["anyOf"] = [
@@ -190,7 +159,6 @@ BATCH_EVENTS = {
     kind: create_model(f"{kind.title()}InBatch", __base__=(model, _InBatch), __doc__=model.__doc__)
     for kind, model in EVENTS.items()
 }
-_REQUEST_MODELS.update({m.__name__: m for m in BATCH_EVENTS.values()})
 CALLS = {
     kind: create_model(f"{kind.title()}Call", __base__=(model, _Single), __doc__=model.__doc__)
     for kind, model in EVENTS.items()
@@ -256,13 +224,20 @@ class CrmEvent(RootModel[Postback]):
     """A CRM post-back: a deal won or lost, an owner changed, an activity logged."""
 
 
-SEGMENT_MEDIA = ("application/json", "text/plain")
-SEGMENT_NOTE = (
-    "JSON, whatever the Content-Type says (analytics.js sends text/plain, which needs no"
-    " CORS preflight); `Content-Encoding: gzip` is accepted."
+# Every model a route may name (nurture.api.routes), by name: answers as they are written
+# (EventResult's messageId), bodies as they are read.
+ANSWERS: tuple[type[BaseModel], ...] = (Refusal, EventsAnswer, FormAccepted, FormRefused, CrmAnswer)
+BODIES: tuple[type[BaseModel], ...] = (
+    Batch,
+    FormSubmission,
+    PreferenceChoices,
+    SalesAnswerForm,
+    TaskDone,
+    CrmEvent,
+    *CALLS.values(),
+    *BATCH_EVENTS.values(),
 )
-SINGLE_BODY = f"One event; at most {MAX_EVENT_BYTES // 1024} KB. " + SEGMENT_NOTE
-BATCH_BODY = f"At most {MAX_BATCH_EVENTS} events and {MAX_BATCH_BYTES // 1024} KB. " + SEGMENT_NOTE
+MODELS = {m.__name__: m for m in (*ANSWERS, *BODIES)}
 
 
 # --- the document --------------------------------------------------------------------------
@@ -302,10 +277,11 @@ def build(apps: Iterable[Resolver], routes: Iterable[tuple[str, str]]) -> dict[s
     found = {(m, _shape(p)) for p, item in paths.items() for m in item}
     if missing := sorted(wanted - found):
         raise ValueError(f"routes no function documents: {missing}")
-    _, request = models_json_schema(
-        [(m, "validation") for m in _REQUEST_MODELS.values()], ref_template=REF
-    )
-    for name, schema in request.get("$defs", {}).items():
+    if unknown := sorted(_refs(paths) - set(MODELS)):
+        raise ValueError(f"routes name models nurture.api.openapi.MODELS does not have: {unknown}")
+    _, read = models_json_schema([(m, "validation") for m in BODIES], ref_template=REF)
+    _, written = models_json_schema([(m, "serialization") for m in ANSWERS], ref_template=REF)
+    for name, schema in [*read["$defs"].items(), *written["$defs"].items()]:
         if name in schemas and schemas[name] != schema:
             raise ValueError(f"two different schemas are named {name}")
         schemas[name] = schema
@@ -332,5 +308,4 @@ def render(document: dict[str, Any]) -> str:
 
 
 def served() -> str:
-    """The committed document, as GET /openapi.json serves it."""
     return DOCUMENT.read_text(encoding="utf-8")
