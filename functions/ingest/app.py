@@ -14,20 +14,16 @@ from __future__ import annotations
 import base64
 import functools
 import json
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
-import yaml
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import ValidationError
 
 from nurture import clock
-from nurture.adapters.aws import S3Blobs
 from nurture.adapters.dynamodb import DynamoActivities
 from nurture.api import routes as doc
 from nurture.secrets import secret, secret_json, secret_list
@@ -40,7 +36,7 @@ from nurture.tracking.events import (
     EventResult,
     Receipt,
 )
-from nurture.tracking.forms import FormDefinition, FormError
+from nurture.tracking.forms import FormCatalog, FormError, FormMisconfigured
 from nurture.tracking.ingest import ingest_events, ingest_form
 from nurture.tracking.timestamps import in_utc
 from nurture.tracking.trust import Proofs, key_kind
@@ -80,13 +76,11 @@ BATCH_ROUTES = ("/v1/batch", "/v1/b")
 
 
 @functools.cache
-def _blobs() -> S3Blobs:
-    # Created on the first form post: page views and tracks (most calls) never need S3.
-    return S3Blobs(boto3.client("s3"), settings.content_bucket)
+def _forms() -> FormCatalog:
+    # Made on the first form post: page views and tracks (most calls) never need S3.
+    from nurture.adapters.forms import S3Forms
 
-
-FORM_CACHE_SECONDS = 60
-_forms: dict[str, tuple[float, FormDefinition | None]] = {}
+    return FormCatalog(S3Forms(boto3.client("s3"), settings.content_bucket))
 
 
 class Refusal(Exception):
@@ -284,16 +278,6 @@ for _kind, _routes in CALL_ROUTES.items():
         )(_single(_kind, _route))
 
 
-def _form_definition(form_id: str) -> FormDefinition | None:
-    cached = _forms.get(form_id)
-    if cached and cached[0] > time.monotonic():
-        return cached[1]
-    source = _blobs().get_text(f"forms/{form_id}.yaml")
-    form = FormDefinition.model_validate(yaml.safe_load(source)) if source else None
-    _forms[form_id] = (time.monotonic() + FORM_CACHE_SECONDS, form)
-    return form
-
-
 @app.post(
     "/v1/forms/<form_id>",
     summary="Submit a form (forms/<form_id>.yaml says its fields and what it grants)",
@@ -325,9 +309,9 @@ def post_form(form_id: str) -> Response[str]:
     if not isinstance(body, dict):
         raise Refusal(400, "invalid_body", "body must be a JSON object or a url-encoded form")
     key = _authorise(body.pop("writeKey", None))
-    try:
-        form = _form_definition(form_id)
-    except (yaml.YAMLError, ValidationError):
+    try:  # an id that is no form costs no S3 read (nurture.tracking.forms.FormCatalog)
+        form = _forms().get(form_id)
+    except FormMisconfigured:
         logger.exception("form definition is invalid", extra={"form_id": form_id})
         raise Refusal(404, "unknown_form", f"form {form_id!r} is misconfigured") from None
     if form is None:
