@@ -9,10 +9,12 @@ equivalent mutants (no test could tell them apart) are listed in MUTATE_EQUIVALE
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import shutil
 import subprocess
 import sys
+import tarfile
 from collections import Counter
 from pathlib import Path
 
@@ -34,25 +36,37 @@ DATA = ["programs", "templates", "forms", "scoring", "sales", "schemas", "exampl
 
 
 def stage() -> None:
+    """Stage the committed tree (HEAD), so work in progress in the checkout can't skew it."""
     STAGE.mkdir(exist_ok=True)
+    head = STAGE / "head"
+    if head.exists():
+        shutil.rmtree(head)
+    head.mkdir()
+    archive = subprocess.run(  # noqa: S603 (git, our own arguments)
+        ["git", "archive", "HEAD", "layers/nurture/nurture", "tests", *DATA, "template.yaml"],  # noqa: S607
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(head, filter="data")
     src = STAGE / "src" / "nurture"
     if src.exists():
         shutil.rmtree(src)
-    shutil.copytree(
-        ROOT / "layers/nurture/nurture", src, ignore=shutil.ignore_patterns("__pycache__")
-    )
+    shutil.copytree(head / "layers/nurture/nurture", src)
     tests = STAGE / "tests"
     if tests.exists():
         shutil.rmtree(tests)
     (tests / "unit").mkdir(parents=True)
-    shutil.copy(ROOT / "tests/conftest.py", tests / "conftest.py")
-    for test in (ROOT / "tests/unit").glob("*.py"):
+    shutil.copy(head / "tests/conftest.py", tests / "conftest.py")
+    for test in (head / "tests/unit").glob("*.py"):
         if not test.name.startswith(SKIP_TESTS):
             shutil.copy(test, tests / "unit" / test.name)
     for name in [*DATA, "template.yaml"]:
         link = STAGE / name
-        if not link.exists():
-            link.symlink_to(ROOT / name)
+        if link.is_symlink():
+            link.unlink()
+        link.symlink_to(head / name)
     paths = [f"src/nurture/{m}" for m in MODULES]
     also = ["src/", *[f"{d}/" for d in DATA], "template.yaml"]
     (STAGE / "pyproject.toml").write_text(
@@ -103,16 +117,20 @@ def main() -> int:
     parser.add_argument("mutants", nargs="*", help="mutant names or globs to (re)run")
     args = parser.parse_args()
     stage()
-    subprocess.run(  # noqa: S603 (our own interpreter and arguments)
+    run = subprocess.run(  # noqa: S603 (our own interpreter and arguments)
         [
             sys.executable,
             *("-m", "mutmut", "run", "--max-children", str(args.max_children)),
             *args.mutants,
         ],
         cwd=STAGE,
-        check=True,
-        stdout=subprocess.DEVNULL,
+        check=False,
+        stdout=(STAGE / "run.log").open("w"),
+        stderr=subprocess.STDOUT,
     )
+    if run.returncode:
+        print((STAGE / "run.log").read_text()[-3000:])
+        return run.returncode
     return score()
 
 
