@@ -240,3 +240,21 @@ def test_a_url_encoded_form_must_be_utf8() -> None:
         parse_form(b"email=%ED%A0%80%40example.com")
     with pytest.raises(BadBody, match="field name is not UTF-8"):
         parse_form(b"%FF=1")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"type": "deal_won", "a": ' + b"[" * 1000 + b"]" * 1000 + b"}",
+        b'{"type": "deal_won", "amount": ' + b"9" * 4301 + b"}",
+        b'{"type": "deal_won", "contact_email": "\\ud800@example.com"}',
+        b"[" * 10_000,
+    ],
+)
+def test_a_crm_post_back_the_parser_refuses_is_a_400(body: bytes) -> None:
+    from nurture.sales.crm import PostbackError, parse_postback
+
+    with pytest.raises(PostbackError) as raised:
+        parse_postback(body)
+    assert raised.value.status == 400
+    assert "not JSON" in str(raised.value)

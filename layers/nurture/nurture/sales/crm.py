@@ -233,10 +233,12 @@ def parse_postback(body: bytes) -> DealWon | DealLost | OwnerChanged | TouchLogg
 
     if len(body) > MAX_POSTBACK_BYTES:
         raise PostbackError(413, f"the body is larger than {MAX_POSTBACK_BYTES // 1024} KB")
-    try:
-        data = json.loads(body or b"null")
-    except ValueError:
-        raise PostbackError(400, "the body is not JSON") from None
+    from nurture.tracking.body import BadBody, parse_json
+
+    try:  # the ingest API's parser: no RecursionError, lone surrogate or 4,300-digit int
+        data = parse_json(body) if body.strip() else None
+    except BadBody as exc:
+        raise PostbackError(400, f"the body is not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise PostbackError(400, "the body must be a JSON object")
     try:
