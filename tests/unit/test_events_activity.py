@@ -12,7 +12,6 @@ from pydantic import ValidationError
 
 from nurture import clock
 from nurture.tracking.events import (
-    Activity,
     Receipt,
     describe_errors,
     parse_event,
@@ -169,11 +168,8 @@ def test_a_track_reads_only_the_page_context_not_its_properties() -> None:
     assert stored(raw)["page"] == {}
 
 
-def test_stamps_and_proofs_of_the_request_are_on_every_activity() -> None:
-    def prove(activity: Activity, raw: dict[str, Any]) -> Activity:
-        return activity.model_copy(update={"trust": "verified"})
-
-    receipt = Receipt(received_at=NOW, stamp={"trust": "secret"}, prove=prove)
+def test_the_request_stamp_is_on_every_activity() -> None:
+    receipt = Receipt(received_at=NOW, stamp={"trust": "secret"})
     assert stored({"type": "track", "event": "x"}, receipt)["trust"] == "secret"
 
 
