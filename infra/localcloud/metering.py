@@ -180,7 +180,7 @@ class MeteredCloud(LocalCloud):
 class Run:
     program_id: str
     steps: int  # the program's own step states entered
-    transitions: int  # every state entered, over all executions of the run
+    transitions: int  # every state entered and every Task retry, over the run's executions
     executions: int
     states: list[str]
     invocations: dict[str, int]
@@ -264,10 +264,17 @@ def _enter(cloud: MeteredCloud, program: Any, contact: Any) -> None:
         received_at=now,
     )
     react = cloud.function_by_name("ReactFunction")
-    with cloud._lock, cloud._function_env(react.env):
-        if not react.module.reactor.enrol(program.id, contact, cause):
-            raise ValueError(f"the contact did not enter {program.id} (entry rules)")
-    cloud.run_until_idle()
+    # the first lifecycle stage the program's entry conditions let in
+    for stage in (contact.stage, "lead", "customer"):
+        contact.stage = stage
+        cloud.meter.on = False
+        contacts.save(contact)
+        cloud.meter.on = True
+        with cloud._lock, cloud._function_env(react.env):
+            if react.module.reactor.enrol(program.id, contact, cause):
+                cloud.run_until_idle()
+                return
+    raise ValueError(f"the contact did not enter {program.id} (entry rules)")
 
 
 def _running(cloud: LocalCloud) -> bool:
@@ -296,6 +303,7 @@ def _measure(cloud: MeteredCloud, program: Any, contact: Any) -> Run:
     sfn = cloud.client("stepfunctions")
     own = {s.id for s in program.steps}
     entered: list[str] = []
+    retries = 0  # a Task retried: AWS bills each attempt as a transition
     executions = 0
     for machine in sfn.list_state_machines()["stateMachines"]:
         if "-program-" not in machine["name"]:
@@ -314,11 +322,13 @@ def _measure(cloud: MeteredCloud, program: Any, contact: Any) -> Run:
                 for e in history
                 if "stateEnteredEventDetails" in e
             ]
+            tasks = sum(1 for e in history if e["type"] == "TaskStateEntered")
+            retries += max(0, sum(1 for e in history if e["type"] == "TaskScheduled") - tasks)
     meter = cloud.meter
     return Run(
         program_id=program.id,
         steps=sum(1 for name in entered if name in own),
-        transitions=len(entered),
+        transitions=len(entered) + retries,
         executions=executions,
         states=entered,
         invocations=dict(meter.invocations),
