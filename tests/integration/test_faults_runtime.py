@@ -16,6 +16,7 @@ import pytest
 
 from localcloud import LocalCloud
 from tests.integration.faults_helpers import (
+    FORM,
     assert_nothing_lost_or_doubled,
     deploy_journey,
     deploy_program,
@@ -214,3 +215,46 @@ def test_sms_throttling_defers_the_text_and_sends_it_once(
     assert [s.to for s in journey.sms_outbox] == ["+447400123456"]
     assert [a.name for a in tables.activities() if a.name == "sms.sent"] == ["sms.sent"]
     assert stats(journey, "text-hello")["hello"]["sms_sent"] == 1
+
+
+LONG_WAIT_PROGRAM = """id: long-wait
+name: Hello, and again in four months
+trigger:
+  form: faults-signup
+entry:
+  once: true
+steps:
+  - id: hello
+    type: send_email
+    template: welcome-1
+    purpose: service
+  - id: pause
+    type: wait
+    duration: 120 days
+  - id: again
+    type: send_email
+    template: welcome-2b
+    purpose: service
+"""
+
+
+@pytest.mark.expect_function_errors
+def test_scheduler_throttled_past_the_sdk_retries_still_resumes_the_run_once(
+    cloud: LocalCloud, tables: Tables
+) -> None:
+    # Given a program whose wait is too long for one execution (a one-time schedule
+    # resumes it), and EventBridge Scheduler throttling CreateSchedule 6 times in a row
+    cloud.sync_content(only=[])
+    cloud.upload("forms/faults-signup.yaml", FORM)
+    deploy_program(cloud, "long-wait", LONG_WAIT_PROGRAM)
+    fault = cloud.faults.throttle("scheduler", "CreateSchedule", times=6)
+
+    # When Ada signs up and four months pass
+    sign_up(cloud, "ada@example.com")
+    cloud.advance(timedelta(days=121))
+
+    # Then the schedule was made despite the throttling, and the run resumed once
+    assert fault.injected == 6
+    assert_nothing_lost_or_doubled(
+        cloud, tables, {"ada@example.com": ["hello", "again"]}, program="long-wait"
+    )
