@@ -22,9 +22,10 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
 from aws_lambda_powertools.metrics import MetricUnit
+from botocore.config import Config
 
 from nurture import clock
-from nurture.adapters.dynamodb import DynamoActivities
+from nurture.adapters.activities import DynamoActivities
 from nurture.api import routes as doc
 from nurture.secrets import secret, secret_json, secret_list
 from nurture.settings import IngestSettings, load
@@ -57,9 +58,6 @@ app = APIGatewayHttpResolver(
         max_age=600,
     )
 )
-activities = DynamoActivities(
-    boto3.client("dynamodb"), settings.activities_table, settings.state_table
-)
 SITE_START = datetime.combine(settings.site_start_date, datetime.min.time(), tzinfo=UTC)
 
 # Each call type's route, and the short one analytics.js posts to (`${apiHost}/${type[0]}`,
@@ -73,6 +71,15 @@ CALL_ROUTES = {
     "alias": ("/v1/alias", "/v1/a"),
 }
 BATCH_ROUTES = ("/v1/batch", "/v1/b")
+
+
+@functools.cache
+def _activities() -> DynamoActivities:
+    # Made on the first request, not at import. botocore's client-side check of each
+    # request's parameters is off: DynamoDB checks every request itself, and on this path
+    # (thousands of attribute values per batch) the check was a third of the CPU per event.
+    client = boto3.client("dynamodb", config=Config(parameter_validation=False))
+    return DynamoActivities(client, settings.activities_table, settings.state_table)
 
 
 @functools.cache
@@ -211,7 +218,9 @@ def _batch(route: str) -> Callable[[], Response]:
             for e in body["batch"]
         ]
         try:
-            results = ingest_events(events, activities, receipt=_receipt(key, body.get("sentAt")))
+            results = ingest_events(
+                events, _activities(), receipt=_receipt(key, body.get("sentAt"))
+            )
         except ValueError as exc:  # too many events
             raise Refusal(400, "invalid_body", str(exc)) from exc
         return _answer(results, route)
@@ -226,7 +235,7 @@ def _single(kind: str, route: str) -> Callable[[], Response]:
         if not isinstance(body, dict):
             raise Refusal(400, "invalid_body", "body must be a JSON object (one event)")
         key = _authorise(body.get("writeKey"))
-        results = ingest_events([body], activities, default_type=kind, receipt=_receipt(key))
+        results = ingest_events([body], _activities(), default_type=kind, receipt=_receipt(key))
         return _answer(results, route)
 
     post_single.__name__ = f"post_{kind}_{route.rsplit('/', 1)[-1]}"
@@ -317,7 +326,7 @@ def post_form(form_id: str) -> Response[str]:
     if form is None:
         raise Refusal(404, "unknown_form", f"unknown form {form_id!r}")
     try:
-        activity = ingest_form(form, body, activities, receipt=_receipt(key))
+        activity = ingest_form(form, body, _activities(), receipt=_receipt(key))
     except FormError as exc:
         logger.warning("form rejected", extra={"form_id": form_id, "errors": exc.errors})
         metrics.add_metric("FormsRejected", MetricUnit.Count, 1)

@@ -14,10 +14,14 @@ changed.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+from localcloud.template import Resolver
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYER_SOURCE = ROOT / "layers" / "nurture"
@@ -85,3 +89,68 @@ def function_dir(name: str, code_uri: str, cache: Path = CACHE) -> Path:
         done.touch()
     shutil.copy2(source / "app.py", target / "app.py")
     return target
+
+
+def function_environment(
+    props: dict[str, Any],
+    template: dict[str, Any],
+    *,
+    stack: str = "nurture",
+    region: str = "eu-west-1",
+    account: str = "123456789012",
+    tracing: bool = True,
+    task_root: Path | None = None,
+) -> dict[str, str]:
+    """A function's variables as the template sets them (names for references), and what
+    Lambda adds: its region, name and folder (LAMBDA_TASK_ROOT, which the X-Ray SDK reads
+    to know it runs in Lambda), credentials and, with `tracing` (the template's
+    `Tracing: Active`), the X-Ray daemon's address."""
+
+    class Names(dict[Any, str]):
+        def __missing__(self, key: Any) -> str:
+            logical = key[0] if isinstance(key, tuple) else key
+            if isinstance(key, tuple) and key[1] == "Arn":
+                return f"arn:aws:lambda:{region}:{account}:function:{stack}-{logical}"
+            return f"{stack}-{logical}"
+
+    parameters = {n: str(p.get("Default", "")) for n, p in template["Parameters"].items()}
+    parameters.update(SenderEmail="hello@example.com", PublicBaseUrl="https://news.example.com")
+    pseudo = {
+        "AWS::StackName": stack,
+        "AWS::AccountId": account,
+        "AWS::Region": region,
+        "AWS::Partition": "aws",
+        "AWS::URLSuffix": "amazonaws.com",
+    }
+    resolver = Resolver(pseudo, Names(), Names(), parameters)
+    variables = {
+        **template["Globals"]["Function"]["Environment"]["Variables"],
+        **props.get("Environment", {}).get("Variables", {}),
+    }
+    env = {k: str(v) for k, v in resolver.resolve(variables).items()}
+    env.update(
+        PATH=os.environ.get("PATH", "/usr/bin:/bin"),
+        LANG="en_US.UTF-8",
+        TZ=":UTC",
+        AWS_REGION=region,
+        AWS_DEFAULT_REGION=region,
+        AWS_LAMBDA_FUNCTION_NAME=f"{stack}-{props['CodeUri'].split('/')[-1]}",
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(props.get("MemorySize", 512)),
+        AWS_EXECUTION_ENV="AWS_Lambda_python3.12",
+        LAMBDA_TASK_ROOT=str(task_root or ROOT / props["CodeUri"]),
+        LAMBDA_RUNTIME_DIR="/var/runtime",
+        _HANDLER=str(props.get("Handler", "app.lambda_handler")),
+        AWS_ACCESS_KEY_ID="local",
+        AWS_SECRET_ACCESS_KEY="local",  # noqa: S106 - a dummy
+        AWS_SESSION_TOKEN="local",  # noqa: S106 - a dummy
+    )
+    if tracing:
+        env.update(
+            AWS_XRAY_CONTEXT_MISSING="LOG_ERROR",
+            AWS_XRAY_DAEMON_ADDRESS="169.254.79.129:2000",
+            _AWS_XRAY_DAEMON_ADDRESS="169.254.79.129",
+            _AWS_XRAY_DAEMON_PORT="2000",
+        )
+    else:
+        env["POWERTOOLS_TRACE_DISABLED"] = "true"
+    return env

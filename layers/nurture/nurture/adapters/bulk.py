@@ -30,11 +30,11 @@ class Backoff:
 
     def __init__(
         self,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         jitter: Callable[[], float] = random.random,
         budget: float = WAIT_BUDGET,
     ):
-        self._sleep, self._jitter, self.budget = sleep, jitter, budget
+        self._sleep, self._jitter, self.budget = sleep or time.sleep, jitter, budget
         self.waited = 0.0
 
     def wait(self, attempt: int) -> None:
