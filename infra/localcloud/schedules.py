@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
 
 from localcloud.constants import ACCOUNT, REGION
+from localcloud.faults import scheduler_source
 
 
 class _Schedules:
@@ -35,6 +36,7 @@ class _Schedules:
                 match = re.fullmatch(r"at\((.+)\)", schedule.schedule_expression or "")
                 if match and schedule.state != "DISABLED":
                     when = datetime.fromisoformat(match.group(1)).replace(tzinfo=UTC)
+                    when = self._retries().get(schedule.arn, (0, when))[1]  # a retry is due
                     out.append((when, group, schedule))
         return sorted(out, key=lambda item: (item[0], item[2].name))
 
@@ -43,13 +45,23 @@ class _Schedules:
         return due[0][0] if due else None
 
     def fire(self, now: datetime) -> None:
+        with scheduler_source():  # what Scheduler calls can be faulted (localcloud.faults)
+            self._fire(now)
+
+    def _fire(self, now: datetime) -> None:
         sfn = self.cloud.client("stepfunctions")
         for when, group, schedule in self._due():
             if when > now:
                 break
             target = schedule.target
             if target["Arn"] == "arn:aws:scheduler:::aws-sdk:sfn:sendTaskSuccess":
-                self._send_task_success(sfn, target)
+                try:
+                    self._send_task_success(sfn, target)
+                except Exception as exc:  # noqa: BLE001 - retried, or dead-lettered
+                    if self._retry_later(schedule, exc, now):
+                        continue
+                    self.cloud.errors.append(f"schedule {schedule.name}: {exc}")
+                    self._dead_letter(schedule, exc)
                 self._done(group, schedule)
                 continue
             try:
@@ -78,9 +90,47 @@ class _Schedules:
                 who = payload.get("contact_id") if isinstance(payload, dict) else None
                 self.cloud._emit(who or "scheduler", f"resumed by schedule {schedule.name!r}")
             except Exception as exc:  # noqa: BLE001 - shown like a failed invocation
+                if self._retry_later(schedule, exc, now):
+                    continue
                 self.cloud.errors.append(f"schedule {schedule.name}: {type(exc).__name__}: {exc}")
                 self._dead_letter(schedule, exc)
             self._done(group, schedule)
+
+    def _retries(self) -> dict[str, tuple[int, datetime]]:
+        """Schedules whose target failed with a retryable error: attempts, next attempt."""
+        retries: dict[str, tuple[int, datetime]] = self.cloud.__dict__.setdefault(
+            "_schedule_retries", {}
+        )
+        return retries
+
+    def _retry_later(self, schedule: Any, exc: Exception, now: datetime) -> bool:
+        """Scheduler retries a throttled or failed (5xx) target call within the target's
+        RetryPolicy (185 attempts, 24 hours by default), backing off; client errors are
+        not retried. True when another attempt is due later."""
+        response = getattr(exc, "response", None) or {}
+        code = str(response.get("Error", {}).get("Code", ""))
+        status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        retryable = status >= 500 or status == 429 or "Throttl" in code or "TooMany" in code
+        policy = schedule.target.get("RetryPolicy") or {}
+        attempt, _ = self._retries().pop(schedule.arn, (0, now))
+        first = datetime.fromisoformat(schedule.schedule_expression[3:-1]).replace(tzinfo=UTC)
+        delay = timedelta(minutes=min(2**attempt, 60))
+        age = (now + delay - first).total_seconds()
+        condition = (
+            "NonRetryableError"
+            if not retryable
+            else "MaximumRetryAttemptsExceeded"
+            if attempt >= int(policy.get("MaximumRetryAttempts", 185))
+            else "MaximumEventAgeExceeded"
+            if age > int(policy.get("MaximumEventAgeInSeconds", 86400))
+            else None
+        )
+        if condition is not None:
+            self._exhausted = (attempt, condition)
+            return False
+        self._retries()[schedule.arn] = (attempt + 1, now + delay)
+        self.cloud._emit("scheduler", f"schedule {schedule.name!r}: {code}, retried later")
+        return True
 
     @staticmethod
     def _done(group: Any, schedule: Any) -> None:
@@ -111,14 +161,15 @@ class _Schedules:
         if not queue:
             return  # Scheduler drops the invocation
         code = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
+        attempts, condition = getattr(self, "_exhausted", (0, "NonRetryableError"))
         self.cloud.send_to_destination(
             queue,
             json.loads(target.get("Input") or "{}"),
             {
                 "ERROR_CODE": str(code),
                 "ERROR_MESSAGE": str(exc)[:1000],
-                "EXHAUSTED_RETRY_CONDITION": "NonRetryableError",
-                "RETRY_ATTEMPTS": "0",
+                "EXHAUSTED_RETRY_CONDITION": condition,
+                "RETRY_ATTEMPTS": str(attempts),
                 "SCHEDULE_ARN": schedule.arn,
                 "TARGET_ARN": target["Arn"],
             },

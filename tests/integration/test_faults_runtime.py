@@ -23,6 +23,7 @@ from tests.integration.faults_helpers import (
     sign_up,
     stats,
 )
+from tests.integration.test_local_cloud_failures import dead_letters
 
 if TYPE_CHECKING:
     from tests.conftest import Tables
@@ -257,4 +258,51 @@ def test_scheduler_throttled_past_the_sdk_retries_still_resumes_the_run_once(
     assert fault.injected == 6
     assert_nothing_lost_or_doubled(
         cloud, tables, {"ada@example.com": ["hello", "again"]}, program="long-wait"
+    )
+
+
+@pytest.mark.expect_function_errors
+def test_scheduler_throttled_starting_the_resume_retries_it_and_resumes_once(
+    cloud: LocalCloud, tables: Tables
+) -> None:
+    # Given a run paused for a long wait, and Step Functions throttling Scheduler's
+    # StartExecution 7 times in a row (past the first attempt's own SDK retries)
+    cloud.sync_content(only=[])
+    cloud.upload("forms/faults-signup.yaml", FORM)
+    deploy_program(cloud, "long-wait", LONG_WAIT_PROGRAM)
+    fault = cloud.faults.throttle("stepfunctions", "*", source="scheduler", times=7)
+
+    # When Ada signs up and four months pass
+    sign_up(cloud, "ada@example.com")
+    cloud.advance(timedelta(days=121))
+
+    # Then Scheduler retried later, and the run resumed once
+    assert fault.injected == 7
+    assert any("retried later" in e.what for e in cloud.timeline)
+    assert_nothing_lost_or_doubled(
+        cloud, tables, {"ada@example.com": ["hello", "again"]}, program="long-wait"
+    )
+
+
+@pytest.mark.expect_function_errors
+def test_scheduler_refused_starting_the_resume_dead_letters_it_for_an_operator(
+    cloud: LocalCloud, tables: Tables
+) -> None:
+    # Given a run paused for a long wait, and its resume refused with a client error
+    cloud.sync_content(only=[])
+    cloud.upload("forms/faults-signup.yaml", FORM)
+    deploy_program(cloud, "long-wait", LONG_WAIT_PROGRAM)
+    cloud.faults.fail("stepfunctions", "*", "ValidationException", source="scheduler")
+
+    # When Ada signs up and four months pass
+    sign_up(cloud, "ada@example.com")
+    cloud.advance(timedelta(days=121))
+
+    # Then the resume is on the dead-letter queue, with why, and nothing was sent twice
+    [letter] = [
+        d for d in dead_letters(cloud) if d["attributes"].get("ERROR_CODE") == "ValidationException"
+    ]
+    assert letter["attributes"]["EXHAUSTED_RETRY_CONDITION"] == "NonRetryableError"
+    assert_nothing_lost_or_doubled(
+        cloud, tables, {"ada@example.com": ["hello"]}, program="long-wait"
     )
