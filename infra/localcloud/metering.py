@@ -271,9 +271,10 @@ def _enter(cloud: MeteredCloud, program: Any, contact: Any) -> None:
         contacts.save(contact)
         cloud.meter.on = True
         with cloud._lock, cloud._function_env(react.env):
-            if react.module.reactor.enrol(program.id, contact, cause):
-                cloud.run_until_idle()
-                return
+            entered = react.module.reactor.enrol(program.id, contact, cause)
+        if entered:  # outside the lock: the interpreter's invocations take it
+            cloud.run_until_idle()
+            return
     raise ValueError(f"the contact did not enter {program.id} (entry rules)")
 
 
