@@ -159,6 +159,7 @@ class Faults:
         self.injected: list[Injection] = []
         self.rng = random.Random(seed)
         self.latency = DEFAULT_LATENCY
+        self.meetings = 0  # concurrent invocations that met at their barrier (concurrency.py)
         self._lock = threading.RLock()
         self.moto_lock = threading.RLock()  # moto's backends are not all thread-safe
 
@@ -392,6 +393,8 @@ def _before_call(model: Any, context: dict[str, Any], **_: Any) -> Any:
         barrier, inv.barrier = inv.barrier, None
         with suppress(threading.BrokenBarrierError):  # one never got here: the others go on
             barrier.wait(timeout=10)
+            with faults._lock:
+                faults.meetings += 1
     if service == "lambda":  # Invoke is answered in process (never reaches moto): fault here
         error = faults.error_for(call)
         if error is not None:

@@ -107,6 +107,17 @@ def stats(cloud: LocalCloud, program: str = "welcome") -> dict[str, dict[str, in
     }
 
 
+def readable_activities(tables: Any) -> list[Activity]:
+    """Every stored activity a reader can parse (a test's poison record is left out)."""
+    out = []
+    for item in tables.activity_items():
+        try:
+            out.append(Activity.model_validate_json(item["doc"]["S"]))
+        except ValueError:
+            continue
+    return out
+
+
 def assert_nothing_lost_or_doubled(
     cloud: LocalCloud, tables: Any, expected: dict[str, list[str]], program: str = "welcome"
 ) -> None:
@@ -115,7 +126,8 @@ def assert_nothing_lost_or_doubled(
     was left unread by a function."""
     cloud.run_until_idle()
     assert sent_steps(cloud) == expected
-    sent: list[Activity] = [a for a in tables.activities() if a.name == "email.sent"]
+    stored = readable_activities(tables)
+    sent: list[Activity] = [a for a in stored if a.name == "email.sent"]
     keys = Counter((a.contact_id, a.properties.get("step_id")) for a in sent)
     assert all(n == 1 for n in keys.values()), f"email.sent stored twice: {keys}"
     contacts: dict[str, Contact] = {c.contact_id: c for c in tables.contacts()}
@@ -129,7 +141,7 @@ def assert_nothing_lost_or_doubled(
     assert {s: n for s, n in counted.items() if n} == dict(per_step), counted
     entered = Counter(
         a.contact_id
-        for a in tables.activities()
+        for a in stored
         if a.name == "program.entered" and a.properties.get("program_id") == program
     )
     assert all(n == 1 for n in entered.values()), f"entered twice: {entered}"

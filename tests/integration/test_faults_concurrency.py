@@ -46,7 +46,9 @@ def test_one_message_id_in_four_concurrent_ingest_invocations_is_stored_once(
     outcomes = invoke_concurrently(journey, function, [event] * 4, meet_at=meet_at)
     journey.run_until_idle()
 
-    # Then each answered 202, one activity is stored, one contact made, one email sent
+    # Then (they met, when asked to) each answered 202, one activity is stored, one
+    # contact made, one email sent
+    assert journey.faults.meetings == (4 if meet_at else 0)
     assert [o.error for o in outcomes] == [None] * 4
     assert [o.result["statusCode"] for o in outcomes] == [202] * 4
     assert len([a for a in tables.activities() if a.kind == "form"]) == 1
@@ -72,8 +74,9 @@ def test_two_reactions_to_one_new_contact_at_once_make_one_contact_one_entry_one
     outcomes = deliver_stream_concurrently(journey, "ReactFunction", meet_at=meet_at)
     pump()
 
-    # Then both reactions ran, and there is one contact, one entry, one welcome-1
+    # Then both reactions met and ran, and there is one contact, one entry, one welcome-1
     assert len(outcomes) == 2
+    assert journey.faults.meetings == 2
     assert [o.error for o in outcomes] == [None, None]
     assert [c.email for c in tables.contacts()] == ["ada@example.com"]
     assert len(tables.executions("welcome")) == 1

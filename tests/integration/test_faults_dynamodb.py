@@ -17,6 +17,7 @@ from tests.integration.faults_helpers import (
     deploy_journey,
     sign_up,
 )
+from tests.integration.test_local_cloud_failures import put_poison, react_letters
 
 if TYPE_CHECKING:
     from tests.conftest import Tables
@@ -108,3 +109,26 @@ def test_transaction_conflicts_are_retried_and_applied_once(
     assert conflict.injected == 3
     assert [c.email for c in tables.contacts()] == ["ada@example.com"]
     assert_nothing_lost_or_doubled(journey, tables, {"ada@example.com": WELCOME_1})
+
+
+@pytest.mark.expect_function_errors
+def test_a_poison_record_among_throttled_batches_is_dead_lettered_once_and_the_rest_react(
+    journey: LocalCloud, tables: Tables
+) -> None:
+    # Given a stored activity the react function cannot read, and a third of the react
+    # function's DynamoDB requests throttled (seeded)
+    journey.faults.seed(7)
+    throttled = journey.faults.throttle("dynamodb", function="ReactFunction", rate=0.3)
+    put_poison(journey)
+
+    # When three people sign up
+    people = ["ada@example.com", "grace@example.com", "mary@example.com"]
+    for email in people:
+        sign_up(journey, email)
+
+    # Then only the poison record went to the dead letters, once, and everyone else's
+    # reaction happened once
+    assert throttled.injected > 0
+    [letter] = react_letters(journey)
+    assert letter["body"]["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert_nothing_lost_or_doubled(journey, tables, {p: WELCOME_1 for p in people})

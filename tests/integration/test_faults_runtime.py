@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -38,8 +38,11 @@ def journey(cloud: LocalCloud) -> LocalCloud:
 
 
 @pytest.mark.expect_function_errors
+@pytest.mark.parametrize(
+    "limit", [{"after_calls": 25}, {"budget": timedelta(milliseconds=500)}], ids=["calls", "time"]
+)
 def test_a_react_timeout_part_way_through_a_batch_reprocesses_it_without_doubles(
-    journey: LocalCloud, tables: Tables
+    journey: LocalCloud, tables: Tables, limit: dict[str, Any]
 ) -> None:
     # Given five sign-ups stored before the react function runs (one stream batch)
     pump = journey.run_until_idle
@@ -48,8 +51,9 @@ def test_a_react_timeout_part_way_through_a_batch_reprocesses_it_without_doubles
     for email in people:
         sign_up(journey, email)
     del journey.run_until_idle
-    # and the react function's first invocation times out after 25 AWS calls
-    fault = journey.faults.timeout("ReactFunction", after_calls=25, times=1)
+    # and the react function's first invocation times out after 25 AWS requests, or
+    # when 500 ms of virtual time are spent (20 ms a request, and the SDK's back-off)
+    fault = journey.faults.timeout("ReactFunction", times=1, **limit)
 
     # When the stream is read
     pump()
