@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from localcloud import LocalCloud
+from localcloud.cloud import LOCAL_SECRETS
 from localcloud.server import LocalApi
+from nurture.tracking.trust import user_hash
 
 if TYPE_CHECKING:
     from tests.conftest import Tables
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.integration
 
 SECRET = "local-secret-key"
+IDENTITY_SECRET = LOCAL_SECRETS["identity-verification-secret"]
 ORIGIN = "https://www.example.com"
 
 
@@ -270,11 +273,29 @@ def test_a_contact_can_be_known_by_user_id_alone(cloud: LocalCloud, tables: Tabl
     assert tables.contact_for_actor("user:u-9") == contact.contact_id
     assert {a.message_id for a in tables.activities_of(contact)} >= {"pv-9", "id-9"}
 
-    # and when a trusted sender later gives the email, it is the same contact
+    # and when a trusted sender later gives the email, the user id is theirs; what the public
+    # key joined to it is not (README, "Who may change a contact")
     identify = {"userId": "u-9", "messageId": "id-9b", "traits": {"email": "lin@example.com"}}
     post(cloud, "/v1/identify", identify, key=SECRET)
-    [same] = tables.contacts()
-    assert same.contact_id == contact.contact_id and same.email == "lin@example.com"
+    lin = tables.contact_by_email("lin@example.com")
+    assert tables.contact_for_actor("user:u-9") == lin.contact_id
+    assert {a.message_id for a in tables.activities_of(lin)} >= {"id-9", "id-9b"}
+    assert "pv-9" not in {a.message_id for a in tables.activities_of(lin)}
+
+    # a verified identify from the browser (its backend's userHash) joins it all
+    verified = {
+        "userId": "u-10",
+        "anonymousId": "v-10",
+        "messageId": "id-10",
+        "context": {"nurture": {"userHash": user_hash(IDENTITY_SECRET, "u-10")}},
+    }
+    post(cloud, "/v1/page", {"anonymousId": "v-10", "messageId": "pv-10", "name": "Docs"})
+    post(cloud, "/v1/identify", verified)
+    identify = {"userId": "u-10", "messageId": "id-10b", "traits": {"email": "mo@example.com"}}
+    post(cloud, "/v1/identify", identify, key=SECRET)
+    mo = tables.contact_by_email("mo@example.com")
+    assert tables.contact_for_actor("anon:v-10") == mo.contact_id
+    assert "pv-10" in {a.message_id for a in tables.activities_of(mo)}
 
 
 def test_group_creates_the_account_and_links_the_contact(cloud: LocalCloud, tables: Tables) -> None:

@@ -100,6 +100,10 @@ class Contact(BaseModel):
     # The message id of the activity that created the contact: its replay (a retried stream
     # batch) takes the path it took the first time, never becomes a claim on its own contact.
     created_by: str | None = None
+    # What the activity that created it proved (nurture.tracking.trust). A contact a public
+    # key made from a userId alone is never adopted by a trusted call that names the userId
+    # later (nurture.tracking.identity.unproven); None for contacts made before this was kept.
+    created_trust: str | None = None
 
     def template_context(self) -> dict[str, Any]:
         """What templates see as `contact`: profile fields, custom fields, stage, score, tags."""

@@ -19,10 +19,12 @@ from nurture.programs.conditions import STAGE_ORDER
 from nurture.runtime.records import record_activity, record_changes
 from nurture.tracking.claims import IdentityClaims
 from nurture.tracking.events import Activity
-from nurture.tracking.identity import apply_alias, contact_for_user
+from nurture.tracking.identity import apply_alias, contact_for_user, release_actors, unproven
 from nurture.tracking.trust import may_change_known
 
 STAGES = (*STAGE_ORDER, "former_customer", "recycled", "disqualified")
+# How much of a joining visitor's history is searched for their `group` call.
+VISITOR_HISTORY = 500
 
 
 @dataclass
@@ -37,7 +39,11 @@ class Identities:
         # Who may change a known contact: see nurture.tracking.trust and the README.
         if activity.contact_id:
             if activity.trust == "signed_link":
-                return self._claims().join_clicked(activity)
+                clicked = self._claims().join_clicked(activity)
+                if clicked is not None and activity.anonymous_id:
+                    self._account_of_visitor(clicked.contact_id, [f"anon:{activity.anonymous_id}"])
+                    return self.contacts.get(clicked.contact_id)
+                return clicked
             return self.contacts.get(activity.contact_id)
         if activity.kind == "alias":
             return self._alias(activity)
@@ -45,9 +51,13 @@ class Identities:
         known_id = self.contacts.contact_for_actor(activity.actor)
         trusted = may_change_known(activity.trust)
         if email is None:
+            if (
+                activity.kind == "identify"
+                and activity.user_id
+                and (known_id is None or (trusted and unproven(self.contacts.get(known_id))))
+            ):
+                return self._known_by_user_id(activity, fields)
             if known_id is None:
-                if activity.kind == "identify" and activity.user_id:
-                    return self._known_by_user_id(activity, fields)
                 return None
             if fields and not trusted:
                 return self._claims().claim(known_id, activity, fields, [])
@@ -61,9 +71,11 @@ class Identities:
             updated_at=now,
             email=email,
             created_by=activity.message_id,
+            created_trust=activity.trust,
         )
         known = self.contacts.get(known_id) if known_id and trusted else None
-        if known is not None and known.email is None:  # known by user id until now
+        # known by user id until now; never what a public key made of a user id alone
+        if known is not None and known.email is None and not unproven(known):
             fresh = known.model_copy(update={"email": email, "updated_at": now})
         contact = self.contacts.create_if_absent(fresh, email)
         created = contact.contact_id == fresh.contact_id and fresh is not known
@@ -78,9 +90,9 @@ class Identities:
             # a public key creates a contact but never takes a key another contact holds
             and (trusted or self.contacts.contact_for_actor(a) in (None, contact.contact_id))
         ]
-        for actor in new_actors:
-            self.contacts.link_actor(actor, contact.contact_id)
+        self._take(new_actors, contact.contact_id, trusted)
         self._update_profile(contact.contact_id, activity, fields, consents, new_actors, created)
+        self._account_of_visitor(contact.contact_id, new_actors)
         if self.on_pending_consent and any(c.get("status") == "pending" for c in consents):
             self.on_pending_consent(contact.contact_id, activity)
         if new_actors:
@@ -97,15 +109,17 @@ class Identities:
     def _known_by_user_id(self, activity: Activity, fields: dict[str, Any]) -> Contact | None:
         """An identify with a userId and no email: a contact known by the user id alone."""
         assert activity.user_id is not None
-        contact, created = contact_for_user(self.contacts, activity.user_id)
+        trusted = may_change_known(activity.trust)
+        contact, created = contact_for_user(self.contacts, activity.user_id, activity.trust)
         if not created:  # another invocation made it first: an identify of a known contact
             return self.identify(activity)
         joined = [activity.actor]
         anonymous = f"anon:{activity.anonymous_id}" if activity.anonymous_id else None
-        if anonymous and self.contacts.contact_for_actor(anonymous) is None:
-            self.contacts.link_actor(anonymous, contact.contact_id)
+        if anonymous and (trusted or self.contacts.contact_for_actor(anonymous) is None):
+            self._take([anonymous], contact.contact_id, trusted)
             joined.append(anonymous)
         self._update_profile(contact.contact_id, activity, fields, [], joined, created=True)
+        self._account_of_visitor(contact.contact_id, joined)
         record_activity(
             self.activities,
             contact.contact_id,
@@ -115,10 +129,51 @@ class Identities:
         )
         return self.contacts.get(contact.contact_id)
 
+    def _account_of_visitor(self, contact_id: str, joined: list[str]) -> None:
+        """A visitor who sent `group` before they were known: once their history joins a
+        contact (which took whatever proof joining needs), a contact with no account yet is
+        linked to the account of the visitor's latest `group` call."""
+        visitors = [a for a in joined if a.startswith(("anon:", "user:"))]
+        contact = self.contacts.get(contact_id) if visitors else None
+        if contact is None or contact.account_id:
+            return
+        groups = [
+            a
+            for a in self.activities.list_for(visitors, VISITOR_HISTORY)
+            if a.kind == "group" and a.properties.get("group_id")
+        ]
+        if not groups:
+            return
+        latest = max(groups, key=lambda a: (a.occurred_at, a.received_at))
+        account_id = str(latest.properties["group_id"])
+
+        def link(current: Contact) -> dict[str, Any] | None:
+            if current.account_id:
+                return None
+            current.account_id = account_id
+            current.updated_at = clock.iso(clock.now())
+            return {"account_id": account_id}
+
+        # the key join_account links with: that group call links a contact once
+        self.contacts.apply_once(contact_id, f"group#{latest.message_id}", link)
+
+    def _take(self, actors: list[str], contact_id: str, trusted: bool) -> None:
+        """Link the actor keys to the contact. Only a trusted sender gets here with keys
+        another contact holds: they move, and come off that contact's list."""
+        owners = {a: self.contacts.contact_for_actor(a) for a in actors} if trusted else {}
+        for actor in actors:
+            self.contacts.link_actor(actor, contact_id)
+        for owner in {o for o in owners.values() if o not in (None, contact_id)}:
+            assert owner is not None
+            moved = [a for a, o in owners.items() if o == owner]
+            release_actors(self.contacts, owner, moved, contact_id)
+
     def _alias(self, activity: Activity) -> Contact | None:
         """`previousId` and `userId` are one person. Only a trusted sender may join them to
         a contact that already exists; a public key may make a new one of both."""
         outcome = apply_alias(self.contacts, activity, may_change_known(activity.trust))
+        if outcome.joined:
+            self._account_of_visitor(outcome.contact.contact_id, outcome.joined)
         if outcome.joined or outcome.refused:
             record_activity(
                 self.activities,
@@ -132,7 +187,7 @@ class Identities:
                     "refused_actors": outcome.refused,
                 },
             )
-        return outcome.contact
+        return self.contacts.get(outcome.contact.contact_id) if outcome.joined else outcome.contact
 
     def _claims(self) -> IdentityClaims:
         return IdentityClaims(

@@ -12,23 +12,82 @@ from dataclasses import dataclass, field
 from nurture import clock
 from nurture.accounts import Account, apply_traits
 from nurture.contacts import Contact
-from nurture.ids import new_contact_id
+from nurture.ids import new_contact_id, stable_id
 from nurture.ports import ContactStore
 from nurture.tracking.events import Activity
+from nurture.tracking.trust import may_change_known
 
 
-def contact_for_user(contacts: ContactStore, user_id: str) -> tuple[Contact, bool]:
+def unproven(contact: Contact | None) -> bool:
+    """A contact a public key made from a userId alone (an identify or alias with no email).
+    Anyone can send any userId, so nothing in it is proven: not that the browser joined to
+    it is the user's, nor its fields. A trusted call that names the userId later does not
+    adopt it (README, "Who may change a contact"): see `contact_for_user`."""
+    return contact is not None and contact.email is None and contact.created_trust == "public"
+
+
+def contact_for_user(
+    contacts: ContactStore, user_id: str, trust: str = "public"
+) -> tuple[Contact, bool]:
     """The contact known by `user:<user_id>`, created (with no email yet) if there is none.
-    Returns (contact, created)."""
+    A trusted sender naming a user id that an unproven contact holds gets a new contact for
+    it instead (`prove_user`). Returns (contact, created)."""
     actor = f"user:{user_id}"
     known = contacts.contact_for_actor(actor)
     existing = contacts.get(known) if known else None
     if existing is not None:
+        if may_change_known(trust) and unproven(existing):
+            return prove_user(contacts, actor, existing, trust)
         return existing, False
     now = clock.iso(clock.now())
-    fresh = Contact(contact_id=new_contact_id(), created_at=now, updated_at=now, actors=[actor])
+    fresh = Contact(
+        contact_id=new_contact_id(),
+        created_at=now,
+        updated_at=now,
+        actors=[actor],
+        created_trust=trust,
+    )
     contact = contacts.create_for_actor(fresh, actor)
     return contact, contact.contact_id == fresh.contact_id
+
+
+def prove_user(
+    contacts: ContactStore, actor: str, squatted: Contact, trust: str
+) -> tuple[Contact, bool]:
+    """A trusted sender names the user id `actor` that the unproven contact `squatted`
+    holds. The user id moves to a new contact of the sender's; `squatted` keeps what the
+    public key gave it (its browser, fields, score and runs), so none of that reaches the
+    real user. The new contact is made once per (user id, squatted contact): a replay finds
+    it. Returns (contact, created)."""
+    now = clock.iso(clock.now())
+    fresh = Contact(
+        contact_id=new_contact_id(),
+        created_at=now,
+        updated_at=now,
+        actors=[actor],
+        created_trust=trust,
+    )
+    lock = f"proven:{stable_id(actor, squatted.contact_id)}"
+    contact = contacts.create_for_actor(fresh, lock)
+    contacts.link_actor(actor, contact.contact_id)
+    release_actors(contacts, squatted.contact_id, [actor], contact.contact_id)
+    return contact, contact.contact_id == fresh.contact_id
+
+
+def release_actors(contacts: ContactStore, contact_id: str, actors: list[str], to: str) -> None:
+    """Take actor keys that now belong to contact `to` off `contact_id`'s list."""
+    if not actors:
+        return
+
+    def release(contact: Contact) -> dict[str, object] | None:
+        gone = [a for a in actors if a in contact.actors]
+        if not gone:
+            return None
+        contact.actors = [a for a in contact.actors if a not in gone]
+        contact.updated_at = clock.iso(clock.now())
+        return {"released": gone}
+
+    contacts.apply_once(contact_id, f"release#{to}#{stable_id(*sorted(actors))}", release)
 
 
 @dataclass
@@ -51,7 +110,8 @@ def apply_alias(
     first), or a new one known by the user id, gets the other's actor keys. Keys that
     already belong to a different contact are left there (two known contacts are never
     merged by a tracking call) and reported as refused; so are all of them when the contact
-    exists already and `may_join_existing` is False."""
+    exists already and `may_join_existing` is False. A trusted alias does not adopt an
+    `unproven` contact: the user id gets a contact of its own."""
     assert activity.user_id is not None
     previous = str(activity.properties.get("previous_id") or "")
     user_actor = f"user:{activity.user_id}"
@@ -62,6 +122,10 @@ def apply_alias(
     created = False
     if owner_id is None and previous_owner is not None:
         owner_id = previous_owner
+    if owner_id is not None and may_join_existing and unproven(contacts.get(owner_id)):
+        # a trusted alias never adopts what a public key made from a user id alone
+        contact, created = contact_for_user(contacts, activity.user_id, activity.trust)
+        owner_id = contact.contact_id
     if owner_id is not None and not may_join_existing:
         existing = contacts.get(owner_id)
         assert existing is not None
@@ -69,7 +133,7 @@ def apply_alias(
         held = [a for a in candidates if contacts.contact_for_actor(a) != owner_id]
         return AliasOutcome(existing, False, [], held)
     if owner_id is None:
-        contact, created = contact_for_user(contacts, activity.user_id)
+        contact, created = contact_for_user(contacts, activity.user_id, activity.trust)
         owner_id = contact.contact_id
     joined: list[str] = []
     refused: list[str] = []
