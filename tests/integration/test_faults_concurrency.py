@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from localcloud import LocalCloud
+from localcloud.capture import _sns_event
 from localcloud.concurrency import deliver_stream_concurrently, http_event, invoke_concurrently
 from tests.integration.faults_helpers import (
     FORM_ID,
@@ -17,6 +18,7 @@ from tests.integration.faults_helpers import (
     assert_nothing_lost_or_doubled,
     deploy_journey,
     sign_up,
+    stats,
 )
 
 if TYPE_CHECKING:
@@ -81,4 +83,41 @@ def test_two_reactions_to_one_new_contact_at_once_make_one_contact_one_entry_one
     assert [c.email for c in tables.contacts()] == ["ada@example.com"]
     assert len(tables.executions("welcome")) == 1
     assert_nothing_lost_or_doubled(journey, tables, {"ada@example.com": ["welcome-1"]})
+    assert journey.errors == []
+
+
+def test_one_click_delivered_to_two_engagement_instances_at_once_sends_the_follow_up_once(
+    journey: LocalCloud, tables: Tables
+) -> None:
+    # Given Ada got welcome-1, and SNS delivers the SES click event for it twice, at once
+    sign_up(journey, "ada@example.com")
+    [welcome_1] = journey.outbox
+    published: list[tuple[str, str]] = []
+    journey.publish = lambda topic, message: published.append((topic, message))  # type: ignore[method-assign]
+    journey.ses_event(welcome_1, "Click", {"link": welcome_1.links()[0], "linkTags": {}})
+    del journey.publish
+    [(topic, message)] = published
+    event = _sns_event(topic, message, journey.clock.now())
+    function = next(
+        fn.logical_id
+        for fn in journey.functions.values()
+        for ev in fn.events.values()
+        if ev["Type"] == "SNS" and ev["Properties"]["Topic"] == topic
+    )
+
+    # When two instances handle it together (meeting before their first DynamoDB write)
+    outcomes = invoke_concurrently(
+        journey, function, [event, event], meet_at=("dynamodb", "TransactWriteItems")
+    )
+    journey.run_until_idle()
+
+    # Then (they met) the click is stored once, counted once, and welcome-2a went out once
+    assert journey.faults.meetings == 2
+    assert [o.error for o in outcomes] == [None, None]
+    clicks = [a for a in tables.activities() if a.name == "email.clicked"]
+    assert len(clicks) == 1
+    assert stats(journey)["welcome-1"]["clicked"] == 1
+    assert_nothing_lost_or_doubled(
+        journey, tables, {"ada@example.com": ["welcome-1", "welcome-2a"]}
+    )
     assert journey.errors == []
