@@ -90,6 +90,7 @@ class Demo:
                 },
             )
         self.say("2. Ada signs up for the newsletter (the form joins her earlier visits to her)")
+        sent = len(cloud.outbox)
         status, answer = self.post(
             "/v1/forms/newsletter-signup",
             {
@@ -100,15 +101,23 @@ class Demo:
             },
         )
         print(f"     POST /v1/forms/newsletter-signup -> {status} {answer}")
+        self.say("   She confirms from the double opt-in email, and the welcome program starts")
+        self.confirm("ada@example.com", since=sent)
         self.say("3. An hour later she clicks the link in the welcome email")
         cloud.advance(timedelta(hours=1))
-        ada_welcome = next(e for e in cloud.outbox if e.to == ["ada@example.com"])
+        ada_welcome = next(
+            e
+            for e in cloud.outbox
+            if e.to == ["ada@example.com"] and e.tags.get("program_id") == "welcome"
+        )
         cloud.click_email(ada_welcome)
-        self.say("4. Bob signs up too, but never clicks")
+        self.say("4. Bob signs up too and confirms, but never clicks")
+        sent = len(cloud.outbox)
         self.post(
             "/v1/forms/newsletter-signup",
             {"email": "bob@example.com", "first_name": "Bob", "consent_newsletter": "on"},
         )
+        self.confirm("bob@example.com", since=sent, quiet=True)
         self.say("5. Three days pass (virtual time)")
         cloud.advance(timedelta(days=3, hours=1))
         self.sales_handoff()
@@ -120,6 +129,30 @@ class Demo:
             raise SystemExit(
                 "the local cloud reported function errors:\n" + "\n".join(cloud.errors)
             )
+
+    def confirm(self, address: str, since: int, quiet: bool = False) -> None:
+        """Follow the double opt-in email to `address` as its reader does: open the link (a
+        page with a button; the GET changes nothing), then press the button (a POST)."""
+        cloud = self.cloud
+        [mail] = [
+            e
+            for e in cloud.outbox[since:]
+            if e.to == [address] and e.tags.get("kind") == "double_opt_in"
+        ]
+        match = re.search(r"\S+/c/\S+", mail.text)
+        assert match, mail.text
+        link = self.api.url + match.group(0).removeprefix(cloud.parameters["PublicBaseUrl"])
+        if not quiet:
+            print(f"     to {address}: {mail.subject!r}, the only email so far")
+        with urllib.request.urlopen(link, timeout=30) as resp:  # noqa: S310 - our localhost
+            if not quiet:
+                print(
+                    f"     GET  /c/<token> -> {resp.status} (a page with a button; nothing changes)"
+                )
+        if not quiet:
+            print("     POST /c/<token> (the button: the consent counts from now)")
+        request = urllib.request.Request(link, data=b"", method="POST")  # noqa: S310
+        urllib.request.urlopen(request, timeout=30).close()  # noqa: S310 - our localhost
 
     def funnel(self) -> None:
         """The welcome program's funnel, from the activity lake the run filled (DuckDB)."""
@@ -243,6 +276,7 @@ The API stays up for your own requests (Ctrl-C to stop). Try:
        -d '{{"email":"you@example.com","first_name":"You","consent_newsletter":true}}' \\
        {api.url}/v1/forms/newsletter-signup
   curl -s {api.url}/_local/outbox                       # captured emails
+  curl -s -X POST {api.url}/c/<token>       # confirm: the link in the confirmation's text
   curl -s -X POST {api.url}/_local/outbox/<message_id>/click
   curl -s -X POST '{api.url}/_local/clock/advance?days=3'  # let virtual time pass
   curl -s --aws-sigv4 aws:amz:us-east-1:execute-api --user local:local \\

@@ -108,6 +108,7 @@ class LocalApi:
                     "subject": e.subject,
                     "sent_at": e.sent_at.isoformat(),
                     "links": e.links(),
+                    "text": e.text,  # e.g. the double opt-in link (not a tracked link)
                 }
                 for e in cloud.outbox
             ]

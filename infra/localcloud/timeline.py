@@ -117,7 +117,9 @@ class TimelineMixin:
             )
         elif doc["kind"] == "email" and doc["name"] not in ("email.send_accepted",):
             link = f" {props['link']}" if props.get("link") else ""
-            self._emit(who, f"{doc['name']} ({props.get('step_id')}){link}")
+            # a program's email names its step; a form's double opt-in email, the form
+            step = props.get("step_id") or (f"form {props['form']}" if props.get("form") else "")
+            self._emit(who, f"{doc['name']} ({step or 'not from a program'}){link}")
         elif doc["name"] == "task.created":
             self._emit(
                 who,

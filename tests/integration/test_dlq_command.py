@@ -70,12 +70,12 @@ def test_a_stream_batch_is_listed_and_redriven_once_the_react_function_works_aga
     # When the function is fixed and the letters are redriven
     repair()
     results = letters.redrive({letter.message_id})
-    live.run_until_idle()  # what the redriven reaction started (the program's run)
+    live.run_until_idle()  # what the redriven reaction started (the confirmation email)
 
     # Then the batch was read again from the stream and reacted to, and the letter is gone
     assert [(r.message_id, problem) for r, problem in results] == [(letter.message_id, None)]
     tables.contact_by_email("ada@example.com")
-    assert [e.to for e in live.outbox] == [["ada@example.com"]]
+    assert [(e.to, e.tags["kind"]) for e in live.outbox] == [(["ada@example.com"], "double_opt_in")]
     assert letter.message_id not in {x.message_id for x in letters.letters()}
 
 

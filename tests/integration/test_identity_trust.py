@@ -19,6 +19,7 @@ from localcloud.cloud import LOCAL_SECRETS
 from nurture.delivery.clicks import CLICK_PARAM, click_token
 from nurture.delivery.tokens import CONFIRM, LinkToken, sign
 from nurture.tracking.trust import user_hash
+from tests.integration.signup import sign_up
 
 if TYPE_CHECKING:
     from nurture.contacts import Contact
@@ -149,7 +150,7 @@ def test_a_public_form_naming_a_known_contact_changes_nothing_and_only_asks_for_
     ada = known_ada(live, tables)
     assert ada.consent == {}
 
-    # someone submits the newsletter form (no double opt-in) with Ada's email and consent
+    # someone submits the newsletter form with Ada's email and consent
     post(
         live,
         "/v1/forms/newsletter-signup",
@@ -173,8 +174,8 @@ def test_a_public_form_naming_a_known_contact_changes_nothing_and_only_asks_for_
 def test_a_claim_never_blocks_what_the_contact_already_allows(
     live: LocalCloud, tables: Tables
 ) -> None:
-    # Ada signed up herself: newsletter consent granted
-    post(live, "/v1/forms/newsletter-signup", {"email": ADA, "consent_newsletter": "on"})
+    # Ada signed up herself and confirmed: newsletter consent granted
+    sign_up(live, {"email": ADA, "consent_newsletter": "on"})
     assert tables.contact_by_email(ADA).consent["email:newsletter"].status == "granted"
     sent = len(live.outbox)
 

@@ -15,13 +15,14 @@ import pytest
 
 from localcloud import LocalCloud, audit
 from localcloud.cloud import _Function
+from tests.integration.signup import marketing
+from tests.integration.signup import sign_up as sign_up_and_confirm
 
 if TYPE_CHECKING:
     from tests.conftest import Tables
 
 pytestmark = pytest.mark.integration
 
-SIGNUP = "/v1/forms/newsletter-signup"
 TRACK = {
     "anonymousId": "visitor-1",
     "event": "Pricing Viewed",
@@ -31,10 +32,8 @@ TRACK = {
 
 
 def sign_up(cloud: LocalCloud, email: str) -> None:
-    status, _, body = cloud.http(
-        "POST", SIGNUP, {"email": email, "first_name": "Ada", "consent_newsletter": "on"}
-    )
-    assert status == 202, body
+    """The newsletter sign-up, confirmed from its double opt-in email."""
+    sign_up_and_confirm(cloud, {"email": email, "first_name": "Ada", "consent_newsletter": "on"})
 
 
 def dead_letters(cloud: LocalCloud) -> list[dict[str, Any]]:
@@ -98,7 +97,7 @@ def test_after_a_duplicate_message_id_the_next_sign_up_is_still_reacted_to(
         "program.entered"
     ]
     assert len(tables.executions("welcome")) == 1
-    assert [e.to for e in live.outbox] == [["grace@example.com"]]
+    assert [e.to for e in marketing(live)] == [["grace@example.com"]]
     assert live.errors == []
 
 
@@ -128,7 +127,7 @@ def test_a_poison_record_goes_to_the_destination_while_the_records_after_it_are_
 
     # Then the sign-up after it was reacted to, once: a contact, one welcome email
     tables.contact_by_email("ada@example.com")
-    assert [e.tags["step_id"] for e in live.outbox] == ["welcome-1"]
+    assert [e.tags["step_id"] for e in marketing(live)] == ["welcome-1"]
     # and the batch from the poison record on went to the failure destination, as Lambda's
     # on-failure record of a DynamoDB stream batch
     [letter] = react_letters(live)
@@ -143,7 +142,7 @@ def test_a_poison_record_goes_to_the_destination_while_the_records_after_it_are_
 
     # And a later sign-up is not held back by it
     sign_up(live, "grace@example.com")
-    assert [e.to for e in live.outbox][-1] == ["grace@example.com"]
+    assert [e.to for e in marketing(live)][-1] == ["grace@example.com"]
     assert len(react_letters(live)) == 1
     # and no record was lost: every stored activity reached the react function
     assert live.undelivered_records() == []
@@ -190,7 +189,7 @@ def test_a_failing_batch_is_bisected_so_the_good_half_is_processed(live: LocalCl
     # Then the batch was split: the poison record alone went to the destination, and the
     # sign-up was processed (one email)
     assert len(seen[0]) >= 2 and seen[1] == ["anon:poison"]
-    assert [e.to for e in live.outbox] == [["ada@example.com"]]
+    assert [e.to for e in marketing(live)] == [["ada@example.com"]]
     [letter] = react_letters(live)
     assert letter["body"]["DDBStreamBatchInfo"]["batchSize"] == 1
 
@@ -226,7 +225,7 @@ def test_two_functions_consume_one_stream_each_from_its_own_position(
     )
     assert react_mapping.delivered and lake_mapping.delivered >= react_mapping.delivered
     assert sorted(received) == sorted(lake_mapping.delivered)  # each record once
-    assert [e.to for e in live.outbox] == [["ada@example.com"]]
+    assert [e.to for e in marketing(live)] == [["ada@example.com"]]
 
 
 # --- asynchronous invocations and schedules -------------------------------------------------

@@ -12,13 +12,17 @@ from typing import Any
 import pytest
 
 from localcloud import LocalCloud
+from tests.integration.signup import marketing
+from tests.integration.signup import sign_up as sign_up_and_confirm
 
 pytestmark = pytest.mark.integration
 
+# Both start as the shipped welcome program does: when a newsletter sign-up is confirmed
+# (the form has double opt-in; its newsletter consent counts from then).
 REPURCHASE = """\
 id: repurchase
 name: Repurchase cycle
-trigger: {form: newsletter-signup}
+trigger: {event: consent.confirmed, where: {form: newsletter-signup}}
 steps:
   - {id: thanks, type: send_email, template: welcome-1, topic: newsletter}
   - {id: cycle, type: wait, duration: 4 years}
@@ -28,7 +32,7 @@ steps:
 SLOW = """\
 id: slow
 name: Slow
-trigger: {form: newsletter-signup}
+trigger: {event: consent.confirmed, where: {form: newsletter-signup}}
 steps:
   - {id: hello, type: send_email, template: welcome-1, topic: newsletter}
   - {id: pause, type: wait, duration: 10 days}
@@ -52,12 +56,8 @@ def status(cloud: LocalCloud, program_id: str) -> dict[str, Any]:
 
 
 def sign_up(cloud: LocalCloud, email: str = "ada@example.com") -> None:
-    code, _, body = cloud.http(
-        "POST",
-        "/v1/forms/newsletter-signup",
-        {"email": email, "first_name": "Ada", "consent_newsletter": True, "anonymousId": "v-1"},
-    )
-    assert code == 202, body
+    body = {"email": email, "first_name": "Ada", "consent_newsletter": True, "anonymousId": "v-1"}
+    sign_up_and_confirm(cloud, body)
 
 
 def alias_version(cloud: LocalCloud, program_id: str) -> str:
@@ -103,7 +103,7 @@ def test_an_invalid_file_is_reported_with_lines_and_the_live_version_stays(
     # The live version still runs for new contacts.
     sign_up(local)
     local.advance(timedelta(days=11))
-    assert [e.tags["step_id"] for e in local.outbox] == ["hello", "later"]
+    assert [e.tags["step_id"] for e in marketing(local)] == ["hello", "later"]
     assert local.errors == []
 
 
@@ -114,7 +114,7 @@ def test_running_contacts_finish_on_the_version_they_started_on(local: LocalClou
     local.upload("programs/slow.yaml", SLOW.replace("TEMPLATE", "welcome-2b"))
     assert status(local, "slow")["version"] == "2"
     local.advance(timedelta(days=10))
-    subjects = {e.tags["step_id"]: e.subject for e in local.outbox}
+    subjects = {e.tags["step_id"]: e.subject for e in marketing(local)}
     assert subjects["later"] == "Glad you liked it - here is the next step"  # welcome-2a, v1
     assert local.errors == []
 
@@ -142,9 +142,9 @@ def test_a_four_year_wait_resumes_through_a_one_time_schedule(local: LocalCloud)
     assert execution_input["run"]  # the first execution of this run
 
     local.advance(timedelta(days=365 * 4 - 1))
-    assert [e.tags["step_id"] for e in local.outbox] == ["thanks"]
+    assert [e.tags["step_id"] for e in marketing(local)] == ["thanks"]
     local.advance(timedelta(days=2))
-    sent = [(e.tags["step_id"], e.sent_at.date().isoformat()) for e in local.outbox]
+    sent = [(e.tags["step_id"], e.sent_at.date().isoformat()) for e in marketing(local)]
     assert sent == [("thanks", "2026-01-05"), ("renew", "2030-01-04")]
     assert scheduler.list_schedules(GroupName=group)["Schedules"] == []
     assert any("paused for a long wait" in t.what for t in local.timeline)
@@ -169,7 +169,7 @@ def test_archiving_stops_running_contacts_and_their_resumes(local: LocalCloud) -
     assert status(local, "repurchase")["cancelled_resumes"] == 1
     assert sfn.list_executions(stateMachineArn=slow_arn, statusFilter="RUNNING")["executions"] == []
     local.advance(timedelta(days=365 * 5))
-    assert [e.tags["step_id"] for e in local.outbox] == ["thanks", "hello"]
+    assert [e.tags["step_id"] for e in marketing(local)] == ["thanks", "hello"]
 
 
 def test_paused_is_recorded_for_the_runtime(local: LocalCloud) -> None:
@@ -182,4 +182,4 @@ def test_paused_is_recorded_for_the_runtime(local: LocalCloud) -> None:
         "slow"
     )
     assert record is not None and record.status == "paused"
-    assert record.triggers == ["form:newsletter-signup"]
+    assert record.triggers == ["event:consent.confirmed"]

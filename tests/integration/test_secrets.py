@@ -14,10 +14,10 @@ from localcloud.cloud import LOCAL_SECRETS
 from nurture import secrets
 from nurture.delivery.tokens import UNSUBSCRIBE, InvalidToken, verify
 from tests.integration.delivery_helpers import path_of
+from tests.integration.signup import marketing, sign_up
 
 pytestmark = pytest.mark.integration
 
-SIGNUP = "/v1/forms/newsletter-signup"
 OLD = LOCAL_SECRETS["link-signing-secrets"]
 NEW = "rotated-link-signing-secret-0123456789abcdef"
 
@@ -45,12 +45,10 @@ def test_the_secrets_are_secure_strings_under_the_stacks_path(live: LocalCloud) 
 def test_after_a_rotation_new_links_use_the_newest_secret_and_old_links_still_work(
     live: LocalCloud,
 ) -> None:
-    # Given Ada got welcome-1, its unsubscribe link signed with the first secret
-    status, _, body = live.http(
-        "POST", SIGNUP, {"email": "ada@example.com", "consent_newsletter": "on"}
-    )
-    assert status == 202, body
-    [welcome_1] = live.outbox
+    # Given Ada signed up, confirmed, and got welcome-1, its unsubscribe link signed with the
+    # first secret
+    sign_up(live, {"email": "ada@example.com", "consent_newsletter": "on"})
+    [welcome_1] = marketing(live)
     old_link = welcome_1.headers["List-Unsubscribe"].strip("<>")
     now = int(live.clock.now().timestamp())
     assert verify([OLD], _token(old_link), UNSUBSCRIBE, now)
@@ -61,7 +59,7 @@ def test_after_a_rotation_new_links_use_the_newest_secret_and_old_links_still_wo
     live.advance(timedelta(days=3, minutes=1))
 
     # Then its link is signed with the new secret, not the old one
-    [_, welcome_2] = live.outbox
+    [_, welcome_2] = marketing(live)
     new_link = welcome_2.headers["List-Unsubscribe"].strip("<>")
     now = int(live.clock.now().timestamp())
     assert verify([NEW], _token(new_link), UNSUBSCRIBE, now)

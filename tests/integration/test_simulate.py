@@ -33,7 +33,7 @@ def test_welcome_with_a_click_prints_a_deterministic_timeline(
     assert code == 0, out
     lines = out.splitlines()
     assert lines[0] == "Program 'welcome' (Welcome new subscribers), version 1"
-    assert "  trigger: the form 'newsletter-signup' is submitted" in lines
+    assert "  trigger: the event 'consent.confirmed' where form 'newsletter-signup'" in lines
     timeline = [line.strip() for line in lines]
     start = timeline.index("Timeline (from 2026-01-05 09:00 UTC):")
     events = timeline[start + 1 :]

@@ -1,5 +1,5 @@
-"""The walking skeleton end to end: a form post enrols a contact in the welcome program,
-which sends welcome-1, waits up to 3 days for a click on it, then sends welcome-2a (clicked)
+"""The walking skeleton end to end: a sign-up, confirmed from its double opt-in email,
+enrols a contact in the welcome program, which sends welcome-1, waits up to 3 days for a click on it, then sends welcome-2a (clicked)
 or welcome-2b (deadline passed). Runs on the local cloud with virtual time."""
 
 from __future__ import annotations
@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING
 import pytest
 
 from localcloud import LocalCloud
+from tests.integration.signup import confirm, marketing
+from tests.integration.signup import sign_up as sign_up_and_confirm
 
 if TYPE_CHECKING:
     from tests.conftest import Tables
 
 pytestmark = pytest.mark.integration
 
-SIGNUP = "/v1/forms/newsletter-signup"
 ADA = {
     "email": "Ada@Example.com ",
     "first_name": "<b>Ada</b>",
@@ -26,25 +27,24 @@ ADA = {
 
 
 def sign_up(cloud: LocalCloud, **extra: str) -> None:
-    status, _, body = cloud.http("POST", SIGNUP, {**ADA, **extra})
-    assert status == 202, body
+    body = sign_up_and_confirm(cloud, {**ADA, **extra})
     assert body["success"] is True
 
 
 def step_ids(cloud: LocalCloud) -> list[str]:
-    return [email.tags.get("step_id", "?") for email in cloud.outbox]
+    return [email.tags.get("step_id", "?") for email in marketing(cloud)]
 
 
 def test_signup_sends_welcome_1_personalised_escaped_and_tagged(
     live: LocalCloud, tables: Tables
 ) -> None:
     # Given the welcome program is live
-    # When Ada signs up with HTML in her first name
+    # When Ada signs up with HTML in her first name, and confirms
     sign_up(live)
 
-    # Then exactly one email went out, to her normalised address
+    # Then, after the confirmation, exactly one email went out, to her normalised address
     assert step_ids(live) == ["welcome-1"]
-    [email] = live.outbox
+    [email] = marketing(live)
     contact = tables.contact_by_email("ada@example.com")
     assert email.to == ["ada@example.com"]
     assert email.sender == "hello@nurture.local"
@@ -72,12 +72,47 @@ def test_signup_sends_welcome_1_personalised_escaped_and_tagged(
     assert live.errors == []
 
 
+def test_the_form_alone_sends_only_the_confirmation_and_confirming_starts_welcome(
+    live: LocalCloud, tables: Tables
+) -> None:
+    # When Ada submits the newsletter form, and does not confirm (yet)
+    sign_up_and_confirm(live, ADA, confirm_it=False)
+
+    # Then the only email is the confirmation, to her; no marketing, no program
+    [confirmation] = live.outbox
+    assert confirmation.to == ["ada@example.com"]
+    assert confirmation.tags["kind"] == "double_opt_in"
+    assert confirmation.tags["purpose"] == "service"
+    assert confirmation.subject == "Please confirm your subscription"
+    assert marketing(live) == []
+    contact = tables.contact_by_email("ada@example.com")
+    assert contact.consent["email:newsletter"].status == "pending"
+    assert tables.executions("welcome") == []
+    # nor does anything follow while she leaves it unconfirmed
+    live.advance(timedelta(days=4))
+    assert marketing(live) == [] and tables.executions("welcome") == []
+
+    # When she follows the link and presses the button
+    confirm(live)
+
+    # Then her consent counts and the welcome program starts at once with welcome-1
+    assert step_ids(live) == ["welcome-1"]
+    assert marketing(live)[0].sent_at == live.clock.now()
+    contact = tables.contact_by_email("ada@example.com")
+    assert contact.consent["email:newsletter"].status == "granted"
+    [execution] = tables.executions("welcome")
+    assert execution["status"] == "RUNNING"
+    [entered] = [a for a in tables.activities_of(contact) if a.name == "program.entered"]
+    assert entered.properties["program_id"] == "welcome"
+    assert live.errors == []
+
+
 def test_a_click_on_welcome_1_sends_welcome_2a_at_once_and_never_2b(
     live: LocalCloud, tables: Tables
 ) -> None:
     # Given Ada signed up and received welcome-1
     sign_up(live)
-    [welcome_1] = live.outbox
+    [welcome_1] = marketing(live)
     contact = tables.contact_by_email("ada@example.com")
     [execution] = tables.executions("welcome")
     assert execution["status"] == "RUNNING"
@@ -87,7 +122,7 @@ def test_a_click_on_welcome_1_sends_welcome_2a_at_once_and_never_2b(
 
     # Then welcome-2a goes out at once
     assert step_ids(live) == ["welcome-1", "welcome-2a"]
-    welcome_2a = live.outbox[1]
+    welcome_2a = marketing(live)[1]
     assert welcome_2a.sent_at == welcome_1.sent_at == live.clock.now()
     assert welcome_2a.to == ["ada@example.com"]
     assert welcome_2a.subject == "Glad you liked it - here is the next step"
@@ -118,7 +153,7 @@ def test_without_a_click_welcome_2b_goes_out_exactly_at_the_3_day_deadline(
 ) -> None:
     # Given Ada signed up and received welcome-1
     sign_up(live)
-    [welcome_1] = live.outbox
+    [welcome_1] = marketing(live)
 
     # When almost 3 days pass without a click
     live.advance(timedelta(days=3) - timedelta(seconds=1))
@@ -132,7 +167,7 @@ def test_without_a_click_welcome_2b_goes_out_exactly_at_the_3_day_deadline(
 
     # Then welcome-2b went out at the deadline, and welcome-2a never did
     assert step_ids(live) == ["welcome-1", "welcome-2b"]
-    welcome_2b = live.outbox[1]
+    welcome_2b = marketing(live)[1]
     assert welcome_2b.sent_at == welcome_1.sent_at + timedelta(days=3)
     assert welcome_2b.subject == "In a hurry? The two-minute version"
     assert welcome_2b.tags["contact_id"] == tables.contact_by_email("ada@example.com").contact_id
@@ -146,7 +181,7 @@ def test_without_a_click_welcome_2b_goes_out_exactly_at_the_3_day_deadline(
 def test_a_click_after_the_deadline_changes_nothing(live: LocalCloud) -> None:
     # Given Ada did not click for 4 days and received welcome-2b
     sign_up(live)
-    welcome_1 = live.outbox[0]
+    welcome_1 = marketing(live)[0]
     live.advance(timedelta(days=4))
     assert step_ids(live) == ["welcome-1", "welcome-2b"]
 
