@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
-from nurture.contacts import looks_like_email, normalise_email
+from nurture.contacts import looks_like_email
 from nurture.delivery.clicks import CLICK_PARAM
 from nurture.delivery.tokens import CLICK, InvalidToken, verify
 
@@ -69,7 +69,9 @@ def hashed_identity(user_id: str | None, traits: Mapping[str, Any]) -> str | Non
     userId alone cannot vouch for an email sent beside it."""
     email = traits.get("email")
     if isinstance(email, str) and looks_like_email(email):
-        return normalise_email(email)
+        # As documented for site backends (trimmed, lower case), not the contact key's IDNA
+        # form: a backend hashing `user@bücher.de` keeps proving it.
+        return email.strip().lower()
     return user_id or None
 
 
