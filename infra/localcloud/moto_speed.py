@@ -315,10 +315,12 @@ class HistoryWatch:
                     self._arn_of[id(history)] = arn
                     _grown_histories.add(history)
             self._pending = waiting
+        # Histories of executions nobody follows are dropped too: one that becomes followed
+        # is marked again when it is resolved above, so nothing is missed.
         for history in list(_grown_histories):
+            _grown_histories.discard(history)
             grown = self._arn_of.get(id(history))
             if grown is not None and self._histories.get(grown) is history:
-                _grown_histories.discard(history)
                 out.add(grown)
         for arn in out:
             if arn in followed and followed[arn].get("done") and arn in self._histories:
@@ -400,3 +402,18 @@ def _install_method_names_cache() -> None:
 
     responses.method_names_from_class = method_names_from_class
     responses._nurture_method_names = True  # type: ignore[attr-defined]
+
+
+def stream_length(stream_arn: str) -> int | None:
+    """How many records moto holds on the stream's shard (None if that cannot be told):
+    the event source mappings skip the GetShardIterator/GetRecords calls of a stream that
+    gained nothing since they last read it empty (localcloud.streams)."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    try:
+        _, _, _, region, account, resource = stream_arn.split(":", 5)
+        table = dynamodb_backends[account][region].get_table(resource.split("/")[1])
+        shard = table.stream_shard
+        return None if shard is None else len(shard.items)
+    except Exception:  # noqa: BLE001 - not a stream moto holds: poll it as usual
+        return None

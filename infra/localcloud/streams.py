@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 from localcloud.constants import REGION
 from localcloud.moto_patches import stream_generation
+from localcloud.moto_speed import stream_length
 
 # Lambda's default (-1) retries until the record expires from the stream (24 hours), which
 # blocks the shard for a day; locally such a batch is given up after this many attempts.
@@ -45,6 +46,7 @@ class StreamMapping:
     props: dict[str, Any]
     checkpoints: dict[str, str] = field(default_factory=dict)  # shard id -> last sequence
     delivered: set[str] = field(default_factory=set)  # sequence numbers passed to the function
+    read_empty_at: dict[str, int] = field(default_factory=dict)  # shard id -> records then
 
     @property
     def key(self) -> str:
@@ -134,6 +136,10 @@ class StreamsMixin:
             if mapping.stream_arn not in shards:
                 shards[mapping.stream_arn] = self.stream_shards(mapping.stream_arn)
             for shard_id in shards[mapping.stream_arn]:
+                # This mapping read the shard empty and nothing was appended since: no calls.
+                length = stream_length(mapping.stream_arn)
+                if length is not None and mapping.read_empty_at.get(shard_id) == length:
+                    continue
                 raw = self.stream_records(
                     mapping.stream_arn,
                     shard_id,
@@ -141,6 +147,8 @@ class StreamsMixin:
                     mapping.batch_size,
                 )
                 if not raw:
+                    if length is not None:
+                        mapping.read_empty_at[shard_id] = length
                     continue
                 # Filtered-out records are consumed too: Lambda checkpoints past them.
                 mapping.checkpoints[shard_id] = raw[-1]["dynamodb"]["SequenceNumber"]

@@ -90,6 +90,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--root", type=Path, default=None, help="the repository (forms/, templates/)"
     )
     parser.add_argument("--verbose", action="store_true", help="show the local cloud's own logs")
+    from localcloud.commands import simulate_many
+
+    simulate_many.add_arguments(parser)
 
 
 def _pairs(items: list[str]) -> dict[str, Any]:
@@ -338,6 +341,10 @@ def _offset(start: datetime, moment: datetime) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "contacts", None):  # many synthetic contacts (commands/simulate_many.py)
+        from localcloud.commands import simulate_many
+
+        return simulate_many.main(args)
     out = sys.stdout
     try:
         contact_data = _load_contact(args)

@@ -1,0 +1,76 @@
+"""`nurture simulate PROGRAM --contacts N`: many synthetic contacts on the local cloud."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from localcloud.cli import main
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def summary(capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str]:
+    code = main(
+        [
+            "simulate",
+            str(ROOT / "programs/welcome.yaml"),
+            "--contacts",
+            "10",
+            "--days",
+            "4",
+            "--zones",
+            "UTC=1",
+            "--spread",
+            "1 hour",  # all enter inside the send window: no quiet-hours deferrals
+            "--no-progress",
+            *extra,
+        ]
+    )
+    return code, capsys.readouterr().out
+
+
+def count(out: str, label: str) -> int:
+    match = re.search(rf"^\s+{re.escape(label)}: (\d+)", out, re.MULTILINE)
+    assert match, f"no {label!r} in:\n{out}"
+    return int(match.group(1))
+
+
+def test_contacts_without_consent_are_skipped_with_the_reason_and_the_rest_get_welcome_1(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # About half have the newsletter consent the sends need; nobody clicks.
+    code, out = summary(capsys, "--consent", "0.5", "--open", "0", "--seed", "4")
+    assert code == 0, out
+    assert count(out, "entries") == 10
+    consenting = count(out, "welcome-1")
+    assert 0 < consenting < 10
+    assert count(out, "welcome-1: no_consent") == 10 - consenting
+    # nobody clicks: everyone reaches the 3-day deadline; 2b is sent or skipped likewise
+    assert count(out, "welcome-2b") == consenting
+    assert count(out, "welcome-2b: no_consent") == 10 - consenting
+    # Step Functions transitions are read from the executions' histories: at least the
+    # first send, the wait and the deadline's send per contact
+    assert count(out, "state transitions") >= 3 * 10
+    assert "estimated AWS cost:" in out
+
+
+def test_nobody_engages_so_the_deadline_sends_welcome_2b(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out = summary(capsys, "--consent", "1", "--open", "0", "--seed", "2")
+    assert code == 0, out
+    assert count(out, "welcome-1") == 10
+    assert count(out, "welcome-2b") == 10
+    assert "welcome-2a:" not in out
+    assert count(out, "opens") == 0
+    assert count(out, "conversions") == 0
+
+
+def test_a_mix_that_is_not_a_probability_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["simulate", str(ROOT / "programs/welcome.yaml"), "--contacts", "5", "--open", "2"])
+    assert code == 2
+    assert "--open is a probability" in capsys.readouterr().err
