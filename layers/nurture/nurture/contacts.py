@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field
 
 LifecycleStage = Literal[
@@ -121,6 +119,8 @@ def email_problem(value: str) -> str | None:
     a domain with a period that is not special-use (`.local`, `.test`, ...), IDN domains
     by IDNA 2008. The part before the @ must be ASCII: SES does not take SMTPUTF8 mailboxes.
     """
+    from email_validator import EmailNotValidError, validate_email  # on first use: cold starts
+
     try:
         validate_email(
             value.strip(),
@@ -141,6 +141,8 @@ def normalise_email(value: str) -> str:
     text = value.strip()
     if text.isascii() and "xn--" not in text.lower():
         return text.lower()
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         found = validate_email(text, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError:
@@ -154,12 +156,13 @@ def looks_like_email(value: str) -> bool:
 
 
 MAX_PHONE_CHARS = 64
+# libphonenumber's NumberParseException error types, in words
 _PHONE_PARSE_REASONS = {
-    phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: "has no known country code",
-    phonenumbers.NumberParseException.NOT_A_NUMBER: "is not a phone number",
-    phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: "is too short",
-    phonenumbers.NumberParseException.TOO_SHORT_NSN: "is too short",
-    phonenumbers.NumberParseException.TOO_LONG: "is too long",
+    0: "has no known country code",  # INVALID_COUNTRY_CODE
+    1: "is not a phone number",  # NOT_A_NUMBER
+    2: "is too short",  # TOO_SHORT_AFTER_IDD
+    3: "is too short",  # TOO_SHORT_NSN
+    4: "is too long",  # TOO_LONG
 }
 
 
@@ -174,6 +177,8 @@ def normalise_phone(raw: str, default_country_code: str = "") -> str:
     "00358 40 123 4567" need no default; a national number ("040 123 4567") is read in the
     country of `default_country_code` (a calling code, DEFAULT_COUNTRY_CODE), with that
     country's trunk prefix. Raises PhoneError with the reason."""
+    import phonenumbers  # on first use: most functions never read a number (cold starts)
+
     text = raw.strip()
     if not text or len(text) > MAX_PHONE_CHARS:
         raise PhoneError(f"is not a phone number (1 to {MAX_PHONE_CHARS} characters)")
