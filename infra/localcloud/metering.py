@@ -10,7 +10,9 @@ read (Query: the items returned, summed), half that when eventually consistent, 
 in a transaction. A Query's filter is not subtracted (AWS charges what it reads, we count
 what it returned), so a filtered Query is counted low.
 
-Per contact: functions run by a Schedule event (the daily sweep, digests, reports) are a cost
+Only calls made by the functions count (what the local cloud does to run them, e.g. poll a
+stream or read an execution's history for its timeline, is AWS's own work). Per contact:
+functions run by a Schedule event (the daily sweep, digests, reports) are a cost
 of the deployment, not of a contact, and what they do is left out, as are the program's
 deploy and the contact's creation (metering starts at the entry).
 """
@@ -84,12 +86,11 @@ class Meter:
         context["nurture_meter_params"] = dict(params)
 
     def after(self, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
-        if not self.on or self._skipping:
-            return
+        if not self.on or self._skipping or not self._current:
+            return  # the local cloud's own calls (stream polling, the timeline) are not AWS's
         service = model.service_model.endpoint_prefix
         self.calls[f"{service}.{model.name}"] += 1
-        if self._current:
-            self.api_calls_in[self._current[-1]] += 1
+        self.api_calls_in[self._current[-1]] += 1
         if service == "dynamodb":
             self._dynamodb(model.name, context.get("nurture_meter_params") or {}, parsed)
 
@@ -270,9 +271,14 @@ def _enter(cloud: MeteredCloud, program: Any, contact: Any) -> None:
         cloud.meter.on = False
         contacts.save(contact)
         cloud.meter.on = True
-        with cloud._lock, cloud._function_env(react.env):
-            entered = react.module.reactor.enrol(program.id, contact, cause)
+        cloud.meter._current.append(react.logical_id)  # the react function enrols, as in AWS
+        try:
+            with cloud._lock, cloud._function_env(react.env):
+                entered = react.module.reactor.enrol(program.id, contact, cause)
+        finally:
+            cloud.meter._current.pop()
         if entered:  # outside the lock: the interpreter's invocations take it
+            cloud.meter.invocations[react.logical_id] += 1
             cloud.run_until_idle()
             return
     raise ValueError(f"the contact did not enter {program.id} (entry rules)")

@@ -33,6 +33,8 @@ PRICES = {
     "dynamodb_write_unit": 0.625 / 1_000_000,  # on-demand write request unit
     "dynamodb_read_unit": 0.125 / 1_000_000,  # on-demand read request unit
     "scheduler_invocation": 1.00 / 1_000_000,  # EventBridge Scheduler
+    "s3_put": 0.005 / 1000,  # PUT, COPY, POST, LIST requests (S3 Standard)
+    "s3_get": 0.0004 / 1000,  # GET and other requests
     "ses_email": 0.10 / 1000,  # listed apart
 }
 BASE_MS = 20  # a warm invocation's own work
@@ -87,6 +89,10 @@ def estimate(run: Any, contacts: int, memory: dict[str, int]) -> Estimate:
         "dynamodb": run.write_units * PRICES["dynamodb_write_unit"]
         + run.read_units * PRICES["dynamodb_read_unit"],
         "scheduler": fired * PRICES["scheduler_invocation"],
+        # the lake writes an object per stream batch: one contact's batches are small, so
+        # this is an upper bound (production batches carry many contacts' records)
+        "s3": run.api_calls.get("s3.PutObject", 0) * PRICES["s3_put"]
+        + run.api_calls.get("s3.GetObject", 0) * PRICES["s3_get"],
     }
     cost = {k: v * contacts for k, v in cost.items()}
     return Estimate(
