@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -201,15 +202,23 @@ def run_program(path: Path, root: Path = ROOT, start: datetime = DEFAULT_START) 
     contact does nothing: waits time out, branches take their default) to the end."""
     import yaml
 
-    from nurture.programs.model import Program, WaitUntil
+    from nurture.programs.model import Program, WaitUntil, Webhook
 
-    data = yaml.safe_load(path.read_text())
-    program = Program.model_validate(data)
+    source = path.read_text()
+    program = Program.model_validate(yaml.safe_load(source))
+    # Webhooks go to a local receiver that answers 200 (the main path: the call works).
+    receiver = _Receiver() if any(isinstance(s, Webhook) for s in program.steps) else None
+    saved = os.environ.get("WEBHOOK_ALLOW_HOSTS")
+    if receiver is not None:
+        os.environ["WEBHOOK_ALLOW_HOSTS"] = "127.0.0.1"
+        for step in program.steps:
+            if isinstance(step, Webhook):
+                source = source.replace(step.url, receiver.url)
     cloud = MeteredCloud(root=root, start=start, frequent_schedules=False)
     cloud.start()
     try:
         cloud.sync_content(only=[])
-        cloud.upload(f"programs/{program.id}.yaml", path.read_text())
+        cloud.upload(f"programs/{program.id}.yaml", source)
         status = json.loads(cloud.read(f"programs/{program.id}.status.json") or "{}")
         if status.get("status") != "live":
             raise ValueError(f"{path}: not deployed ({status.get('problems') or status})")
@@ -226,6 +235,41 @@ def run_program(path: Path, root: Path = ROOT, start: datetime = DEFAULT_START) 
         return _measure(cloud, program, contact)
     finally:
         cloud.__exit__()
+        if receiver is not None:
+            receiver.close()
+            if saved is None:
+                os.environ.pop("WEBHOOK_ALLOW_HOSTS", None)
+            else:
+                os.environ["WEBHOOK_ALLOW_HOSTS"] = saved
+
+
+class _Receiver:
+    """A webhook endpoint on 127.0.0.1 that accepts every call."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            do_PUT = do_PATCH = do_DELETE = do_POST  # noqa: N815
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
 
 def _contact(cloud: LocalCloud, program: Any, fields: dict[str, str]) -> Any:
