@@ -70,8 +70,9 @@ def main() -> int:
         path = Path(tmp) / "five-emails.yaml"
         path.write_text(FIVE_EMAILS)
         run, est = measure(path, ROOT)
-    # The machines as compiled before: "resume?" once per execution, "deferred?" per send.
-    before = replace(run, transitions=run.transitions + run.executions + run.emails)
+    # The machines as compiled before: "resume?" and a closing Succeed ("Finished" or
+    # "continues later") once per execution, and "deferred?" after every send.
+    before = replace(run, transitions=run.transitions + 2 * run.executions + run.emails)
     old = estimate(before, 1000, memory_mb(ROOT))
     print()
     print("A 5-email program (5 sends, 4 waits), per 1,000 contacts, USD without SES")
