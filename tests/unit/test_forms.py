@@ -66,6 +66,9 @@ def test_a_ticked_consent_box_is_recorded_with_its_wording(
             "topic": "newsletter",
             "source": "form:newsletter-signup",
             "text": "Yes, send me the monthly newsletter. I can unsubscribe at any time.",
+            # the sign-up is double opt-in: the consent counts once its owner confirms it
+            "status": "pending",
+            "confirmation_template": "double-opt-in",
         }
     ]
 
