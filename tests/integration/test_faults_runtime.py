@@ -310,3 +310,31 @@ def test_scheduler_refused_starting_the_resume_dead_letters_it_for_an_operator(
     assert_nothing_lost_or_doubled(
         cloud, tables, {"ada@example.com": ["hello"]}, program="long-wait"
     )
+
+
+@pytest.mark.expect_function_errors
+@pytest.mark.parametrize(
+    ("function", "service", "operation"),
+    [
+        ("ReactFunction", "dynamodb", "TransactWriteItems"),  # the contact made
+        ("ReactFunction", "stepfunctions", "StartExecution"),  # the entry started
+        ("StepsFunction", "dynamodb", "UpdateItem"),  # the send's ledger written
+        ("StepsFunction", "dynamodb", "TransactWriteItems"),  # email.sent recorded
+        ("StepsFunction", "stepfunctions", "SendTaskSuccess"),  # the step reported done
+    ],
+)
+def test_a_crash_right_after_a_write_is_recovered_by_the_retry_once(
+    journey: LocalCloud, tables: Tables, function: str, service: str, operation: str
+) -> None:
+    # Given the function dies right after its first such request succeeded
+    fault = journey.faults.crash_after(service, operation, function=function, times=1)
+
+    # When Ada signs up and the retries run their course
+    sign_up(journey, "ada@example.com")
+    journey.advance(timedelta(minutes=30))
+
+    # Then the retry finished the work: one contact, one entry, one welcome-1, recorded once
+    assert fault.injected == 1
+    assert [c.email for c in tables.contacts()] == ["ada@example.com"]
+    assert len(tables.executions("welcome")) == 1
+    assert_nothing_lost_or_doubled(journey, tables, {"ada@example.com": ["welcome-1"]})
