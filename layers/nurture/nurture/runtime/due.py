@@ -35,6 +35,8 @@ from nurture.dates import parse_when, zone_of
 from nurture.programs.conditions import activity_matches, contact_value
 from nurture.programs.durations import parse_offset
 from nurture.programs.model import DateTrigger, InactivityTrigger, Program
+from nurture.runtime.records import contact_actors
+from nurture.runtime.view import HISTORY_LIMIT
 from nurture.tracking.events import Activity
 
 if TYPE_CHECKING:
@@ -104,15 +106,30 @@ class DueIndex:
             "contact.field_changed",
             "contact.identified",
         )
+        inactivity = self.programs("inactivity")
         if changes_fields:
             for program in self.programs("date"):
                 assert isinstance(program.trigger, DateTrigger)
                 self.index_date(contact, program.trigger.date)
-        for program in self.programs("inactivity"):
+            if inactivity:  # what they did before they were known is theirs now
+                history = self.reactor.activities.list_for(contact_actors(contact), HISTORY_LIMIT)
+                for program in inactivity:
+                    self.mark_last(program, contact.contact_id, history)
+        for program in inactivity:
             trigger = program.trigger
             assert isinstance(trigger, InactivityTrigger)
             if activity_matches(trigger.inactivity, trigger.where, activity):
                 self.mark_active(program, contact.contact_id, activity)
+
+    def mark_last(self, program: Program, contact_id: str, history: list[Activity]) -> None:
+        """Mark the latest activity of `history` (newest first) the program watches."""
+        trigger = program.trigger
+        assert isinstance(trigger, InactivityTrigger)
+        last = next(
+            (a for a in history if activity_matches(trigger.inactivity, trigger.where, a)), None
+        )
+        if last is not None:
+            self.mark_active(program, contact_id, last)
 
     def index_date(
         self, contact: Contact, field_name: str, data: dict[str, Any] | None = None

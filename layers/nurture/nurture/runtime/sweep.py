@@ -148,16 +148,7 @@ class Sweeper:
                 if isinstance(trigger, DateTrigger):
                     self.due.index_date(contact, trigger.date, view.data)
                 elif isinstance(trigger, InactivityTrigger):
-                    last = next(
-                        (
-                            a
-                            for a in view.history
-                            if activity_matches(trigger.inactivity, trigger.where, a)
-                        ),
-                        None,
-                    )
-                    if last is not None:
-                        self.due.mark_active(program, contact.contact_id, last)
+                    self.due.mark_last(program, contact.contact_id, view.history)
                 self._enter(program, view, now, report)
         return report
 
