@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from localcloud.sfn_callbacks import install_task_callback_guard
+
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud, _Function
 
@@ -519,43 +521,7 @@ def _patch_once() -> None:
 
     bucket.TokenBucket.acquire = acquire  # type: ignore[method-assign]
     _patch_lambda_tasks()
-    _patch_task_callbacks()
-
-
-def _patch_task_callbacks() -> None:
-    """SendTaskSuccess/Failure/Heartbeat look for the token in every execution's worker;
-    moto fails with AttributeError on an execution whose worker has not run yet (started
-    beside the one waiting, still queued for its turn on the virtual clock: two programs
-    entered by one reaction). Look only where a worker is running."""
-    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
-
-    if getattr(StepFunctionsParserBackend, "_nurture_worker_guard", False):
-        return
-    every = StepFunctionsParserBackend._get_executions
-    looking = threading.local()
-
-    def executions(self: Any, *args: Any, **kwargs: Any) -> Any:
-        found = every(self, *args, **kwargs)
-        if getattr(looking, "for_token", False):
-            return [e for e in found if getattr(getattr(e, "exec_worker", None), "env", None)]
-        return found
-
-    def guarded(method: Callable[..., Any]) -> Callable[..., Any]:
-        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-            looking.for_token = True
-            try:
-                return method(self, *args, **kwargs)
-            finally:
-                looking.for_token = False
-
-        return call
-
-    for name in ("send_task_success", "send_task_failure", "send_task_heartbeat"):
-        setattr(
-            StepFunctionsParserBackend, name, guarded(getattr(StepFunctionsParserBackend, name))
-        )
-    StepFunctionsParserBackend._get_executions = executions  # type: ignore[method-assign]
-    StepFunctionsParserBackend._nurture_worker_guard = True  # type: ignore[attr-defined]
+    install_task_callback_guard()
 
 
 def _patch_lambda_tasks() -> None:
