@@ -93,6 +93,8 @@ class ReportsSettings(Tables):
     report_engine: str = Field(default="duckdb", alias="REPORT_ENGINE", pattern="^(duckdb|athena)$")
     lake_database: str = Field(default="", alias="LAKE_DATABASE")
     athena_workgroup: str = Field(default="", alias="ATHENA_WORKGROUP")
+    # personal data erase: the program resume schedules to search
+    schedule_group: str = Field(default="", alias="SCHEDULE_GROUP")
 
 
 def load(model: type[T]) -> T:

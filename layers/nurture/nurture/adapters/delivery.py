@@ -21,10 +21,12 @@ from typing import Any
 
 from nurture import clock
 from nurture.adapters.dynamodb import DynamoContacts
+from nurture.adapters.privacy import erased_key
 from nurture.contacts import Contact
 from nurture.delivery.caps import evaluate
 from nurture.delivery.errors import DeliveryRejected, DeliveryThrottled
 from nurture.delivery.ports import CapDecision, LedgerEntry, OutgoingSms, SuppressionRecord
+from nurture.privacy.hashes import erased_hash
 
 LEDGER_DAYS = 400  # longer than any program run (a Standard workflow lasts at most a year)
 ONCE_DAYS = 35
@@ -159,10 +161,22 @@ class DynamoDelivery:
         }
 
     def suppression_for(self, channel: str, address: str) -> SuppressionRecord | None:
+        """The address's suppression; an erased person's address (nurture.privacy, kept as
+        a hash only) counts as suppressed. Two GetItems, not a BatchGetItem: the functions
+        that send hold dynamodb:GetItem on the StateTable already."""
         item = self._db.get_item(
             TableName=self._state, Key=self._suppress_key(channel, address), ConsistentRead=True
         ).get("Item")
-        return SuppressionRecord(**json.loads(item["doc"]["S"])) if item else None
+        if item:
+            return SuppressionRecord(**json.loads(item["doc"]["S"]))
+        erased = self._db.get_item(
+            TableName=self._state,
+            Key=erased_key(channel, erased_hash(channel, address)),
+            ConsistentRead=True,
+        ).get("Item")
+        if erased:
+            return SuppressionRecord(channel=channel, reason="erased", at=erased["at"]["S"])
+        return None
 
     def suppress(self, address: str, record: SuppressionRecord) -> bool:
         try:
