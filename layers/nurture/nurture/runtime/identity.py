@@ -16,6 +16,7 @@ from nurture.contacts import PROFILE_FIELDS, Consent, Contact, looks_like_email,
 from nurture.ids import new_contact_id
 from nurture.ports import ActivityStore, ContactStore
 from nurture.programs.conditions import STAGE_ORDER
+from nurture.runtime.field_budget import FieldBudget, record_dropped
 from nurture.runtime.records import record_activity, record_changes
 from nurture.tracking.claims import IdentityClaims
 from nurture.tracking.events import Activity
@@ -216,14 +217,18 @@ class Identities:
                 contact.consent[record.key] = record
             added = [a for a in new_actors if a not in contact.actors]
             contact.actors.extend(added)
+            # fields over the budget are named in the note, so a retry records them too
+            dropped = {"dropped": changes.dropped} if changes.dropped else {}
             if not (changes or consents or added):
-                return None
+                return {"fields": [], "stage": None, **dropped} if dropped else None
             contact.updated_at = clock.iso(clock.now())
-            return {"fields": changes.replaced, "stage": changes.stage}
+            return {"fields": changes.replaced, "stage": changes.stage, **dropped}
 
         _, note = self.contacts.apply_once(contact_id, f"profile#{activity.message_id}", change)
         if note and not created:
             record_changes(self.activities, contact_id, activity.message_id, note, {})
+        if note and note.get("dropped"):
+            record_dropped(self.activities, contact_id, activity.message_id, note["dropped"])
 
 
 _TRAIT_ALIASES = {"firstName": "first_name", "lastName": "last_name", "title": "job_title"}
@@ -238,6 +243,8 @@ class FieldChanges:
     set: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
     stage: dict[str, str] | None = None
+    # fields not stored, over the contact's budget (nurture.runtime.field_budget): name -> why
+    dropped: dict[str, str] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.set or self.stage)
@@ -250,6 +257,7 @@ def _empty(value: Any) -> bool:
 def apply_fields(contact: Contact, fields: dict[str, Any]) -> FieldChanges:
     """Set profile and custom fields (and the lifecycle stage, from a `stage` trait)."""
     changes = FieldChanges()
+    budget = FieldBudget(contact)
     for name, value in fields.items():
         name = _TRAIT_ALIASES.get(name, name)
         if name in _STAGE_TRAITS:
@@ -269,6 +277,11 @@ def apply_fields(contact: Contact, fields: dict[str, Any]) -> FieldChanges:
         old = getattr(contact, name) if profile else contact.fields.get(name)
         if old == value and (profile or name in contact.fields):
             continue
+        refusal = budget.refusal(name, value, profile)
+        if refusal:
+            changes.dropped[name] = refusal
+            continue
+        budget.taken(name, old, value, was_new=not profile and name not in contact.fields)
         if profile:
             setattr(contact, name, value)
         else:
