@@ -4,14 +4,18 @@ spec's numbers are written here, so a changed constant fails."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from pydantic_core import to_json
 
 from localcloud.fakes import InMemoryActivities
 from nurture.contacts import Contact
+from nurture.runtime.actions import update_contact
 from nurture.runtime.field_budget import record_dropped
 from nurture.runtime.identity import apply_fields
+from nurture.runtime.steps import StepRequest
+from tests.unit.scoring_support import InMemoryContacts
 
 N, NAME_BYTES, VALUE_BYTES, TOTAL = 200, 128, 8 * 1024, 128 * 1024
 
@@ -86,3 +90,25 @@ def test_the_drop_is_recorded_once_with_names_and_reasons_never_values() -> None
     listed = activity.properties["fields"]
     assert len(listed) == 50
     assert listed[0] == {"field": "key-0", "reason": "more_than_200_custom_fields"}
+
+
+def test_a_programs_update_contact_over_the_budget_records_the_drop_and_stores_the_rest() -> None:
+    contacts, store = InMemoryContacts(), InMemoryActivities()
+    contacts.save(contact(**{f"f{i}": i for i in range(N)}))
+    runner: Any = SimpleNamespace(contacts=contacts, activities=store)
+    params = {"set": {"fields.extra": "x", "city": "Paris"}}
+    request = StepRequest(
+        action="update_contact", program_id="p", step_id="s", contact_id="c1", execution="e"
+    )
+    answer = update_contact(runner, request.model_copy(update={"params": params}))
+    assert answer == {"status": "updated"}
+    ada = contacts.get("c1")
+    assert ada is not None and ada.city == "Paris" and "extra" not in ada.fields
+    [drop] = [a for a in store.items.values() if a.name == "contact.fields_dropped"]
+    assert drop.properties == {
+        "count": 1,
+        "fields": [{"field": "extra", "reason": "more_than_200_custom_fields"}],
+    }
+    only_drop = request.model_copy(update={"params": {"set": {"fields.more": 1}}, "step_id": "t"})
+    assert update_contact(runner, only_drop) == {"status": "unchanged"}
+    assert len([a for a in store.items.values() if a.name == "contact.fields_dropped"]) == 2

@@ -39,6 +39,7 @@ from nurture.programs.conditions import contact_value
 from nurture.programs.durations import parse_duration, parse_offset
 from nurture.programs.model import step_from_params
 from nurture.rendering import EmailTemplate, load_template, render_email
+from nurture.runtime.field_budget import record_dropped
 from nurture.runtime.identity import apply_fields
 from nurture.runtime.react import Reactor
 from nurture.runtime.records import contact_actors, record_activity, record_changes
@@ -226,10 +227,12 @@ def update_contact(runner: StepRunner, request: StepRequest) -> dict[str, Any]:
             contact.tags = tags
             changes.set.append("tags")
             changes.replaced.append("tags")
+        # fields over the contact's budget (nurture.runtime.field_budget): kept in the note
+        dropped = {"dropped": changes.dropped} if changes.dropped else {}
         if not changes:
-            return None
+            return {"fields": [], "stage": None, "unchanged": True, **dropped} if dropped else None
         contact.updated_at = clock.iso(clock.now())
-        return {"fields": changes.replaced, "stage": changes.stage}
+        return {"fields": changes.replaced, "stage": changes.stage, **dropped}
 
     try:
         _, note = runner.contacts.apply_once(request.contact_id, _key(request), change)
@@ -237,7 +240,9 @@ def update_contact(runner: StepRunner, request: StepRequest) -> dict[str, Any]:
         raise StepFailed(f"contact {request.contact_id} does not exist") from None
     if note:
         record_changes(runner.activities, request.contact_id, _key(request), note, _origin(request))
-    return {"status": "updated" if note else "unchanged"}
+    if note and note.get("dropped"):
+        record_dropped(runner.activities, request.contact_id, _key(request), note["dropped"])
+    return {"status": "updated" if note and not note.get("unchanged") else "unchanged"}
 
 
 @action("score")
