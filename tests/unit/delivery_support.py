@@ -43,6 +43,9 @@ class Store:
     caps: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     suppressed: dict[str, SuppressionRecord] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
+    count_calls: list[tuple[str, str, dict[str, int], str | None]] = field(default_factory=list)
+    phones: list[tuple[str, str]] = field(default_factory=list)
+    refuse_claims: bool = False
 
     def ledger_get(self, send_id: str) -> LedgerEntry | None:
         return self.ledger.get(send_id)
@@ -53,6 +56,8 @@ class Store:
 
     def ledger_claim(self, send_id: str, now: int, take_over_from: int | None = None) -> bool:
         entry = self.ledger.get(send_id, LedgerEntry(status=None))
+        if self.refuse_claims:  # another invocation claimed it a moment ago
+            return False
         if (take_over_from is None and entry.status) or (
             take_over_from is not None and entry.claimed_at != take_over_from
         ):
@@ -99,6 +104,7 @@ class Store:
     def count(
         self, program_id: str, step_id: str, counters: dict[str, int], once_key: str | None
     ) -> bool:
+        self.count_calls.append((program_id, step_id, counters, once_key))
         for name, value in counters.items():
             self.counts[name] = self.counts.get(name, 0) + value
         return True
@@ -107,7 +113,7 @@ class Store:
         raise NotImplementedError
 
     def remember_phone(self, phone: str, contact_id: str) -> None:
-        pass
+        self.phones.append((phone, contact_id))
 
     def contacts_for_phone(self, phone: str) -> list[str]:
         return []

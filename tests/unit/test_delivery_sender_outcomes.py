@@ -361,3 +361,73 @@ def test_sms_skip_reasons(now: Clock) -> None:
     assert _skipped(world(), empty, "sms") == {"reason": "empty_message"}
     no_phone = Contact(contact_id="c-1", created_at="t", updated_at="t", email="a@x.example")
     assert _skipped(world(contact=no_phone), SMS_JOB, "sms") == {"reason": "no_address"}
+
+
+# --- the edges of the ledger, deferrals and counters ------------------------------------
+def test_a_claim_taken_by_another_invocation_waits_without_starting_the_deferral_clock(
+    now: Clock,
+) -> None:
+    w = world()
+    w.store.refuse_claims = True
+    assert w.service.send_email(JOB) == {
+        "status": "deferred",
+        "reason": "send_in_progress",
+        "retry_at": "2026-01-05T09:10:00Z",
+    }
+    assert JOB.send_id not in w.store.ledger  # no first_deferred_at noted
+    assert w.recorded("email.deferred") == [
+        {**JOB_PROPS, "reason": "send_in_progress", "retry_at": "2026-01-05T09:10:00Z"}
+    ]
+    assert w.mailer.sent == []
+
+
+def test_a_fresh_claim_is_waited_on_until_its_grace_second(now: Clock) -> None:
+    w = world()
+    w.store.ledger[JOB.send_id] = LedgerEntry(status="claimed", claimed_at=EPOCH - 599)
+    assert w.service.send_email(JOB)["reason"] == "send_in_progress"
+    assert w.store.ledger[JOB.send_id].first_deferred_at == 0
+    w.store.ledger[JOB.send_id] = LedgerEntry(status="claimed", claimed_at=EPOCH - 600)
+    assert w.service.send_email(JOB)["status"] == "sent"
+
+
+def test_each_deferral_to_a_new_time_is_its_own_activity(now: Clock) -> None:
+    w = world()
+    w.mailer.fail_with = DeliveryThrottled("Throttling", retry_after_seconds=60)
+    w.service.send_email(JOB)
+    w.service.send_email(JOB)  # a retry deferred to the same time: the same activity
+    now.at += timedelta(minutes=1)
+    w.service.send_email(JOB)
+    retries = [p["retry_at"] for p in w.recorded("email.deferred")]
+    assert sorted(retries) == ["2026-01-05T09:01:00Z", "2026-01-05T09:02:00Z"]
+
+
+def test_a_message_may_wait_exactly_30_days(now: Clock) -> None:
+    w = world(window="mon 03:00-03:01")
+    w.store.ledger[JOB.send_id] = LedgerEntry(status=None, first_deferred_at=EPOCH - 30 * 86400)
+    assert w.service.send_email(JOB)["status"] == "deferred"
+    w.store.ledger[JOB.send_id] = LedgerEntry(status=None, first_deferred_at=EPOCH - 30 * 86400 - 1)
+    assert _skipped(w) == {"reason": "deferred_too_long", "detail": "quiet_hours"}
+
+
+def test_counters_are_kept_per_program_step_and_once_per_send(now: Clock) -> None:
+    w = world(contact=None)
+    w.service.send_email(JOB)
+    assert w.store.count_calls == [("p", "s1", {"skipped": 1}, f"skipped#{JOB.send_id}")]
+    sms = world()
+    sms.service.send_sms(SMS_JOB)
+    assert sms.store.count_calls == [("p", "s1", {"sms_sent": 1}, f"sms.sent#{JOB.send_id}")]
+    assert sms.store.phones == [("+358401234567", "c-1")]  # so a STOP reply finds them
+
+
+def test_sms_edges(now: Clock) -> None:
+    bad = Contact(contact_id="c-1", created_at="t", updated_at="t", phone="12")
+    skipped = _skipped(world(contact=bad), SMS_JOB, "sms")
+    assert skipped["reason"] == "invalid_number" and skipped["detail"]
+    broken = replace(SMS_JOB, params={**SMS_JOB.params, "text": "Hi {{ contact.first_name "})
+    skipped = _skipped(world(), broken, "sms")
+    assert skipped["reason"] == "template_error" and skipped["detail"]
+    # ten GSM-7 segments (153 characters each) is the most an SMS may have
+    ten = replace(SMS_JOB, params={"text": "x" * 1530, "purpose": "service"})
+    assert world().service.send_sms(ten)["status"] == "sent"
+    eleven = replace(SMS_JOB, params={"text": "x" * 1531, "purpose": "service"})
+    assert _skipped(world(), eleven, "sms")["reason"] == "too_long"
