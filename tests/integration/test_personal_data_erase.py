@@ -39,6 +39,11 @@ ADA = "ada@example.com"
 def local() -> Iterator[LocalCloud]:
     cloud = LocalCloud(frequent_schedules=False).start()
     try:
+        # the template versions the bucket (VersioningConfiguration); the local cloud's
+        # bucket is not, so it is switched on here, before anything is written
+        cloud.client("s3").put_bucket_versioning(
+            Bucket=cloud.bucket, VersioningConfiguration={"Status": "Enabled"}
+        )
         cloud.sync_content(only=["welcome"])
         cloud.upload("programs/repurchase.yaml", REPURCHASE)
         yield cloud
@@ -69,9 +74,12 @@ def everything(cloud: LocalCloud) -> list[tuple[str, str]]:
             out.extend((table, json.dumps(item)) for item in page.get("Items", []))
     s3 = cloud.client("s3")
     for bucket in (b["Name"] for b in s3.list_buckets()["Buckets"]):
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-            for obj in page.get("Contents", []):
-                raw = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+        # every version, the replaced ones included (the bucket is versioned)
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+            for obj in page.get("Versions", []):
+                raw = s3.get_object(Bucket=bucket, Key=obj["Key"], VersionId=obj["VersionId"])[
+                    "Body"
+                ].read()
                 if obj["Key"].endswith(".gz"):
                     raw = gzip.decompress(raw)
                 out.append(
@@ -146,6 +154,8 @@ def test_export_then_erase_leaves_nothing_but_a_hash(local: LocalCloud) -> None:
     # (the Workflows port follows it), so no schedule is left for the search to find
     assert counts["executions_stopped"] == 2 and counts["schedules_deleted"] == 0
     assert counts["lake_rows_removed"] > 0 and counts["exports_deleted"] == 1
+    # the bucket is versioned: the rewritten lake objects' and the export's old versions go too
+    assert counts["old_versions_deleted"] > 0
     assert ADA not in json.dumps(answer)
     local.advance(timedelta(hours=2))  # the stopped runs' ends, the streams, the lake batches
     running = sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"]

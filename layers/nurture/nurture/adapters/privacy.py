@@ -7,6 +7,7 @@ StateTable items written here:
 
 from __future__ import annotations
 
+import gzip
 import json
 from typing import Any
 
@@ -133,4 +134,28 @@ class S3Exports:
             for obj in page.get("Contents", []):
                 self._s3.delete_object(Bucket=self._bucket, Key=obj["Key"])
                 deleted += 1
+        return deleted
+
+    def purge_old_versions(self, prefixes: list[str], mentions: Matcher) -> int:
+        """Delete the bucket's noncurrent versions under `prefixes` that mention the person
+        (an erase rewrites lake objects; versioning keeps what they held until the lifecycle
+        rule removes it a day later)."""
+        deleted = 0
+        for prefix in prefixes:
+            pages = self._s3.get_paginator("list_object_versions").paginate(
+                Bucket=self._bucket, Prefix=prefix
+            )
+            for page in pages:
+                for version in page.get("Versions", []):
+                    if version.get("IsLatest"):
+                        continue
+                    key, version_id = version["Key"], version["VersionId"]
+                    body = self._s3.get_object(Bucket=self._bucket, Key=key, VersionId=version_id)[
+                        "Body"
+                    ].read()
+                    if key.endswith(".gz"):
+                        body = gzip.decompress(body)
+                    if mentions(key + body.decode("utf-8", "replace")):
+                        self._s3.delete_object(Bucket=self._bucket, Key=key, VersionId=version_id)
+                        deleted += 1
         return deleted

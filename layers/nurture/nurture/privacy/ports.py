@@ -36,3 +36,6 @@ class Exports(Protocol):
         """Store the bundle; returns a short-lived signed URL to it."""
 
     def delete_prefix(self, prefix: str) -> int: ...
+
+    def purge_old_versions(self, prefixes: list[str], mentions: Matcher) -> int:
+        """Delete noncurrent object versions under `prefixes` that mention the person."""
