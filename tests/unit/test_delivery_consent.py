@@ -136,3 +136,9 @@ def test_keys_that_are_not_channel_and_topic_are_skipped_and_the_rest_saved(key:
     changed = set_preferences(contact, {key: True, "sms:zz": True}, AT, "p", {})
     assert changed == ["sms:zz"]
     assert list(contact.consent) == ["sms:zz"]
+
+
+def test_a_topic_withdrawn_already_does_not_stop_the_others_being_withdrawn() -> None:
+    contact = _contact(email__alerts="withdrawn", email__news="granted")
+    assert withdraw_all(contact, "email", AT, "unsubscribe") == ["email:marketing", "email:news"]
+    assert contact.consent["email:news"].status == "withdrawn"

@@ -225,3 +225,35 @@ def test_refusals_name_the_wire_field() -> None:
     assert bad_email == [{"field": "traits.email", "reason": "must be a string"}]
     in_context = _errors({"type": "identify", "userId": "u", "context": {"traits": {"phone": 5}}})
     assert in_context == [{"field": "context.traits.phone", "reason": "must be a string"}]
+
+
+# --- edges the mutation run found untested ----------------------------------------------
+def test_utm_term_and_content_are_kept() -> None:
+    raw = {"type": "page", "context": {"campaign": {"term": "shoes", "content": "banner"}}}
+    assert stored(raw)["page"] == {"utm": {"term": "shoes", "content": "banner"}}
+
+
+def test_context_traits_that_are_not_an_object_are_ignored() -> None:
+    raw = {"type": "identify", "userId": "u", "traits": {"plan": "pro"}, "context": {"traits": "x"}}
+    assert stored(raw)["traits"] == {"plan": "pro"}
+
+
+def test_an_identify_email_must_be_an_address() -> None:
+    problems = _errors({"type": "identify", "userId": "u", "traits": {"email": "a@@b"}})
+    assert problems[0]["field"] == "traits.email"
+    assert problems[0]["reason"].startswith("is not a valid email address: ")
+
+
+def test_a_national_phone_is_read_in_the_sites_country() -> None:
+    raw = {"type": "identify", "userId": "u", "traits": {"phone": "040 1234567"}}
+    event = parse_event(raw, country="358")
+    assert to_activity(event, raw, RECEIPT).traits["phone"] == "+358401234567"
+
+
+def test_an_event_from_before_the_site_existed_is_refused() -> None:
+    from nurture.tracking.timestamps import TimestampError
+
+    raw = {"type": "track", "event": "x", "anonymousId": "v1", "timestamp": "2020-01-01T00:00:00Z"}
+    receipt = Receipt(received_at=NOW, site_start=datetime(2025, 1, 1, tzinfo=UTC))
+    with pytest.raises(TimestampError):
+        to_activity(parse_event(raw), raw, receipt)

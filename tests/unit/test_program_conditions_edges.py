@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import TypeAdapter, ValidationError
@@ -333,3 +334,48 @@ def test_operators_are_required_and_regexes_must_compile() -> None:
 )
 def test_every_kind_in_plain_words(condition: dict[str, Any], text: str) -> None:
     assert describe(CONDITION.validate_python(condition)) == text
+
+
+# --- edges the mutation run found untested ----------------------------------------------
+def test_eq_is_equality_not_a_pattern() -> None:
+    assert not check_operators(Operators.model_validate({"eq": 3}), True, 13)
+    assert not check_operators(Operators.model_validate({"eq": "a"}), True, "cat")
+
+
+def test_times_with_an_offset_keep_their_instant() -> None:
+    did = {"did": "purchase", "within": "2 hours"}
+    # 13:30+02:00 is 11:30 UTC, 30 minutes ago; 11:30+02:00 is 09:30 UTC, 2.5 hours ago
+    assert holds(did, {}, [_purchase("2026-03-01T13:30:00+02:00")])
+    assert not holds(did, {}, [_purchase("2026-03-01T11:30:00+02:00")])
+    aware = {
+        **_purchase(""),
+        "occurred_at": datetime(2026, 3, 1, 11, 30, tzinfo=UTC).astimezone(ZoneInfo("Asia/Tokyo")),
+    }
+    assert holds(did, {}, [aware])
+    assert not holds(did, {}, [{**_purchase(""), "occurred_at": 1_772_000_000}])  # not a time
+
+
+def test_an_old_activity_does_not_hide_a_recent_one() -> None:
+    old = _purchase((NOW - timedelta(days=40)).isoformat())
+    recent = _purchase((NOW - timedelta(days=1)).isoformat())
+    assert holds({"did": "purchase", "within": "30 days"}, {}, [old, recent])
+
+
+def test_within_uses_the_clock_when_no_time_is_given() -> None:
+    from nurture import clock
+
+    class Fixed:
+        def now(self) -> datetime:
+            return NOW
+
+    clock.set_clock(Fixed())
+    try:
+        condition = CONDITION.validate_python({"did": "purchase", "within": "2 days"})
+        assert evaluate(condition, {}, [_purchase((NOW - timedelta(days=1)).isoformat())])
+        assert not evaluate(condition, {}, [_purchase((NOW - timedelta(days=3)).isoformat())])
+    finally:
+        clock.set_clock(clock.SystemClock())
+
+
+def test_anything_else_is_described_as_itself() -> None:
+    assert describe("x") == "'x'"
