@@ -61,17 +61,13 @@ def make_batch(rng: random.Random, number: int) -> dict[str, Any]:
         kind = (number * EVENTS_PER_BATCH + i) % 10
         if kind < 7:
             url = base["context"]["page"]["url"]
-            events.append(
-                {**base, "type": "page", "name": "Page", "properties": {"url": url}}
-            )
+            events.append({**base, "type": "page", "name": "Page", "properties": {"url": url}})
         elif kind < 9:
             events.append(
                 {
                     **base,
                     "type": "track",
-                    "event": rng.choice(
-                        ["Product Viewed", "Signed Up", "Video Played"]
-                    ),
+                    "event": rng.choice(["Product Viewed", "Signed Up", "Video Played"]),
                     "properties": {"sku": f"SKU-{rng.randrange(50)}", "price": 19.5},
                 }
             )
@@ -94,9 +90,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=4 if SMOKE else 40)
     args = parser.parse_args()
-    logging.getLogger(
-        "moto.stepfunctions.parser.asl.component.eval_component"
-    ).setLevel(logging.CRITICAL)
+    logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component").setLevel(
+        logging.CRITICAL
+    )
     from localcloud import LocalCloud
     from localcloud.server import LocalApi
 
@@ -116,9 +112,7 @@ def main() -> int:
             if answer.status >= 300:
                 raise SystemExit(f"/v1/batch answered {answer.status}: {data[:300]!r}")
 
-        bodies = [
-            json.dumps(make_batch(rng, n)).encode() for n in range(args.batches * 2 + 2)
-        ]
+        bodies = [json.dumps(make_batch(rng, n)).encode() for n in range(args.batches * 2 + 2)]
         # warm-up (first calls import and cache), then the in-process baseline
         post(bodies[0])
         baseline_n = max(1, args.batches // 4)
@@ -146,12 +140,8 @@ def main() -> int:
     first = sum(per_batch[:tail]) / tail / EVENTS_PER_BATCH
     last = sum(per_batch[-tail:]) / tail / EVENTS_PER_BATCH
     smoke = " (smoke pass)" if SMOKE else ""
-    print(
-        f"Local HTTP API, /v1/batch of {EVENTS_PER_BATCH} events, {events} events{smoke}"
-    )
-    print(
-        f"  in-process baseline: {1 / base_cpu:8.0f} events/s CPU  {1 / base_wall:8.0f} wall"
-    )
+    print(f"Local HTTP API, /v1/batch of {EVENTS_PER_BATCH} events, {events} events{smoke}")
+    print(f"  in-process baseline: {1 / base_cpu:8.0f} events/s CPU  {1 / base_wall:8.0f} wall")
     print(
         f"  HTTP:                {events / cpu:8.0f} events/s CPU  {events / wall:8.0f} wall"
         f"   goal >= {GOAL_EVENTS_PER_SECOND:.0f}/s; ratio to baseline (CPU) "

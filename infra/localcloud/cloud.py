@@ -27,8 +27,8 @@ from localcloud.capture import (
 from localcloud.constants import ACCOUNT, REGION
 from localcloud.failures import AsyncRetries, FailuresMixin
 from localcloud.moto_patches import install_lambda_bridge, install_moto_fixes
-from localcloud.sfn_fixes import install_task_failure_cause
 from localcloud.schedules import _FunctionSchedules, _Schedules, _Timers
+from localcloud.sfn_fixes import install_task_failure_cause
 from localcloud.streams import StreamsMixin
 from localcloud.template import Resolver, load_template
 from localcloud.timeline import TimelineMixin
