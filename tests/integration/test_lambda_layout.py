@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -20,7 +19,8 @@ from typing import Any
 import pytest
 
 from localcloud.cloud import LOCAL_SECRETS
-from localcloud.template import Resolver, load_template
+from localcloud.lambda_layout import function_environment
+from localcloud.template import load_template
 
 pytestmark = pytest.mark.integration
 
@@ -104,46 +104,12 @@ def aws() -> Iterator[str]:
 
 
 def _environment(props: dict[str, Any], endpoint: str) -> dict[str, str]:
-    """The function's variables as the template sets them (names for references)."""
-
-    class Names(dict[Any, str]):
-        def __missing__(self, key: Any) -> str:
-            logical = key[0] if isinstance(key, tuple) else key
-            if isinstance(key, tuple) and key[1] == "Arn":
-                return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{STACK}-{logical}"
-            return f"{STACK}-{logical}"
-
-    parameters = {n: str(p.get("Default", "")) for n, p in TEMPLATE["Parameters"].items()}
-    parameters.update(SenderEmail="hello@example.com", PublicBaseUrl="https://news.example.com")
-    pseudo = {
-        "AWS::StackName": STACK,
-        "AWS::AccountId": ACCOUNT,
-        "AWS::Region": REGION,
-        "AWS::Partition": "aws",
-        "AWS::URLSuffix": "amazonaws.com",
-    }
-    resolver = Resolver(pseudo, Names(), Names(), parameters)
-    variables = {
-        **TEMPLATE["Globals"]["Function"]["Environment"]["Variables"],
-        **props.get("Environment", {}).get("Variables", {}),
-    }
-    env = {k: str(v) for k, v in resolver.resolve(variables).items()}
-    env.update(
-        # what Lambda sets, and AWS pointed at the loopback moto server
-        PATH=os.environ.get("PATH", "/usr/bin:/bin"),
-        LANG="en_US.UTF-8",
-        TZ=":UTC",
-        AWS_REGION=REGION,
-        AWS_DEFAULT_REGION=REGION,
-        AWS_LAMBDA_FUNCTION_NAME=f"{STACK}-{props['CodeUri'].split('/')[-1]}",
-        AWS_LAMBDA_FUNCTION_MEMORY_SIZE="512",
-        AWS_ACCESS_KEY_ID="local",
-        AWS_SECRET_ACCESS_KEY="local",  # noqa: S106 - moto's
-        AWS_SESSION_TOKEN="local",  # noqa: S106 - moto's
-        AWS_ENDPOINT_URL=endpoint,
-        POWERTOOLS_TRACE_DISABLED="true",  # no X-Ray daemon here
+    """The function's variables as the template sets them and Lambda adds, with AWS pointed
+    at the loopback moto server (and no X-Ray daemon here)."""
+    env = function_environment(
+        props, TEMPLATE, stack=STACK, region=REGION, account=ACCOUNT, tracing=False
     )
-    return env
+    return {**env, "AWS_ENDPOINT_URL": endpoint}
 
 
 IMPORT = """
