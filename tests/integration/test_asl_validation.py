@@ -138,8 +138,8 @@ def test_deploy_reports_a_refused_definition_at_the_program_line(
     # A compiler bug, forced: the pause step gets a helper state nothing goes to.
     real_compile = deploy_module.compile_program
 
-    def compile_with_orphan(program: Any, steps_arn: str) -> Any:
-        compiled = real_compile(program, steps_arn)
+    def compile_with_orphan(program: Any, steps_arn: str, **options: Any) -> Any:
+        compiled = real_compile(program, steps_arn, **options)
         compiled.definition["States"]["pause: orphan"] = {"Type": "Succeed"}
         return compiled
 

@@ -29,10 +29,12 @@ def test_a_program_send_window_is_accepted_and_kept_in_the_definition() -> None:
 
 
 def test_a_malformed_send_window_is_reported_with_its_line() -> None:
-    _, problems = validate_source(_with_window("9 to 5"), _Templates())
+    source = _with_window("9 to 5")
+    _, problems = validate_source(source, _Templates())
     assert len(problems) == 1
     assert problems[0]["where"] == "send_window"
-    assert problems[0]["line"] == 6
+    lines = source.splitlines()
+    assert lines[problems[0]["line"] - 1] == "send_window: '9 to 5'"  # the line it is on
     assert "08:00-20:00" in problems[0]["problem"]
 
 
