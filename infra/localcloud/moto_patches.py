@@ -7,7 +7,6 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from localcloud.moto_speed import install_speedups
-
 from localcloud.moto_streams import install_unchanged_write_fix
 
 if TYPE_CHECKING:
