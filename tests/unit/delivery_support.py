@@ -46,6 +46,7 @@ class Store:
     count_calls: list[tuple[str, str, dict[str, int], str | None]] = field(default_factory=list)
     phones: list[tuple[str, str]] = field(default_factory=list)
     refuse_claims: bool = False
+    cap_calls: list[tuple[str, str]] = field(default_factory=list)  # (what, channel)
 
     def ledger_get(self, send_id: str) -> LedgerEntry | None:
         return self.ledger.get(send_id)
@@ -93,12 +94,14 @@ class Store:
     def reserve_cap(
         self, contact_id: str, channel: str, send_id: str, now: int, window_seconds: int, limit: int
     ) -> CapDecision:
+        self.cap_calls.append(("reserve", channel))
         decision = evaluate(self.caps.get(contact_id, []), now, send_id, limit, window_seconds)
         if decision.allowed:
             self.caps[contact_id] = decision.counted
         return decision
 
     def release_cap(self, contact_id: str, channel: str, send_id: str) -> None:
+        self.cap_calls.append(("release", channel))
         self.caps[contact_id] = [s for s in self.caps.get(contact_id, []) if s[1] != send_id]
 
     def count(
@@ -135,8 +138,11 @@ class Blobs:
 @dataclass
 class State:
     definition: dict[str, Any] = field(default_factory=dict)
+    known: str = "p"  # the one program there is
 
-    def get_program(self, program_id: str) -> ProgramRecord:
+    def get_program(self, program_id: str) -> ProgramRecord | None:
+        if program_id != self.known:
+            return None
         return ProgramRecord(
             program_id=program_id,
             status="live",

@@ -71,6 +71,8 @@ def world(
     sms_cap: FrequencyCap | None = None,
     definition: dict[str, Any] | None = None,
     texter: bool = True,
+    default_timezone: str = "UTC",
+    country: str = "",
 ) -> World:
     if contact == "default":
         contact = Contact(
@@ -85,7 +87,8 @@ def world(
     policy = DeliveryPolicy(
         secrets=["s" * 32],
         public_base_url="https://x.example",
-        default_timezone="UTC",
+        default_timezone=default_timezone,
+        default_country_code=country,
         send_window=SendWindow.parse(window),
         email_cap=email_cap,
         sms_cap=sms_cap,
@@ -431,3 +434,83 @@ def test_sms_edges(now: Clock) -> None:
     assert world().service.send_sms(ten)["status"] == "sent"
     eleven = replace(SMS_JOB, params={"text": "x" * 1531, "purpose": "service"})
     assert _skipped(world(), eleven, "sms")["reason"] == "too_long"
+
+
+def test_two_sends_are_two_activities(now: Clock) -> None:
+    w = world()
+    w.service.send_email(JOB)
+    w.service.send_email(replace(JOB, step_id="s2"))
+    assert [p["step_id"] for p in w.recorded("email.sent")] == ["s1", "s2"]
+
+
+def test_an_sms_the_ledger_knows_is_recorded_without_a_template(now: Clock) -> None:
+    w = world()
+    w.store.ledger[JOB.send_id] = LedgerEntry(status="sent", message_id="sns-9")
+    assert w.service.send_sms(SMS_JOB)["status"] == "already_sent"
+    [props] = w.recorded("sms.sent")
+    assert "template" not in props and props["recovered"] is True
+
+
+def test_a_program_that_is_gone_leaves_the_sites_window(now: Clock) -> None:
+    w = world(window="10:00-20:00")
+    w.service.state.known = "other"  # type: ignore[attr-defined]
+    assert w.service.send_email(JOB)["retry_at"] == "2026-01-05T10:00:00Z"
+
+
+def test_a_contact_without_a_zone_is_in_the_sites_zone(now: Clock) -> None:
+    now.at = NOW.replace(hour=6, minute=30)  # 08:30 in Helsinki, 06:30 in UTC
+    w = world(window="08:00-20:00", default_timezone="Europe/Helsinki")
+    assert w.service.send_email(JOB)["status"] == "sent"
+    capped = world(
+        window="08:00-20:00", default_timezone="Europe/Helsinki", email_cap=FrequencyCap(1, 3600)
+    )
+    capped.store.caps["c-1"] = [(int(now.at.timestamp()) - 60, "a")]
+    capped.store.cap_calls.clear()
+    # the cap frees at 07:29 UTC (09:29 in Helsinki): inside Helsinki's window
+    assert capped.service.send_email(JOB)["retry_at"] == "2026-01-05T07:29:00Z"
+    assert capped.store.cap_calls == [("reserve", "email")]
+
+
+def test_a_national_number_is_read_in_the_sites_country(now: Clock) -> None:
+    national = Contact(
+        contact_id="c-1",
+        created_at="t",
+        updated_at="t",
+        phone="040 1234567",
+        consent={"sms:news": _consent("sms:news")},
+    )
+    w = world(contact=national, country="358")
+    assert w.service.send_sms(SMS_JOB)["status"] == "sent"
+    assert w.texter.sent[0].to == "+358401234567"
+
+
+def test_a_throttled_service_message_touches_no_cap(now: Clock) -> None:
+    w = world(email_cap=FrequencyCap(3, 86400))
+    w.mailer.fail_with = DeliveryThrottled("Throttling", retry_after_seconds=60)
+    service = replace(JOB, params={**JOB.params, "purpose": "service"})
+    assert w.service.send_email(service)["status"] == "deferred"
+    assert w.store.cap_calls == []
+    marketing = world(email_cap=FrequencyCap(3, 86400))
+    marketing.mailer.fail_with = DeliveryThrottled("Throttling", retry_after_seconds=60)
+    marketing.service.send_email(JOB)
+    assert marketing.store.cap_calls == [("reserve", "email"), ("release", "email")]
+
+
+OLD = EPOCH - 31 * 86400  # a first deferral 31 days ago
+
+
+@pytest.mark.parametrize("case", ["throttled", "capped", "claimed", "claim_refused"])
+def test_every_kind_of_deferral_counts_toward_the_30_days(now: Clock, case: str) -> None:
+    w = world(email_cap=FrequencyCap(1, 86400) if case == "capped" else None)
+    entry = LedgerEntry(status=None, first_deferred_at=OLD)
+    if case == "throttled":
+        w.mailer.fail_with = DeliveryThrottled("Throttling", retry_after_seconds=60)
+    elif case == "capped":
+        w.store.caps["c-1"] = [(EPOCH - 60, "a")]
+    elif case == "claimed":
+        entry = LedgerEntry(status="claimed", claimed_at=EPOCH - 10, first_deferred_at=OLD)
+    else:
+        w.store.refuse_claims = True
+    w.store.ledger[JOB.send_id] = entry
+    result = w.service.send_email(JOB)
+    assert (result["status"], result["reason"]) == ("skipped", "deferred_too_long")
