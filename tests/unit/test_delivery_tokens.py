@@ -126,9 +126,11 @@ def _reference(secret: str, body: dict[str, object]) -> str:
 
 
 def test_every_token_matches_the_documented_format() -> None:
-    # 500 contact ids cover every last base64 character of payload and MAC (incl. 'X')
-    for n in range(500):
-        token = LinkToken(f"c-{n}", CONFIRM, NOW + n, {"t": "news"})
-        expected = _reference(SECRET[0], {"c": f"c-{n}", "p": CONFIRM, "x": NOW + n, "t": "news"})
-        assert sign(SECRET, token) == expected
-        assert verify(SECRET, expected, CONFIRM, NOW) == token
+    # 900 tokens: payloads of every length modulo 3 and every last base64 character
+    for n in range(300):
+        for pad in ("", "n", "nn"):  # every payload length modulo 3
+            scope = {"t": "news" + pad}
+            token = LinkToken(f"c-{n}", CONFIRM, NOW + n, scope)
+            expected = _reference(SECRET[0], {"c": f"c-{n}", "p": CONFIRM, "x": NOW + n, **scope})
+            assert sign(SECRET, token) == expected
+            assert verify(SECRET, expected, CONFIRM, NOW) == token

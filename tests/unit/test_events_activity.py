@@ -257,3 +257,21 @@ def test_an_event_from_before_the_site_existed_is_refused() -> None:
     receipt = Receipt(received_at=NOW, site_start=datetime(2025, 1, 1, tzinfo=UTC))
     with pytest.raises(TimestampError):
         to_activity(parse_event(raw), raw, receipt)
+
+
+def test_a_valid_identify_email_is_accepted() -> None:
+    event = parse_event({"type": "identify", "userId": "u", "traits": {"email": "ada@example.com"}})
+    assert event.traits == {"email": "ada@example.com"}  # type: ignore[union-attr]
+
+
+def test_original_timestamp_and_sent_at_correct_the_senders_clock() -> None:
+    # the device said 09:10 when it made the call and 09:30 when it sent it; we got it at 09:00
+    raw = {
+        "type": "track",
+        "event": "x",
+        "anonymousId": "v1",
+        "originalTimestamp": "2026-01-05T09:10:00Z",
+        "sentAt": "2026-01-05T09:30:00Z",
+    }
+    activity = to_activity(parse_event(raw), raw, RECEIPT)
+    assert activity.occurred_at == "2026-01-05T08:40:00.000Z"

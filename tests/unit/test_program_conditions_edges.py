@@ -347,6 +347,10 @@ def test_times_with_an_offset_keep_their_instant() -> None:
     # 13:30+02:00 is 11:30 UTC, 30 minutes ago; 11:30+02:00 is 09:30 UTC, 2.5 hours ago
     assert holds(did, {}, [_purchase("2026-03-01T13:30:00+02:00")])
     assert not holds(did, {}, [_purchase("2026-03-01T11:30:00+02:00")])
+    three_hours_ago_in_tokyo = datetime(2026, 3, 1, 9, 0, tzinfo=UTC).astimezone(
+        ZoneInfo("Asia/Tokyo")
+    )
+    assert not holds(did, {}, [{**_purchase(""), "occurred_at": three_hours_ago_in_tokyo}])
     aware = {
         **_purchase(""),
         "occurred_at": datetime(2026, 3, 1, 11, 30, tzinfo=UTC).astimezone(ZoneInfo("Asia/Tokyo")),
@@ -379,3 +383,9 @@ def test_within_uses_the_clock_when_no_time_is_given() -> None:
 
 def test_anything_else_is_described_as_itself() -> None:
     assert describe("x") == "'x'"
+
+
+def test_only_the_stage_field_orders_by_the_lifecycle_by_default() -> None:
+    # as text "customer" < "lead"; on the lifecycle a customer is past a lead
+    assert not check_operators(Operators.model_validate({"gt": "lead"}), True, "customer")
+    assert check_operators(Operators.model_validate({"gt": "lead"}), True, "customer", stage=True)
