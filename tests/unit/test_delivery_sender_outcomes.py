@@ -425,10 +425,17 @@ def test_counters_are_kept_per_program_step_and_once_per_send(now: Clock) -> Non
 def test_sms_edges(now: Clock) -> None:
     bad = Contact(contact_id="c-1", created_at="t", updated_at="t", phone="12")
     skipped = _skipped(world(contact=bad), SMS_JOB, "sms")
-    assert skipped["reason"] == "invalid_number" and skipped["detail"]
+    assert skipped == {
+        "reason": "invalid_number",
+        "detail": "has no country code (+<country> <number>) and no default country is set",
+    }
     broken = replace(SMS_JOB, params={**SMS_JOB.params, "text": "Hi {{ contact.first_name "})
     skipped = _skipped(world(), broken, "sms")
-    assert skipped["reason"] == "template_error" and skipped["detail"]
+    assert skipped == {
+        "reason": "template_error",
+        "detail": "text: syntax error on line 1: unexpected end of template, expected 'end of"
+        " print statement'.",
+    }
     # ten GSM-7 segments (153 characters each) is the most an SMS may have
     ten = replace(SMS_JOB, params={"text": "x" * 1530, "purpose": "service"})
     assert world().service.send_sms(ten)["status"] == "sent"
