@@ -19,6 +19,7 @@ from nurture.delivery.config import DeliveryPolicy
 from nurture.delivery.errors import DeliveryThrottled
 from nurture.delivery.ports import LedgerEntry, OutgoingSms, SuppressionRecord
 from nurture.delivery.sender import DeliveryService, SendJob
+from nurture.delivery.tokens import UNSUBSCRIBE, verify
 from nurture.delivery.windows import SendWindow
 
 pytestmark = pytest.mark.unit
@@ -126,6 +127,11 @@ def test_a_sent_email_its_tags_ledger_and_activity(now: Clock) -> None:
     w = world()
     assert w.service.send_email(JOB) == {"status": "sent", "message_id": "ses-1", "retry_at": None}
     [email] = w.mailer.sent
+    assert "<p>x</p>" in email.html and email.text.startswith("x")
+    # the one-click unsubscribe link is signed for this program's step
+    token = email.headers["List-Unsubscribe"].strip("<>").rsplit("/", 1)[1]
+    scope = verify(["s" * 32], token, UNSUBSCRIBE, EPOCH).scope
+    assert (scope["pg"], scope["st"]) == ("p", "s1")
     assert (email.to, email.sender, email.subject) == (
         "ada@example.com",
         "hello@example.com",
@@ -521,3 +527,10 @@ def test_every_kind_of_deferral_counts_toward_the_30_days(now: Clock, case: str)
     w.store.ledger[JOB.send_id] = entry
     result = w.service.send_email(JOB)
     assert (result["status"], result["reason"]) == ("skipped", "deferred_too_long")
+
+
+def test_an_sms_knows_its_program(now: Clock) -> None:
+    w = world()
+    job = replace(SMS_JOB, params={"text": "From {{ program.id }}", "purpose": "service"})
+    w.service.send_sms(job)
+    assert w.texter.sent[0].text == "From p"
