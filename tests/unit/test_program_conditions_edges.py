@@ -389,3 +389,18 @@ def test_only_the_stage_field_orders_by_the_lifecycle_by_default() -> None:
     # as text "customer" < "lead"; on the lifecycle a customer is past a lead
     assert not check_operators(Operators.model_validate({"gt": "lead"}), True, "customer")
     assert check_operators(Operators.model_validate({"gt": "lead"}), True, "customer", stage=True)
+
+
+def test_the_fields_a_condition_reads_through_all_any_and_not() -> None:
+    from nurture.programs.conditions import condition_fields
+
+    condition = CONDITION.validate_python(
+        {
+            "all": [
+                {"field": "score", "gte": 1},
+                {"any": [{"field": "stage", "eq": "lead"}, {"has_tag": "vip"}]},
+                {"not": {"field": "fields.plan", "eq": "free"}},
+            ]
+        }
+    )
+    assert condition_fields(condition) == ["score", "stage", "fields.plan"]
