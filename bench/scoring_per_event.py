@@ -26,8 +26,6 @@ Run from the repository root: `.venv/bin/python bench/scoring_per_event.py`.
 
 from __future__ import annotations
 
-import json
-import re
 import statistics
 import sys
 import time
@@ -39,7 +37,7 @@ from typing import Any
 
 import boto3
 import yaml
-from botocore.awsrequest import AWSResponse
+from dynamo_stub import Dynamo
 
 from nurture import clock
 from nurture.adapters.dynamodb import DynamoActivities, DynamoContacts, DynamoState
@@ -57,90 +55,7 @@ BATCH = 50  # stream batch size (template.yaml): models are read once per batch
 TABLES = ("contacts", "activities", "state")
 
 
-# --- the stubbed network: DynamoDB answered in memory ---------------------------------------
-class _Raw:
-    def __init__(self, body: bytes):
-        self._body = body
-
-    def stream(self, **_: Any) -> Any:
-        yield self._body
-
-
-class Dynamo:
-    """Just enough of DynamoDB for the adapters: items by table and partition key, then sort
-    key (so answering costs little next to the code being timed)."""
-
-    def __init__(self) -> None:
-        self.partitions: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
-        self.calls: dict[str, int] = {}
-
-    def get(self, key: tuple[str, str, str]) -> dict[str, Any] | None:
-        return self.partitions.get(key[:2], {}).get(key[2])
-
-    def put(self, key: tuple[str, str, str], item: dict[str, Any]) -> None:
-        self.partitions.setdefault(key[:2], {})[key[2]] = item
-
-    def count(self) -> int:
-        return sum(len(p) for p in self.partitions.values())
-
-    def _key(self, table: str, key: dict[str, Any]) -> tuple[str, str, str]:
-        return table, key["pk"]["S"], key["sk"]["S"]
-
-    def _holds(self, request: dict[str, Any], key: tuple[str, str, str]) -> bool:
-        condition = request.get("ConditionExpression")
-        if not condition:
-            return True
-        current = self.get(key)
-        if condition.startswith("attribute_not_exists"):
-            return current is None or "version" in condition and "version" not in current
-        match = re.fullmatch(r"(\w+) = (:\w+)", condition)
-        if match and current is not None:
-            values = request["ExpressionAttributeValues"]
-            return current.get(match.group(1)) == values[match.group(2)]
-        return False
-
-    def answer(self, operation: str, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        self.calls[operation] = self.calls.get(operation, 0) + 1
-        if operation == "GetItem":
-            item = self.get(self._key(request["TableName"], request["Key"]))
-            return 200, ({"Item": item} if item else {})
-        if operation == "PutItem":
-            key = self._key(request["TableName"], request["Item"])
-            if not self._holds(request, key):
-                return 400, {"__type": "#ConditionalCheckFailedException", "message": "failed"}
-            self.put(key, request["Item"])
-            return 200, {}
-        if operation == "Query":
-            pk = request["ExpressionAttributeValues"][":pk"]["S"]
-            partition = self.partitions.get((request["TableName"], pk), {})
-            found = [partition[sk] for sk in sorted(partition)]
-            if request.get("ScanIndexForward") is False:
-                found.reverse()
-            found = found[: request.get("Limit", len(found))]
-            return 200, {"Items": found, "Count": len(found)}
-        if operation == "TransactWriteItems":
-            writes = [w["Put"] for w in request["TransactItems"]]
-            keys = [self._key(w["TableName"], w["Item"]) for w in writes]
-            reasons = [
-                {"Code": "None" if self._holds(w, k) else "ConditionalCheckFailed"}
-                for w, k in zip(writes, keys, strict=True)
-            ]
-            if any(r["Code"] != "None" for r in reasons):
-                return 400, {
-                    "__type": "#TransactionCanceledException",
-                    "message": "Transaction cancelled",
-                    "CancellationReasons": reasons,
-                }
-            for w, k in zip(writes, keys, strict=True):
-                self.put(k, w["Item"])
-            return 200, {}
-        raise NotImplementedError(operation)
-
-    def before_send(self, request: Any, **_: Any) -> AWSResponse:
-        operation = request.headers["X-Amz-Target"].decode().split(".")[-1]
-        status, body = self.answer(operation, json.loads(request.body))
-        headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "bench"}
-        return AWSResponse(request.url, status, headers, _Raw(json.dumps(body).encode()))
+# --- the stubbed network: DynamoDB answered in memory (bench/dynamo_stub.py) --------------
 
 
 class Workflows:
@@ -181,6 +96,7 @@ class Setup:
 
 def build() -> Setup:
     dynamo = Dynamo()
+    dynamo.metering = False  # sizing items is the stub's work, not the code's being timed
     client = boto3.session.Session(
         aws_access_key_id="bench",
         aws_secret_access_key="bench",  # noqa: S106 - a dummy; the network is stubbed
