@@ -32,20 +32,21 @@ Run from the repository root: `.venv/bin/python bench/cold_import.py`;
 
 from __future__ import annotations
 
-import logging
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from localcloud.cloud import LOCAL_SECRETS
-from localcloud.lambda_layout import function_dir, function_environment, shipped_layer
+from localcloud.lambda_layout import (
+    function_dir,
+    function_environment,
+    secrets_server,
+    shipped_layer,
+)
 from localcloud.template import load_template
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -162,37 +163,6 @@ def importtime_breakdown(case: Case) -> dict[str, float]:
     return out
 
 
-@contextmanager
-def aws() -> Iterator[str]:
-    """A moto server on loopback with the stack's secrets in Parameter Store."""
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    ssm = boto3.client(
-        "ssm",
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",  # noqa: S106 - moto's
-    )
-    for name, value in LOCAL_SECRETS.items():
-        ssm.put_parameter(
-            Name=f"/nurture/{STACK}/{name}",
-            Value=value,
-            Type="SecureString",
-            Overwrite=True,
-        )
-    try:
-        yield endpoint
-    finally:
-        server.stop()
-
-
 def main() -> None:
     template: dict[str, Any] = load_template(ROOT / "template.yaml")
     functions = {
@@ -201,7 +171,7 @@ def main() -> None:
         if res["Type"] == "AWS::Serverless::Function"
     }
     layer = shipped_layer()
-    with aws() as endpoint:
+    with secrets_server(STACK, REGION) as endpoint:
         plain = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "AWS_DEFAULT_REGION": REGION,

@@ -14,10 +14,13 @@ changed.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -154,3 +157,34 @@ def function_environment(
     else:
         env["POWERTOOLS_TRACE_DISABLED"] = "true"
     return env
+
+
+@contextmanager
+def secrets_server(stack: str = "nurture", region: str = "eu-west-1") -> Iterator[str]:
+    """A moto server on loopback holding the stack's local secrets in Parameter Store, for
+    handlers imported as Lambda runs them (their import-time reads hit it); its endpoint."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from localcloud.cloud import LOCAL_SECRETS
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    ssm = boto3.client(
+        "ssm",
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106 - moto's
+    )
+    for name, value in LOCAL_SECRETS.items():
+        ssm.put_parameter(
+            Name=f"/nurture/{stack}/{name}", Value=value, Type="SecureString", Overwrite=True
+        )
+    try:
+        yield endpoint
+    finally:
+        server.stop()

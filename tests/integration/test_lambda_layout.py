@@ -7,9 +7,7 @@ secrets, so the import-time reads (secrets, clients) run for real."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,8 +16,12 @@ from typing import Any
 
 import pytest
 
-from localcloud.cloud import LOCAL_SECRETS
-from localcloud.lambda_layout import function_environment
+from localcloud.lambda_layout import (
+    function_dir,
+    function_environment,
+    secrets_server,
+    shipped_layer,
+)
 from localcloud.template import load_template
 
 pytestmark = pytest.mark.integration
@@ -32,75 +34,19 @@ FUNCTIONS = {
     if res["Type"] == "AWS::Serverless::Function"
 }
 STACK, REGION, ACCOUNT = "nurture", "eu-west-1", "123456789012"
-CACHE = ROOT / ".pytest_cache" / "lambda-layout"
-
-
-def _pip_target(requirements: Path, target: Path) -> Path:
-    """`pip install --target` of a requirements file, cached by its content and this Python."""
-    digest = hashlib.sha256(requirements.read_bytes() + sys.version.encode()).hexdigest()[:16]
-    done = target / f".installed-{digest}"
-    if not done.exists():
-        shutil.rmtree(target, ignore_errors=True)
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-            + ["--target", str(target), "-r", str(requirements)],
-            check=True,
-            timeout=600,
-        )
-        done.touch()
-    return target
 
 
 @pytest.fixture(scope="module")
 def layer() -> Path:
-    """/opt/python: the layer's requirements and the nurture package (as sam build lays it)."""
-    python = _pip_target(ROOT / "layers/nurture/requirements.txt", CACHE / "layer" / "python")
-    shutil.rmtree(python / "nurture", ignore_errors=True)
-    shutil.copytree(
-        ROOT / "layers/nurture/nurture",
-        python / "nurture",
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
-    return python
-
-
-def _task_dir(name: str, code_uri: str) -> Path:
-    """/var/task: the function's code, plus its own requirements when it has some."""
-    source = ROOT / code_uri
-    requirements = source / "requirements.txt"
-    if not requirements.exists():
-        return source
-    task = _pip_target(requirements, CACHE / "functions" / name)
-    shutil.copy2(source / "app.py", task / "app.py")
-    return task
+    """/opt/python: the layer as `make build-SharedLayer` (what sam build runs) leaves it."""
+    return shipped_layer()
 
 
 @pytest.fixture(scope="module")
 def aws() -> Iterator[str]:
     """A moto server on loopback with the stack's secrets in Parameter Store."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    import boto3
-
-    ssm = boto3.client(
-        "ssm",
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",  # noqa: S106 - moto's
-    )
-    for name, value in LOCAL_SECRETS.items():
-        ssm.put_parameter(
-            Name=f"/nurture/{STACK}/{name}", Value=value, Type="SecureString", Overwrite=True
-        )
-    try:
+    with secrets_server(STACK, REGION) as endpoint:
         yield endpoint
-    finally:
-        server.stop()
 
 
 def _environment(props: dict[str, Any], endpoint: str) -> dict[str, str]:
@@ -135,7 +81,7 @@ def test_each_handler_imports_from_its_folder_and_the_layer_only(
 ) -> None:
     props = FUNCTIONS[name]
     module, handler = props["Handler"].rsplit(".", 1)
-    task = _task_dir(name, props["CodeUri"])
+    task = function_dir(name, props["CodeUri"])
     result = subprocess.run(
         # -I: no PYTHON* variables, no user site; -S: no site-packages (Lambda's sys.path)
         [sys.executable, "-I", "-S", "-c", IMPORT, str(task), str(layer), module, handler],
