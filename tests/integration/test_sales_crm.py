@@ -120,6 +120,23 @@ def test_a_failed_push_is_retried_with_the_same_key_and_bytes(crm: tuple[LocalCl
     assert cloud.errors == []
 
 
+def test_a_refused_destination_fails_at_once(
+    crm: tuple[LocalCloud, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CRM URL on a private address is refused by the webhook transport: one attempt,
+    recorded as failed with the reason, never retried to the maximum."""
+    cloud, receiver = crm
+    monkeypatch.setenv("WEBHOOK_ALLOW_HOSTS", "")
+    warm_up(cloud, "u-ada", "ada@engines.example")
+    ada = contact_by_email(cloud, "ada@engines.example")
+    [failed] = named(cloud, ada, "crm.push_failed")
+    assert failed.properties["attempts"] == 1
+    assert failed.properties["reason"].startswith("PermissionError")
+    cloud.advance(timedelta(hours=3))
+    assert len(named(cloud, ada, "crm.push_failed")) == 1
+    assert receiver.applied == [] and receiver.seen == set()
+
+
 def test_other_stage_changes_are_pushed(crm: tuple[LocalCloud, Any]) -> None:
     cloud, receiver = crm
     warm_up(cloud, "u-ada", "ada@engines.example")

@@ -98,6 +98,7 @@ class CrmPusher:
         secret = self.secret(settings.secret)
         attempts = delivery.attempts + 1
         error = ""
+        refused = False
         status: int | None = None
         if not secret:
             error = f"no signing secret {settings.secret!r} is configured"
@@ -114,6 +115,11 @@ class CrmPusher:
                 status = self.poster.post(
                     request.url, request.body, request.headers, settings.timeout_seconds
                 )
+            except PermissionError as exc:
+                # a destination the transport refuses (a private or special address) stays
+                # refused: retrying it would only repeat the refusal up to max_attempts
+                error = f"{type(exc).__name__}: {exc}"[:200]
+                refused = True
             except OSError as exc:
                 error = f"{type(exc).__name__}: {exc}"[:200]
             else:
@@ -135,7 +141,7 @@ class CrmPusher:
                     )
                     return "sent"
                 error = f"HTTP {status}"
-        retryable = bool(secret) and (status is None or status in RETRYABLE_STATUS)
+        retryable = bool(secret) and not refused and (status is None or status in RETRYABLE_STATUS)
         if not retryable or attempts >= settings.max_attempts:
             self.sales.save_delivery(
                 _replace(delivery, status="failed", attempts=attempts, last_error=error)
