@@ -192,3 +192,19 @@ def test_the_team_schema_is_current_and_accepts_the_shipped_file() -> None:
     shipped = yaml.safe_load((ROOT / "sales" / "team.yaml").read_text())
     assert list(validator.iter_errors(shipped)) == []
     assert list(validator.iter_errors({**shipped, "owners": [{"name": "no email"}]}))
+
+
+def test_a_broken_team_file_keeps_the_last_good_and_logs_no_address(
+    store: DynamoSales, caplog: pytest.LogCaptureFixture
+) -> None:
+    desk = _desk(store)
+    assert len(desk.team.owners) == 5
+    desk.blobs = _Blobs("owners: [{email: not-an-address.example.secret, timezone: Mars/Base}]")
+    desk._team = (0.0, parse_team(TEAM))  # the last good file, read a while ago
+    with caplog.at_level("DEBUG"):
+        assert len(desk.team.owners) == 5
+    [record] = [r for r in caplog.records if "team.yaml" in r.getMessage()]
+    assert record.getMessage() == "sales/team.yaml is not valid; keeping the last good one"
+    assert record.fields == ["owners.0.email", "owners.0.timezone"]  # type: ignore[attr-defined]
+    assert record.exc_info is None
+    assert "not-an-address" not in caplog.text

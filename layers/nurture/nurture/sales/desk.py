@@ -43,7 +43,15 @@ from nurture.sales.summary import (
     owner_of,
     score_summary,
 )
-from nurture.sales.team import TEAM_KEY, Owner, Team, account_value, match_profile, parse_team
+from nurture.sales.team import (
+    TEAM_KEY,
+    Owner,
+    Team,
+    TeamProblem,
+    account_value,
+    match_profile,
+    parse_team,
+)
 from nurture.tracking.events import Activity
 
 logger = logging.getLogger(__name__)
@@ -111,8 +119,12 @@ class SalesDesk:
         if self._team is None or now - self._team[0] > TEAM_CACHE_SECONDS:
             try:
                 self._team = (now, parse_team(self.blobs.get_text(TEAM_KEY)))
-            except ValueError:
-                logger.exception("sales/team.yaml is not valid; keeping the last good one")
+            except TeamProblem as exc:
+                # where only: the message and traceback may quote salespeople's addresses
+                logger.error(
+                    "sales/team.yaml is not valid; keeping the last good one",
+                    extra={"fields": list(exc.fields)},
+                )
                 self._team = (now, self._team[1] if self._team else Team())
         return self._team[1]
 

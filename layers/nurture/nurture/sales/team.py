@@ -167,7 +167,12 @@ class Team(_Strict):
 
 
 class TeamProblem(ValueError):
-    pass
+    """What is wrong with the file. The message may quote its values (the operator's CLI shows
+    it); `fields` names only where, for logs, which must not carry the team's addresses."""
+
+    def __init__(self, message: str, fields: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.fields = fields
 
 
 def parse_team(source: str | None) -> Team:
@@ -178,12 +183,11 @@ def parse_team(source: str | None) -> Team:
         data = yaml.safe_load(source) or {}
         return Team.model_validate(data)
     except yaml.YAMLError as exc:
-        raise TeamProblem(f"{TEAM_KEY}: not valid YAML: {exc}") from exc
+        raise TeamProblem(f"{TEAM_KEY}: not valid YAML: {exc}", ("(yaml)",)) from exc
     except ValidationError as exc:
-        where = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(file)'}: {e['msg']}" for e in exc.errors()
-        )
-        raise TeamProblem(f"{TEAM_KEY}: {where}") from exc
+        fields = tuple(".".join(str(p) for p in e["loc"]) or "(file)" for e in exc.errors())
+        where = "; ".join(f"{f}: {e['msg']}" for f, e in zip(fields, exc.errors(), strict=True))
+        raise TeamProblem(f"{TEAM_KEY}: {where}", fields) from exc
 
 
 def match_profile(contact: Any, account: Any | None) -> dict[str, str]:
