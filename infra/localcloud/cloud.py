@@ -297,6 +297,12 @@ class LocalCloud(CaptureMixin, StreamsMixin, FailuresMixin, TimelineMixin, HttpA
                     attrs[(logical, "StreamArn")] = desc["LatestStreamArn"]
             elif kind == "AWS::S3::Bucket":
                 s3.create_bucket(Bucket=refs[logical])
+                # versioned as deployed: an erase must reach the old versions too
+                versioning = props.get("VersioningConfiguration")
+                if versioning:
+                    s3.put_bucket_versioning(
+                        Bucket=refs[logical], VersioningConfiguration=versioning
+                    )
             elif kind == "AWS::SNS::Topic":
                 sns.create_topic(Name=attrs[(logical, "TopicName")])
             elif kind == "AWS::SQS::Queue":

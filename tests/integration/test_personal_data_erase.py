@@ -39,11 +39,9 @@ ADA = "ada@example.com"
 def local() -> Iterator[LocalCloud]:
     cloud = LocalCloud(frequent_schedules=False).start()
     try:
-        # the template versions the bucket (VersioningConfiguration); the local cloud's
-        # bucket is not, so it is switched on here, before anything is written
-        cloud.client("s3").put_bucket_versioning(
-            Bucket=cloud.bucket, VersioningConfiguration={"Status": "Enabled"}
-        )
+        # versioned as the template asks (VersioningConfiguration), from the start
+        versioning = cloud.client("s3").get_bucket_versioning(Bucket=cloud.bucket)
+        assert versioning["Status"] == "Enabled"
         cloud.sync_content(only=["welcome"])
         cloud.upload("programs/repurchase.yaml", REPURCHASE)
         yield cloud
