@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from localcloud import console
 from localcloud.cloud import LocalCloud
 
 MAX_BODY = 1024 * 1024  # API Gateway's own cap is 10 MB; the functions enforce Segment's limits
@@ -75,6 +76,8 @@ class LocalApi:
     def handle(
         self, method: str, raw_path: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, dict[str, str], bytes]:
+        if console.is_console(raw_path):  # the web console's static files (no cloud needed)
+            return console.serve(method, raw_path)
         with self._lock:
             if method == "OPTIONS":
                 origin = next((v for k, v in headers.items() if k.lower() == "origin"), None)
