@@ -16,6 +16,10 @@ ASL_STAMP := $(ASL)/node_modules/.installed
 SITE := examples/site
 SITE_STAMP := $(SITE)/node_modules/.installed
 CHROMIUM ?= /usr/bin/chromium
+# The web console (console/: esbuild, Cytoscape, Chart.js, aws4fetch from npm), built into
+# console/dist/; the local cloud serves it at /console/, `sam deploy` users sync it to S3.
+CONSOLE := console
+CONSOLE_STAMP := $(CONSOLE)/dist/.built
 # The real Node.js tracking SDKs (npm) that tests/integration/test_tracking_sdks.py drives.
 SDK_NODE := tests/sdk-node
 SDK_NODE_STAMP := $(SDK_NODE)/node_modules/.installed
@@ -51,6 +55,10 @@ $(SITE_STAMP): $(SITE)/package-lock.json
 	npm ci --prefix $(SITE) --no-audit --no-fund --loglevel=error
 	touch $(SITE_STAMP)
 
+$(CONSOLE_STAMP): $(CONSOLE)/package-lock.json $(CONSOLE)/build.mjs $(wildcard $(CONSOLE)/src/*.* $(CONSOLE)/src/pages/*.js)
+	npm ci --prefix $(CONSOLE) --no-audit --no-fund --loglevel=error
+	npm run --prefix $(CONSOLE) --silent build
+
 $(SDK_NODE_STAMP): $(SDK_NODE)/package-lock.json
 	npm ci --prefix $(SDK_NODE) --no-audit --no-fund --loglevel=error
 	touch $(SDK_NODE_STAMP)
@@ -59,10 +67,10 @@ $(CHROMIUM):
 	@command -v apt-get >/dev/null || { echo "install Chromium (Debian: apt-get install chromium) for tests/e2e"; exit 1; }
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
-demo: $(STAMP) $(ASL_STAMP)
+demo: $(STAMP) $(ASL_STAMP) $(CONSOLE_STAMP)
 	$(BIN)/python -m localcloud.demo $(ARGS)
 
-test: $(STAMP) $(ASL_STAMP) $(SITE_STAMP) $(SDK_NODE_STAMP) $(CHROMIUM) $(CHECKOV_STAMP) $(SAM_STAMP)
+test: $(STAMP) $(ASL_STAMP) $(SITE_STAMP) $(SDK_NODE_STAMP) $(CONSOLE_STAMP) $(CHROMIUM) $(CHECKOV_STAMP) $(SAM_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -74,7 +82,7 @@ lint: $(STAMP)
 	$(BIN)/cfn-lint --include-checks I -- template.yaml
 
 # What `sam deploy --guided` uploads: SAM finds python3.12 in the venv (see PYTHON above).
-build: $(SAM_STAMP)
+build: $(SAM_STAMP) $(CONSOLE_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(SAM) validate --lint
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(SAM) build
 
@@ -96,4 +104,4 @@ mutate: $(STAMP)
 	$(BIN)/python tools/mutate.py
 
 clean:
-	rm -rf $(VENV) .mutate .pytest_cache .mypy_cache .ruff_cache .aws-sam $(ASL)/node_modules $(SITE)/node_modules
+	rm -rf $(VENV) .mutate .pytest_cache .mypy_cache .ruff_cache .aws-sam $(ASL)/node_modules $(SITE)/node_modules $(CONSOLE)/node_modules $(CONSOLE)/dist
