@@ -102,6 +102,10 @@ class Contact(BaseModel):
     # key made from a userId alone is never adopted by a trusted call that names the userId
     # later (nurture.tracking.identity.unproven); None for contacts made before this was kept.
     created_trust: str | None = None
+    # The trust of the call that adopted a contact a public key made (a secret or verified
+    # identify naming its email, a signed click on a link emailed to it): None while it is
+    # unproven (nurture.tracking.identity.adopt; README, "Who may change a contact").
+    adopted_by: str | None = None
 
     def template_context(self) -> dict[str, Any]:
         """What templates see as `contact`: profile fields, custom fields, stage, score, tags."""
