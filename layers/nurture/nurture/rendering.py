@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import yaml
 from jinja2 import (
     StrictUndefined,
+    Template,
     TemplateError,
     TemplateSyntaxError,
     Undefined,
@@ -64,9 +66,23 @@ def load_template(blobs: BlobStore, template_id: str) -> EmailTemplate:
             f"email template {template_id!r} not found at {template_key(template_id)}"
         )
     try:
-        return EmailTemplate.model_validate(yaml.safe_load(source))
+        return EmailTemplate.model_validate(_parsed(source))
     except (yaml.YAMLError, ValidationError) as exc:
         raise TemplateProblem(f"email template {template_id!r} is not valid: {exc}") from exc
+
+
+@lru_cache(maxsize=256)
+def _parsed(source: str) -> Any:
+    """A template file's YAML, parsed once per warm container (the same text, the same data;
+    the model is made fresh from it on every load)."""
+    return yaml.safe_load(source)
+
+
+@lru_cache(maxsize=1024)
+def _compiled(env: SandboxedEnvironment, source: str) -> Template:
+    """jinja2 compiles a template to Python on every from_string: once per source instead
+    (a syntax error is raised again, never cached)."""
+    return env.from_string(source)
 
 
 def _preheader_html(preheader: str) -> str:
@@ -132,7 +148,7 @@ def render_email(
     ):
         source = getattr(template, part)
         try:
-            parts[part] = env.from_string(source).render(context)
+            parts[part] = _compiled(env, source).render(context)
         except TemplateError as exc:
             where = f"email template {template_id!r}" if template_id else "email template"
             raise TemplateProblem(f"{where}: {_describe(exc, part, source)}") from exc
@@ -146,7 +162,7 @@ def render_text(
     """A plain-text template (an SMS): no escaping, same sandbox and same error messages."""
     env = _strict_text_env if strict else _text_env
     try:
-        return env.from_string(source).render(context)
+        return _compiled(env, source).render(context)
     except TemplateError as exc:
         raise TemplateProblem(_describe(exc, what, source)) from exc
 
