@@ -1,5 +1,5 @@
 """Reports over the activity lake: the admin API (`GET /admin/reports/{report}`, IAM
-authorised), automatic A/B winners (checked daily, WinnerCheckRate), and program runs that ended (Step Functions
+authorised; the other admin routes are the admin function's), automatic A/B winners (checked daily, WinnerCheckRate), and program runs that ended (Step Functions
 status changes, recorded as `program.exited` for the funnels). The SQL runs on DuckDB in this function
 (REPORT_ENGINE=duckdb: the lake is copied to /tmp) or on Athena (REPORT_ENGINE=athena)."""
 
@@ -16,12 +16,10 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
 from nurture import clock
-from nurture.adapters.aws import StepFunctionsWorkflows
 from nurture.adapters.dynamodb import DynamoActivities, DynamoContacts, DynamoState
 from nurture.adapters.lake import S3Lake
-from nurture.adapters.privacy import DynamoPersonalItems, S3Exports, SchedulerPersonalSchedules
 from nurture.adapters.reporting import AthenaEngine, DynamoSplitDecisions, S3ProgramCatalog
-from nurture.privacy import service as privacy
+from nurture.privacy.service import STOP_CAUSE
 from nurture.reporting import service
 from nurture.reporting.duckdb_engine import DuckDbEngine, copy_lake
 from nurture.reporting.ports import SqlEngine
@@ -39,7 +37,6 @@ _state = DynamoState(_db, settings.state_table)
 catalog = S3ProgramCatalog(_s3, settings.content_bucket, _state)
 decisions = DynamoSplitDecisions(_db, settings.state_table)
 activities = DynamoActivities(_db, settings.activities_table, settings.state_table)
-_scheduler = boto3.client("scheduler")
 _contacts = DynamoContacts(_db, settings.contacts_table)
 HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
@@ -87,67 +84,6 @@ def report(report: str) -> Response:
     return Response(200, "application/json", body, headers=HEADERS)
 
 
-def _privacy_request() -> dict[str, str] | Response:
-    try:
-        return privacy.parse_request(app.current_event.json_body)
-    except (ValueError, TypeError) as exc:
-        problem = exc if isinstance(exc, privacy.PrivacyRequestError) else None
-        error = {
-            "field": problem.field if problem else "body",
-            "reason": problem.reason if problem else "must be a JSON object",
-        }
-        return Response(
-            400, "application/json", {"message": "invalid request", "errors": [error]}, HEADERS
-        )
-
-
-def _personal_items() -> DynamoPersonalItems:
-    return DynamoPersonalItems(
-        _db, settings.contacts_table, settings.activities_table, settings.state_table
-    )
-
-
-@app.post("/admin/privacy/export")
-@tracer.capture_method
-def export_person() -> Response:
-    """Everything held about one person (email or contact_id in the body, never the URL),
-    as a JSON bundle behind a 15-minute signed URL."""
-    request = _privacy_request()
-    if isinstance(request, Response):
-        return request
-    body = privacy.export_person(
-        _contacts,
-        _personal_items(),
-        SchedulerPersonalSchedules(_scheduler, settings.schedule_group),
-        S3Exports(_s3, settings.content_bucket),
-        request,
-    )
-    return Response(200, "application/json", body, headers=HEADERS)
-
-
-@app.post("/admin/privacy/erase")
-@tracer.capture_method
-def erase_person() -> Response:
-    """Erase one person everywhere, leaving a hashed suppression and an audit record."""
-    request = _privacy_request()
-    if isinstance(request, Response):
-        return request
-    body = privacy.erase_person(
-        _contacts,
-        _state,
-        StepFunctionsWorkflows(
-            boto3.client("stepfunctions"), _scheduler, settings.schedule_group or None
-        ),
-        _personal_items(),
-        SchedulerPersonalSchedules(_scheduler, settings.schedule_group),
-        S3Exports(_s3, settings.content_bucket),
-        S3Lake(_s3, settings.content_bucket),
-        request,
-    )
-    logger.info("person erased", extra={"counts": body["counts"]})
-    return Response(200, "application/json", body, headers=HEADERS)
-
-
 def _record(program_id: str, step_id: str, decision: dict[str, Any]) -> None:
     activities.put_new(decision_activity(program_id, step_id, decision))
 
@@ -159,7 +95,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> Any:
         detail = event.get("detail") or {}
         ended = exit_activity(detail)
         if ended is not None and (
-            detail.get("cause") == privacy.STOP_CAUSE or _contacts.get(ended.contact_id) is None
+            detail.get("cause") == STOP_CAUSE or _contacts.get(ended.contact_id) is None
         ):
             ended = None  # stopped by an erase: nothing about the person may come back
         if ended is not None:

@@ -287,6 +287,8 @@ class LocalCloud(CaptureMixin, StreamsMixin, FailuresMixin, TimelineMixin, HttpA
                     "AttributeDefinitions": props["AttributeDefinitions"],
                     "KeySchema": props["KeySchema"],
                 }
+                if "GlobalSecondaryIndexes" in props:  # the admin search's indexes
+                    kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
                 if "StreamSpecification" in props:
                     kwargs["StreamSpecification"] = {
                         "StreamEnabled": True,

@@ -1,8 +1,9 @@
 """`nurture openapi`: the public API's OpenAPI document, generated from the code.
 
     nurture openapi            # print it
-    nurture openapi --write    # regenerate layers/nurture/nurture/api/openapi.json
-    nurture openapi --check    # exit 1 when the committed copy is out of date
+    nurture openapi --write    # regenerate layers/nurture/nurture/api/openapi.json and
+                               # the admin API's layers/nurture/nurture/admin/openapi.json
+    nurture openapi --check    # exit 1 when a committed copy is out of date
 
 The functions serving the template's public HttpApi (IngestApi) are loaded as the local cloud
 loads them, each writes its part (powertools Event Handler), and `nurture.api.openapi.build`
@@ -44,6 +45,30 @@ def document(cloud: LocalCloud) -> dict[str, Any]:
     return openapi.build(apps, routes)
 
 
+ADMIN_API, ADMIN_FUNCTION = "AdminApi", "AdminFunction"
+
+
+def api_routes(cloud: LocalCloud, api_id: str) -> dict[tuple[str, str], str]:
+    """(METHOD, path) -> the logical id of the function serving it, for the HttpApi `api_id`."""
+    routes = {}
+    for logical, props in cloud.template["Resources"].items():
+        if props["Type"] != "AWS::Serverless::Function":
+            continue
+        for event in props["Properties"].get("Events", {}).values():
+            p = event.get("Properties", {})
+            if event["Type"] == "HttpApi" and p.get("ApiId") == {"Ref": api_id}:
+                routes[(p["Method"].upper(), p["Path"])] = logical
+    return routes
+
+
+def admin_document(cloud: LocalCloud) -> dict[str, Any]:
+    """The admin API's document (nurture.admin.openapi): the admin function's routes."""
+    from nurture.admin import openapi as admin_openapi
+
+    routes = [r for r, fn in api_routes(cloud, ADMIN_API).items() if fn == ADMIN_FUNCTION]
+    return admin_openapi.build(cloud.functions[ADMIN_FUNCTION].module.app, routes)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--write", action="store_true", help=f"write {openapi.DOCUMENT.name}")
     parser.add_argument("--check", action="store_true", help="fail when the file is stale")
@@ -51,18 +76,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from localcloud.cloud import LocalCloud
+    from nurture.admin import openapi as admin_openapi
 
     with LocalCloud(frequent_schedules=False) as cloud:
-        text = openapi.render(document(cloud))
-    path = openapi.DOCUMENT
+        texts = {
+            openapi.DOCUMENT: openapi.render(document(cloud)),
+            admin_openapi.DOCUMENT: admin_openapi.render(admin_document(cloud)),
+        }
     if args.write:
-        path.write_text(text, encoding="utf-8")
-        print(f"wrote {path}")
+        for path, text in texts.items():
+            path.write_text(text, encoding="utf-8")
+            print(f"wrote {path}")
         return 0
     if args.check:
-        if (path.read_text(encoding="utf-8") if path.exists() else "") != text:
+        stale = [
+            path
+            for path, text in texts.items()
+            if (path.read_text(encoding="utf-8") if path.exists() else "") != text
+        ]
+        for path in stale:
             print(f"{path} is out of date: run `nurture openapi --write`")
-            return 1
-        return 0
-    sys.stdout.write(text)
+        return 1 if stale else 0
+    sys.stdout.write(texts[openapi.DOCUMENT])
     return 0

@@ -186,6 +186,9 @@ class DynamoDelivery:
                     **self._suppress_key(record.channel, address),
                     "doc": _s(json.dumps(record.__dict__)),
                     "reason": _s(record.reason),
+                    # the admin API's suppression list (StateTable index ByListing)
+                    "listing": _s(f"SUPPRESS#{record.channel}"),
+                    "listed_at": _s(record.at),
                 },
                 ConditionExpression="attribute_not_exists(pk)",
             )

@@ -15,6 +15,7 @@ from typing import Any
 from nurture import clock
 from nurture.accounts import Account
 from nurture.adapters.activities import DynamoActivities
+from nurture.admin.keys import search_keys
 from nurture.contacts import Contact
 from nurture.ports import Enrolment, ProgramRecord, Task, WaitRegistration
 
@@ -223,6 +224,11 @@ class DynamoContacts:
         }
         if contact.email:
             item["email"] = _s(contact.email)
+        # the admin search's index keys (ContactsTable's ByStage, ByGrade, ByAccount, ByName)
+        keys = search_keys(
+            contact.stage, contact.grade, contact.account_id, contact.first_name, contact.last_name
+        )
+        item.update({name: _s(value) for name, value in keys.items()})
         return item
 
 

@@ -60,7 +60,13 @@ class DynamoPersonalItems:
     def put_erased(self, key_hash: str, channel: str, at: str) -> None:
         self._db.put_item(
             TableName=self._tables["state"],
-            Item={**erased_key(channel, key_hash), "at": {"S": at}},
+            Item={
+                **erased_key(channel, key_hash),
+                "at": {"S": at},
+                # listed with the suppressions (StateTable index ByListing); never liftable
+                "listing": {"S": f"SUPPRESS#{channel}"},
+                "listed_at": {"S": at},
+            },
         )
 
     def put_audit(self, record: dict[str, Any]) -> None:

@@ -1,0 +1,147 @@
+"""What each admin route says of itself in the admin API's OpenAPI document (summary,
+answers, body, security), in the terms powertools takes; and the checks of path
+parameters. Light on purpose (the admin function imports it at its cold start): models are
+named, and `nurture.admin.openapi` resolves the names when the document is made."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from nurture.admin.errors import AdminError
+from nurture.api.routes import json_answer, request_body
+
+DOCUMENT = Path(__file__).with_name("openapi.json")
+SIGV4: list[dict[str, list[str]]] = [{"sigv4": []}]
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+_PROGRAM = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+_JSON = ("application/json",)
+
+
+def check_id(value: str, field: str) -> None:
+    if not _ID.match(value):
+        raise AdminError(400, f"{field} is not an id", field)
+
+
+def check_program(value: str) -> None:
+    if not _PROGRAM.match(value):
+        raise AdminError(400, "program_id is not a program id", "program_id")
+
+
+def int_param(value: str | None, field: str, default: int) -> int:
+    if value is None:
+        return default
+    if not re.fullmatch(r"[0-9]{1,4}", value):
+        raise AdminError(400, f"{field} must be a whole number", field)
+    return int(value)
+
+
+def served() -> str:
+    return DOCUMENT.read_text(encoding="utf-8")
+
+
+def _refused(description: str) -> dict[str, Any]:
+    return json_answer(description, "AdminRefusal")
+
+
+_FORBIDDEN = {403: json_answer("not signed with SigV4 by allowed credentials", "Forbidden")}
+
+
+def route(
+    summary: str,
+    answer: str,
+    refusals: dict[int, str],
+    body: tuple[str, str] | None = None,
+) -> dict[str, Any]:
+    """Keyword arguments of one powertools route."""
+    responses = {
+        200: json_answer("done", answer),
+        **{status: _refused(why) for status, why in refusals.items()},
+        **_FORBIDDEN,
+    }
+    kwargs: dict[str, Any] = {
+        "summary": summary,
+        "tags": ["admin"],
+        "responses": responses,
+        "security": SIGV4,
+    }
+    if body is not None:
+        kwargs["openapi_extensions"] = request_body(body[0], _JSON, body[1])
+    return kwargs
+
+
+_BODY = "the body is not JSON, or a field is wrong (named in `field`)"
+SEARCH = route(
+    "Search contacts (email, name prefix, stage, grade, score range, tag, account)",
+    "ContactList",
+    {400: _BODY},
+    ("ContactSearch", "What to look for; every criterion given must hold."),
+)
+CONTACT = route(
+    "One contact: profile, consents with proof, suppression, scores, runs, tasks",
+    "ContactProfile",
+    {400: "not a contact id", 404: "no such contact"},
+)
+TIMELINE = route(
+    "A contact's activity, newest first, a page at a time",
+    "TimelinePage",
+    {400: "not a contact id, or a bad cursor or limit", 404: "no such contact"},
+)
+PROGRAMS = route("Programs with status, version and run counts", "ProgramList", {})
+PROGRAM = route(
+    "One program: graph with counts, funnel, A/B, versions, recent entries and exits",
+    "ProgramDetail",
+    {400: "not a program id, or a bad since/until", 404: "no such program"},
+)
+CONTROL = {
+    action: route(
+        f"{action.title()} a program ({what})",
+        "ProgramStatus",
+        {400: "not a program id", 404: "no such program"},
+    )
+    for action, what in (
+        ("pause", "no new entries; running contacts go on"),
+        ("resume", "new entries again"),
+        ("archive", "no entries; running contacts are stopped"),
+    )
+}
+TASKS = route(
+    "Tasks by assignee (default: the sales team) and status",
+    "TaskList",
+    {400: "a bad assignee or status"},
+)
+COMPLETE_TASK = route(
+    "Mark a task done",
+    "TaskDone",
+    {400: _BODY, 404: "no such task for this assignee"},
+    ("TaskComplete", "Whose task it is."),
+)
+SUPPRESSIONS = route(
+    "Suppressed addresses of a channel, newest first",
+    "SuppressionList",
+    {400: "a bad channel or cursor"},
+)
+LIFT = route(
+    "Lift a suppression (a reason is required; a complaint needs override_complaint)",
+    "Lifted",
+    {
+        400: _BODY,
+        404: "no such suppression",
+        409: "a complaint without override, or an erased person's entry",
+    },
+    ("SuppressionLift", "Which suppression, and why it is lifted."),
+)
+EXPORT = route(
+    "Export everything held about a person (a 15-minute signed link)",
+    "PersonalDataExport",
+    {400: _BODY},
+    ("PersonalDataRequest", "The person: email or contact_id (never in the URL)."),
+)
+ERASE = route(
+    "Erase a person everywhere (a hashed suppression and an audit record stay)",
+    "PersonalDataErase",
+    {400: _BODY},
+    ("PersonalDataRequest", "The person: email or contact_id (never in the URL)."),
+)
+DOCUMENT_ROUTE = route("This API's OpenAPI document", "OpenApiDocument", {})
