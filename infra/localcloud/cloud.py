@@ -16,7 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from localcloud import audit, faults, statemachines, virtual_time
+from localcloud import audit, console, faults, statemachines, virtual_time
 from localcloud.apigateway import HttpApiMixin
 from localcloud.capture import (
     CapturedEmail,
@@ -240,6 +240,11 @@ class LocalCloud(CaptureMixin, StreamsMixin, FailuresMixin, TimelineMixin, HttpA
                 "AWS::Athena::WorkGroup",
             ):
                 refs[logical] = name
+            elif kind.startswith(("AWS::CloudFront::", "AWS::Cognito::")):
+                # the console's distribution and sign-in: only named (the local API serves
+                # /console/ and checks the local credentials itself)
+                refs[logical], more = console.resource_names(logical, kind, name)
+                attrs.update(more)
             elif kind == "AWS::KMS::Key":  # topics name it; moto's SNS does not encrypt
                 refs[logical] = str(uuid.uuid5(uuid.NAMESPACE_URL, name))
                 attrs[(logical, "Arn")] = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{refs[logical]}"
@@ -273,6 +278,9 @@ class LocalCloud(CaptureMixin, StreamsMixin, FailuresMixin, TimelineMixin, HttpA
                     props.get("BucketName", self._physical(logical).lower())
                 )
                 attrs[(logical, "Arn")] = f"arn:aws:s3:::{refs[logical]}"
+                attrs[(logical, "RegionalDomainName")] = (
+                    f"{refs[logical]}.s3.{REGION}.amazonaws.com"
+                )
         self.resolver = resolver
         ddb, s3, sns, ses = (self.client(s) for s in ("dynamodb", "s3", "sns", "sesv2"))
         self.config_set_topics: dict[str, str] = {}

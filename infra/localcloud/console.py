@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import mimetypes
+import uuid
 from pathlib import Path
 
-from localcloud.constants import REGION
+from localcloud.constants import ACCOUNT, REGION
 
 DIST = Path(__file__).resolve().parents[2] / "console" / "dist"
 PREFIX = "/console"
@@ -73,3 +74,20 @@ def serve(method: str, raw_path: str, dist: Path = DIST) -> tuple[int, dict[str,
     if kind.startswith("text/") or kind == "application/json":
         kind += "; charset=utf-8"
     return 200, {**headers, "Content-Type": kind}, file.read_bytes()
+
+
+def resource_names(logical: str, kind: str, name: str) -> tuple[str, dict[tuple[str, str], str]]:
+    """Names and attributes of the console's CloudFront and Cognito resources, so the rest of
+    the template can refer to them locally (nothing of them runs here)."""
+    ref = name
+    if kind == "AWS::Cognito::UserPool":
+        ref = f"{REGION}_{name[:9]}"
+    elif kind == "AWS::Cognito::IdentityPool":
+        ref = f"{REGION}:{uuid.uuid5(uuid.NAMESPACE_URL, name)}"
+    attrs = {
+        (logical, "Id"): ref,
+        (logical, "DomainName"): f"{name.lower()}.cloudfront.net",
+        (logical, "ProviderName"): f"cognito-idp.{REGION}.amazonaws.com/{ref}",
+        (logical, "Arn"): f"arn:aws:cognito-idp:{REGION}:{ACCOUNT}:userpool/{ref}",
+    }
+    return ref, attrs
