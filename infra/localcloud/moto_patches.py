@@ -54,6 +54,7 @@ def install_moto_fixes() -> None:
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
     install_asl_validation()
+    install_version_listing()
     _count_stream_records()
     install_unchanged_write_fix()  # after the count: a skipped record is not counted
     install_speedups()
@@ -204,3 +205,26 @@ def install_asl_validation() -> None:
     StepFunctionsParserBackend._validate_definition = staticmethod(validate_or_refuse)  # type: ignore[method-assign]
     StepFunctionResponse.validate_state_machine_definition = validate_state_machine_definition  # type: ignore[attr-defined]
     StepFunctionsParserBackend._nurture_asl_validation = True  # type: ignore[attr-defined]
+
+
+def install_version_listing() -> None:
+    """ListStateMachineVersions (moto lacks it): a machine's published versions, newest
+    first, as AWS lists them (the admin API shows a program's versions)."""
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def list_state_machine_versions(self: StepFunctionResponse) -> ActionResult:
+        machine = self.stepfunction_backend.describe_state_machine(
+            self._get_param("stateMachineArn")
+        )
+        versions = sorted(machine.versions.values(), key=lambda v: v.version, reverse=True)
+        return ActionResult(
+            {
+                "stateMachineVersions": [
+                    {"stateMachineVersionArn": v.arn, "creationDate": v.creation_date}
+                    for v in versions
+                ]
+            }
+        )
+
+    StepFunctionResponse.list_state_machine_versions = list_state_machine_versions  # type: ignore[attr-defined]

@@ -253,25 +253,27 @@ class ProgramControls:
 
     def versions(self, alias_arn: str) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
-        try:
-            pages = self._sfn.get_paginator("list_state_machine_versions").paginate(
-                stateMachineArn=self._machine(alias_arn)
-            )
-            for page in pages:
-                for v in page.get("stateMachineVersions", []):
-                    created = v.get("creationDate")
-                    out.append(
-                        {
-                            "version": str(v["stateMachineVersionArn"]).rsplit(":", 1)[-1],
-                            "deployed_at": created.isoformat(timespec="seconds").replace(
-                                "+00:00", "Z"
-                            )
-                            if hasattr(created, "isoformat")
-                            else None,
-                        }
-                    )
-        except self._sfn.exceptions.StateMachineDoesNotExist:
-            return []
+        kwargs: dict[str, Any] = {"stateMachineArn": self._machine(alias_arn)}
+        while True:
+            try:
+                page = self._sfn.list_state_machine_versions(**kwargs)
+            except self._sfn.exceptions.StateMachineDoesNotExist:
+                return []
+            for v in page.get("stateMachineVersions", []):
+                created = v.get("creationDate")
+                out.append(
+                    {
+                        "version": str(v["stateMachineVersionArn"]).rsplit(":", 1)[-1],
+                        "deployed_at": created.isoformat(timespec="seconds").replace(
+                            "+00:00", "Z"
+                        )
+                        if hasattr(created, "isoformat")
+                        else None,
+                    }
+                )
+            if not page.get("nextToken"):
+                break
+            kwargs["nextToken"] = page["nextToken"]
         return sorted(out, key=lambda v: int(v["version"]) if v["version"].isdigit() else 0)
 
     def stop_running(self, alias_arn: str, program_id: str, cause: str) -> int:
@@ -298,10 +300,13 @@ def lake_engine(settings: Any, s3: Any) -> Iterator[Any]:
     """The configured report engine for one request: Athena, or DuckDB over a fresh copy of
     the lake in /tmp (removed afterwards)."""
     if settings.report_engine == "athena":
-        from nurture.adapters.clients import client
+        import boto3
+
         from nurture.adapters.reporting import AthenaEngine
 
-        yield AthenaEngine(client("athena"), settings.athena_workgroup, settings.lake_database)
+        yield AthenaEngine(
+            boto3.client("athena"), settings.athena_workgroup, settings.lake_database
+        )
         return
     from nurture.adapters.lake import S3Lake
     from nurture.reporting.duckdb_engine import DuckDbEngine, copy_lake
