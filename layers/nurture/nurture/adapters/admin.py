@@ -264,9 +264,7 @@ class ProgramControls:
                 out.append(
                     {
                         "version": str(v["stateMachineVersionArn"]).rsplit(":", 1)[-1],
-                        "deployed_at": created.isoformat(timespec="seconds").replace(
-                            "+00:00", "Z"
-                        )
+                        "deployed_at": created.isoformat(timespec="seconds").replace("+00:00", "Z")
                         if hasattr(created, "isoformat")
                         else None,
                     }
