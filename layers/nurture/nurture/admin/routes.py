@@ -53,8 +53,12 @@ def route(
     answer: str,
     refusals: dict[int, str],
     body: tuple[str, str] | None = None,
+    path: tuple[str, ...] = (),
+    query: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Keyword arguments of one powertools route."""
+    """Keyword arguments of one powertools route. With `query` (name -> schema) the
+    operation's parameters are stated here, the path's (`path`, strings) included:
+    powertools takes `parameters` from openapi_extensions as given."""
     responses = {
         200: json_answer("done", answer),
         **{status: _refused(why) for status, why in refusals.items()},
@@ -66,9 +70,23 @@ def route(
         "responses": responses,
         "security": SIGV4,
     }
+    extensions: dict[str, Any] = {}
     if body is not None:
-        kwargs["openapi_extensions"] = request_body(body[0], _JSON, body[1])
+        extensions.update(request_body(body[0], _JSON, body[1]))
+    if query is not None:
+        extensions["parameters"] = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in path
+        ] + [
+            {"name": name, "in": "query", "required": False, "schema": schema}
+            for name, schema in query.items()
+        ]
+    if extensions:
+        kwargs["openapi_extensions"] = extensions
     return kwargs
+
+
+_CURSOR = {"type": "string", "maxLength": 4000, "description": "next_cursor of the page before"}
 
 
 _BODY = "the body is not JSON, or a field is wrong (named in `field`)"
@@ -87,12 +105,19 @@ TIMELINE = route(
     "A contact's activity, newest first, a page at a time",
     "TimelinePage",
     {400: "not a contact id, or a bad cursor or limit", 404: "no such contact"},
+    path=("contact_id",),
+    query={"cursor": _CURSOR, "limit": {"type": "integer", "minimum": 1, "maximum": 100}},
 )
 PROGRAMS = route("Programs with status, version and run counts", "ProgramList", {})
 PROGRAM = route(
     "One program: graph with counts, funnel, A/B, versions, recent entries and exits",
     "ProgramDetail",
     {400: "not a program id, or a bad since/until", 404: "no such program"},
+    path=("program_id",),
+    query={
+        "since": {"type": "string", "format": "date", "description": "default: 30 days ago"},
+        "until": {"type": "string", "format": "date", "description": "default: today"},
+    },
 )
 CONTROL = {
     action: route(
@@ -110,6 +135,10 @@ TASKS = route(
     "Tasks by assignee (default: the sales team) and status",
     "TaskList",
     {400: "a bad assignee or status"},
+    query={
+        "assignee": {"type": "string", "maxLength": 320, "description": "default: the team"},
+        "status": {"type": "string", "enum": ["open", "done"]},
+    },
 )
 COMPLETE_TASK = route(
     "Mark a task done",
@@ -121,6 +150,7 @@ SUPPRESSIONS = route(
     "Suppressed addresses of a channel, newest first",
     "SuppressionList",
     {400: "a bad channel or cursor"},
+    query={"channel": {"type": "string", "enum": ["email", "sms"]}, "cursor": _CURSOR},
 )
 LIFT = route(
     "Lift a suppression (a reason is required; a complaint needs override_complaint)",
