@@ -19,6 +19,8 @@ COMMANDS = {
     "secrets": ("secrets", "create and rotate a deployed stack's secrets in Parameter Store"),
     "cost": ("cost", "what a program costs on AWS per 1,000 contacts, from measured counts"),
     "openapi": ("openapi", "the public API's OpenAPI document, generated from the code"),
+    "demo-data": ("demo_data", "write a seeded synthetic B2B lake with a known ground truth"),
+    "model": ("model", "the predictive model: train, card, list, rollback, score"),
 }
 
 

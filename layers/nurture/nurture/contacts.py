@@ -87,6 +87,11 @@ class Contact(BaseModel):
     grade: str | None = None
     # Per scoring model: what its score is made of (nurture.scoring.state.ScoreState).
     scoring: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # Predictive scoring (nurture.predictive.scores): the live model's 1-100 score, its top
+    # factors [{"text", "points"}] and the model version; None until a scoring run.
+    predictive_score: int | None = None
+    predictive_factors: list[dict[str, Any]] = Field(default_factory=list)
+    predictive_model: int | None = None
     tags: list[str] = Field(default_factory=list)
     consent: dict[str, Consent] = Field(default_factory=dict)
     # keyed by channel; written by delivery from SES bounces/complaints and SMS STOP replies

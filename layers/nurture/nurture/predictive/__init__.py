@@ -1,0 +1,1 @@
+"""Predictive scoring: learn from past outcomes which signals lead to a sale (issue #14)."""
