@@ -6,11 +6,11 @@ import os
 from typing import Any
 from urllib.parse import unquote_plus
 
-import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 
 from nurture.adapters.aws import S3Blobs
+from nurture.adapters.clients import client
 from nurture.adapters.dynamodb import DynamoState
 from nurture.adapters.schedules import EventBridgeResumes, ProgramMachines
 from nurture.adapters.scoring import DynamoScoringModels
@@ -20,18 +20,18 @@ from nurture.settings import DeploySettings, load
 
 settings = load(DeploySettings)
 logger = Logger()
-tracer = Tracer()
-blobs = S3Blobs(boto3.client("s3"), settings.content_bucket)
+tracer = Tracer(auto_patch=False)  # botocore is patched before the first AWS call (clients)
+blobs = S3Blobs(client("s3"), settings.content_bucket)
 machines = ProgramMachines(
-    boto3.client("stepfunctions"),
+    client("stepfunctions"),
     settings.program_role_arn,
     settings.program_arn_prefix,
     settings.program_log_group_arn,
 )
-state = DynamoState(boto3.client("dynamodb"), settings.state_table)
-scoring_models = DynamoScoringModels(boto3.client("dynamodb"), settings.state_table)
+state = DynamoState(client("dynamodb"), settings.state_table)
+scoring_models = DynamoScoringModels(client("dynamodb"), settings.state_table)
 # Archiving a program also cancels its pending resumes (long waits).
-schedules = EventBridgeResumes(boto3.client("scheduler"), os.environ.get("SCHEDULE_GROUP", ""), "")
+schedules = EventBridgeResumes(client("scheduler"), os.environ.get("SCHEDULE_GROUP", ""), "")
 
 
 @logger.inject_lambda_context

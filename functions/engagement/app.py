@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
 
+from nurture.adapters.clients import client
 from nurture.adapters.delivery import DynamoDelivery
 from nurture.adapters.dynamodb import DynamoActivities
 from nurture.delivery.caps import FrequencyCap
@@ -18,8 +18,8 @@ from nurture.settings import EngagementSettings, load
 
 settings = load(EngagementSettings)
 logger = Logger()
-tracer = Tracer()
-_db = boto3.client("dynamodb")
+tracer = Tracer(auto_patch=False)  # botocore is patched before the first AWS call (clients)
+_db = client("dynamodb")
 recorder = EngagementRecorder(
     activities=DynamoActivities(_db, settings.activities_table, settings.state_table),
     store=DynamoDelivery(_db, settings.state_table, settings.contacts_table),

@@ -18,14 +18,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
 from aws_lambda_powertools.metrics import MetricUnit
-from botocore.config import Config
 
 from nurture import clock
 from nurture.adapters.activities import DynamoActivities
+from nurture.adapters.clients import client
 from nurture.api import routes as doc
 from nurture.secrets import secret, secret_json, secret_list
 from nurture.settings import IngestSettings, load
@@ -44,7 +43,7 @@ from nurture.tracking.trust import Proofs, key_kind
 
 settings = load(IngestSettings)
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(auto_patch=False)  # botocore is patched before the first AWS call (clients)
 metrics = Metrics()
 _origins = settings.origins()
 # The same headers as the template's CorsConfiguration (API Gateway answers preflights);
@@ -78,8 +77,14 @@ def _activities() -> DynamoActivities:
     # Made on the first request, not at import. botocore's client-side check of each
     # request's parameters is off: DynamoDB checks every request itself, and on this path
     # (thousands of attribute values per batch) the check was a third of the CPU per event.
-    client = boto3.client("dynamodb", config=Config(parameter_validation=False))
-    return DynamoActivities(client, settings.activities_table, settings.state_table)
+    dynamodb = client("dynamodb", parameter_validation=False)
+    until = settings.legacy_message_markers_until
+    return DynamoActivities(
+        dynamodb,
+        settings.activities_table,
+        settings.state_table,
+        legacy_markers_until=datetime.combine(until, datetime.min.time(), UTC) if until else None,
+    )
 
 
 @functools.cache
@@ -87,7 +92,7 @@ def _forms() -> FormCatalog:
     # Made on the first form post: page views and tracks (most calls) never need S3.
     from nurture.adapters.forms import S3Forms
 
-    return FormCatalog(S3Forms(boto3.client("s3"), settings.content_bucket))
+    return FormCatalog(S3Forms(client("s3"), settings.content_bucket))
 
 
 class Refusal(Exception):

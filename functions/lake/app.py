@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
+from nurture.adapters.clients import client
 from nurture.adapters.lake import S3Lake
 from nurture.reporting.lake import write_batch
 from nurture.settings import LakeSettings, load
@@ -19,9 +19,9 @@ from nurture.tracking.events import Activity
 
 settings = load(LakeSettings)
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(auto_patch=False)  # botocore is patched before the first AWS call (clients)
 metrics = Metrics()
-lake = S3Lake(boto3.client("s3"), settings.content_bucket)
+lake = S3Lake(client("s3"), settings.content_bucket)
 
 
 def _items(event: dict[str, Any]) -> list[tuple[str, str, Activity]]:

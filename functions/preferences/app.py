@@ -7,11 +7,11 @@ import base64
 from typing import Any
 from urllib.parse import parse_qsl
 
-import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from markupsafe import escape
 
+from nurture.adapters.clients import client
 from nurture.adapters.delivery import DynamoDelivery
 from nurture.adapters.dynamodb import DynamoActivities
 from nurture.api import routes as doc
@@ -22,9 +22,9 @@ from nurture.settings import Tables, load
 MAX_BODY_BYTES = 16 * 1024
 settings = load(Tables)
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(auto_patch=False)  # botocore is patched before the first AWS call (clients)
 app = APIGatewayHttpResolver()
-_db = boto3.client("dynamodb")
+_db = client("dynamodb")
 center = PreferenceCenter(
     store=DynamoDelivery(_db, settings.state_table, settings.contacts_table),
     activities=DynamoActivities(_db, settings.activities_table, settings.state_table),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -14,6 +13,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from nurture.adapters.aws import S3Blobs, SesMailer, StepFunctionsWorkflows
+from nurture.adapters.clients import client
 from nurture.adapters.delivery import DynamoDelivery
 from nurture.adapters.due import DynamoDue
 from nurture.adapters.dynamodb import DynamoActivities, DynamoContacts, DynamoState
@@ -29,17 +29,17 @@ from nurture.tracking.events import Activity
 
 settings = load(ReactSettings)
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(auto_patch=False)  # botocore is patched before the first AWS call (clients)
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-_db = boto3.client("dynamodb")
+_db = client("dynamodb")
 _mail = MailSettings.from_env()
 # Double opt-in forms: the confirmation email goes out as the submission is recorded.
 confirmations = ConfirmationSender(
     contacts=DynamoContacts(_db, settings.contacts_table),
     activities=DynamoActivities(_db, settings.activities_table, settings.state_table),
-    blobs=S3Blobs(boto3.client("s3"), _mail.content_bucket),
+    blobs=S3Blobs(client("s3"), _mail.content_bucket),
     store=DynamoDelivery(_db, settings.state_table, settings.contacts_table),
-    mailer=SesMailer(boto3.client("sesv2"), _mail.configuration_set),
+    mailer=SesMailer(client("sesv2"), _mail.configuration_set),
     policy=load_policy(),
     sender=_mail.sender_email,
 )
@@ -49,7 +49,7 @@ reactor = Reactor(
     state=DynamoState(_db, settings.state_table),
     # The scheduler client cancels a run's pending resume when a goal ends the run.
     workflows=StepFunctionsWorkflows(
-        boto3.client("stepfunctions"), boto3.client("scheduler"), settings.schedule_group
+        client("stepfunctions"), client("scheduler"), settings.schedule_group
     ),
     on_pending_consent=confirmations.request,
 )
@@ -61,7 +61,7 @@ scorer = Scorer(
 )
 reactor.scoring = scorer
 # After the MQL crossing: the owner's email, digest markers, CRM push (nurture.sales).
-reactor.sales = desk_from_env(_db, boto3.client("s3"), boto3.client("sesv2"), scores=scorer)
+reactor.sales = desk_from_env(_db, client("s3"), client("sesv2"), scores=scorer)
 # Dates and last activity of known contacts, so the daily sweep reads only who can be due.
 reactor.due = DueIndex(DynamoDue(_db, settings.state_table), reactor)
 

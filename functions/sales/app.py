@@ -9,11 +9,11 @@ import json
 from typing import Any
 from urllib.parse import parse_qsl
 
-import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from nurture import clock
+from nurture.adapters.clients import client
 from nurture.adapters.dynamodb import DynamoState
 from nurture.adapters.sales import desk_from_env, webhook_secret
 from nurture.api import routes as doc
@@ -25,10 +25,10 @@ from nurture.settings import Tables, load
 MAX_BODY_BYTES = 16 * 1024
 settings = load(Tables)
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(auto_patch=False)  # botocore is patched before the first AWS call (clients)
 app = APIGatewayHttpResolver()
-_db = boto3.client("dynamodb")
-desk = desk_from_env(_db, boto3.client("s3"), boto3.client("sesv2"))
+_db = client("dynamodb")
+desk = desk_from_env(_db, client("s3"), client("sesv2"))
 pages = SalesPages(desk=desk, state=DynamoState(_db, settings.state_table))
 postbacks = Postbacks(desk=desk)
 # The token is in the URL: never send it on as a referrer, never cache or index the page.

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Tracer
 
+from nurture.adapters.clients import client
 from nurture.adapters.dynamodb import DynamoState
 from nurture.adapters.sales import desk_from_env
 from nurture.sales.digest import DigestSender
@@ -15,9 +15,9 @@ from nurture.settings import Tables, load
 
 settings = load(Tables)
 logger = Logger()
-tracer = Tracer()
-_db = boto3.client("dynamodb")
-desk = desk_from_env(_db, boto3.client("s3"), boto3.client("sesv2"))
+tracer = Tracer(auto_patch=False)  # botocore is patched before the first AWS call (clients)
+_db = client("dynamodb")
+desk = desk_from_env(_db, client("s3"), client("sesv2"))
 digests = DigestSender(desk=desk, state=DynamoState(_db, settings.state_table))
 
 

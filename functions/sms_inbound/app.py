@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
 
+from nurture.adapters.clients import client
 from nurture.adapters.delivery import DynamoDelivery
 from nurture.adapters.dynamodb import DynamoActivities
 from nurture.delivery.inbound import SmsReplies
@@ -16,8 +16,8 @@ from nurture.settings import Tables, load
 
 settings = load(Tables)
 logger = Logger()
-tracer = Tracer()
-_db = boto3.client("dynamodb")
+tracer = Tracer(auto_patch=False)  # botocore is patched before the first AWS call (clients)
+_db = client("dynamodb")
 replies = SmsReplies(
     store=DynamoDelivery(_db, settings.state_table, settings.contacts_table),
     activities=DynamoActivities(_db, settings.activities_table, settings.state_table),

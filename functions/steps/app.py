@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Tracer
-from botocore.config import Config
 
 import nurture.runtime.actions  # noqa: F401  (registers branch, split, webhook, ... in ACTIONS)
 import nurture.runtime.actions_schedule  # noqa: F401  (registers schedule_resume: long waits)
 from nurture.adapters.aws import S3Blobs, SesMailer, StepFunctionsWorkflows
+from nurture.adapters.clients import client
 from nurture.adapters.delivery import DynamoDelivery, SnsTexter
 from nurture.adapters.dynamodb import DynamoActivities, DynamoContacts, DynamoState
 from nurture.adapters.reporting import DynamoSplitDecisions
@@ -21,22 +20,22 @@ from nurture.settings import StepsSettings, load
 
 settings = load(StepsSettings)
 logger = Logger()
-tracer = Tracer()
-_db = boto3.client("dynamodb")
+tracer = Tracer(auto_patch=False)  # botocore is patched before the first AWS call (clients)
+_db = client("dynamodb")
 # Throttling is retried here with backoff; what is left after that defers the step.
-_retrying = Config(retries={"mode": "adaptive", "max_attempts": 6})
+_retrying = {"retries": {"mode": "adaptive", "max_attempts": 6}}
 _contacts = DynamoContacts(_db, settings.contacts_table)
 _activities = DynamoActivities(_db, settings.activities_table, settings.state_table)
 _state = DynamoState(_db, settings.state_table)
-_blobs = S3Blobs(boto3.client("s3"), settings.content_bucket)
-_mailer = SesMailer(boto3.client("sesv2", config=_retrying), settings.configuration_set)
+_blobs = S3Blobs(client("s3"), settings.content_bucket)
+_mailer = SesMailer(client("sesv2", **_retrying), settings.configuration_set)
 runner = StepRunner(
     contacts=_contacts,
     activities=_activities,
     state=_state,
     blobs=_blobs,
     mailer=_mailer,
-    workflows=StepFunctionsWorkflows(boto3.client("stepfunctions")),
+    workflows=StepFunctionsWorkflows(client("stepfunctions")),
     sender=settings.sender_email,
     delivery=DeliveryService(
         contacts=_contacts,
@@ -47,7 +46,7 @@ runner = StepRunner(
         mailer=_mailer,
         policy=load_policy(),
         sender=settings.sender_email,
-        texter=SnsTexter(boto3.client("sns", config=_retrying)),
+        texter=SnsTexter(client("sns", **_retrying)),
     ),
     split_decisions=DynamoSplitDecisions(_db, settings.state_table),
 )

@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote_plus
 
-import boto3
 from aws_lambda_powertools import Logger, Tracer
 
 from nurture.adapters.aws import StepFunctionsWorkflows
+from nurture.adapters.clients import client
 from nurture.adapters.due import DynamoDue
 from nurture.adapters.dynamodb import DynamoActivities, DynamoContacts, DynamoState
 from nurture.runtime.due import DueIndex
@@ -20,13 +20,13 @@ from nurture.settings import SweepSettings, load
 
 settings = load(SweepSettings)
 logger = Logger()
-tracer = Tracer()
-_db = boto3.client("dynamodb")
+tracer = Tracer(auto_patch=False)  # botocore is patched before the first AWS call (clients)
+_db = client("dynamodb")
 _reactor = Reactor(
     contacts=DynamoContacts(_db, settings.contacts_table),
     activities=DynamoActivities(_db, settings.activities_table, settings.state_table),
     state=DynamoState(_db, settings.state_table),
-    workflows=StepFunctionsWorkflows(boto3.client("stepfunctions")),
+    workflows=StepFunctionsWorkflows(client("stepfunctions")),
 )
 sweeper = Sweeper(_reactor, DueIndex(DynamoDue(_db, settings.state_table), _reactor))
 STATUS_SUFFIX = ".status.json"

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from datetime import datetime, timedelta
 from typing import Any
-
-from aws_lambda_powertools.utilities import parameters
 
 from nurture import clock
 
@@ -42,6 +41,7 @@ def secret(name: str) -> str:
     now = clock.now()
     fetched = _fetched_at.get(full)
     expired = fetched is None or now - fetched >= timedelta(seconds=MAX_AGE_SECONDS)
+    parameters = _powertools_parameters()
     try:
         value = parameters.get_parameter(
             full, decrypt=True, max_age=MAX_AGE_SECONDS, force_fetch=expired
@@ -54,6 +54,17 @@ def secret(name: str) -> str:
     if expired:
         _fetched_at[full] = now
     return str(value)
+
+
+def _powertools_parameters() -> Any:
+    """powertools Parameters, imported on the first read (it imports boto3; a cold start
+    that reads no secret does not pay for it), with X-Ray's botocore patch applied first."""
+    from aws_lambda_powertools.utilities import parameters
+
+    from nurture.adapters.clients import trace_aws
+
+    trace_aws()
+    return parameters
 
 
 def secret_json(name: str) -> Any:
@@ -73,7 +84,8 @@ def secret_list(name: str) -> list[str]:
 def clear_cache() -> None:
     """Forget every cached value (a new local cloud, or a test that rotates by hand)."""
     _fetched_at.clear()
-    parameters.clear_caches()
+    if "aws_lambda_powertools.utilities.parameters" in sys.modules:  # else nothing cached
+        _powertools_parameters().clear_caches()
 
 
 WEBHOOK_SECRETS = "webhook-secrets"  # noqa: S105 - a parameter name

@@ -13,7 +13,9 @@ T = TypeVar("T", bound=BaseModel)
 
 
 class _Env(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # defer_build: a function validates one of these models; the others cost no schema
+    # build at its cold start.
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
 
 class Tables(_Env):
@@ -31,6 +33,11 @@ class IngestSettings(_Env):
     site_start_date: date = Field(default=date(2000, 1, 1), alias="SITE_START_DATE")
     # National phone numbers in forms and identify traits are read in this country's plan.
     default_country_code: str = Field(default="", alias="DEFAULT_COUNTRY_CODE")
+    # Upgrading a stack whose ingest kept a marker per message (MSG#<id>, 35 days): set to the
+    # upgrade day + 35 days, so a copy of a message stored before is still a duplicate.
+    legacy_message_markers_until: date | None = Field(
+        default=None, alias="LEGACY_MESSAGE_MARKERS_UNTIL"
+    )
 
     def origins(self) -> list[str]:
         return [o.strip() for o in self.allowed_origins.split(",") if o.strip()]

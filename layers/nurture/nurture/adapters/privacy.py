@@ -7,20 +7,28 @@ StateTable items written here:
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer
-
 from nurture.privacy.ports import Item, Matcher
 
-_plain = TypeDeserializer()
 EXPORT_SECONDS = 900
 
 
+@functools.cache
+def _deserializer() -> Any:
+    # Imported on first use: boto3.dynamodb imports boto3, and the functions that import this
+    # module (through adapters.delivery) for `erased_key` would pay for it at every cold start.
+    from boto3.dynamodb.types import TypeDeserializer
+
+    return TypeDeserializer()
+
+
 def _to_plain(item: dict[str, Any]) -> Item:
-    return {k: _plain.deserialize(v) for k, v in item.items()}
+    plain = _deserializer()
+    return {k: plain.deserialize(v) for k, v in item.items()}
 
 
 def erased_key(channel: str, key_hash: str) -> dict[str, Any]:

@@ -136,9 +136,10 @@ class StoredLinkSecrets(Sequence[str]):
 
 
 def load_policy() -> DeliveryPolicy:
-    secrets = StoredLinkSecrets()
-    secrets.current()  # a missing or too-short secret fails the cold start, not a send
-    return DeliverySettings.model_validate(dict(os.environ)).policy(secrets)
+    # The secrets are read (and checked: a missing or too-short one raises) on first use,
+    # not here: a handler makes its policy at import, and a cold start that signs no link
+    # (a react batch of page views) makes no Parameter Store call nor imports boto3 for it.
+    return DeliverySettings.model_validate(dict(os.environ)).policy(StoredLinkSecrets())
 
 
 class MailSettings(BaseModel):
