@@ -18,6 +18,7 @@ let config = null;
 // each page is built in its own detached box, shown only if no later navigation superseded it
 let main = null;
 let generation = 0;
+let firstRender = true;
 
 const ROUTES = [
   [/^programs\/([^/]+)$/, (m, rerender) => programPage(main, decodeURIComponent(m[1]), rerender), "Program"],
@@ -72,9 +73,13 @@ async function render(notice) {
   root.replaceChildren(...main.childNodes);
   mountGraphs();
   root.removeAttribute("aria-busy");
+  root.dataset.route = window.location.hash.replace(/^#\/?/, "") || "programs";
   root.dataset.ready = "true";
+  // after a navigation the reader starts at the new page's heading (not on the first load:
+  // there the skip link and the menu come first)
   const heading = root.querySelector("h1");
-  if (heading) heading.focus();
+  if (heading && !firstRender) heading.focus();
+  firstRender = false;
 }
 
 function signInForm(reason, refused) {

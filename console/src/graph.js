@@ -29,8 +29,11 @@ export function mountGraphs() {
   for (const init of pending.splice(0)) init();
 }
 
+/** A step's label and, on a second line, the contacts that reached it (states the compiler
+ * adds around a step, such as a send window's wait, have no count of their own). */
 export function nodeLabel(node) {
-  return `${node.label || node.id}\n${num(node.count ?? 0)}`;
+  const label = node.label || node.id;
+  return node.count === null || node.count === undefined ? label : `${label}\n${num(node.count)}`;
 }
 
 /**
@@ -42,7 +45,12 @@ export function programGraph(programId, graph, caption) {
   const figure = h("figure", { className: "graph-figure" }, box, h("figcaption", {}, caption));
   const elements = [
     ...graph.nodes.map((n) => ({
-      data: { id: n.id, label: nodeLabel(n), count: n.count ?? 0, kind: (n.kind || "").toLowerCase() },
+      data: {
+        id: n.id,
+        label: nodeLabel(n),
+        count: n.count ?? -1,
+        kind: (n.kind || "").toLowerCase(),
+      },
     })),
     ...graph.edges
       .filter((e) => graph.nodes.some((n) => n.id === e.from) && graph.nodes.some((n) => n.id === e.to))
@@ -53,6 +61,8 @@ export function programGraph(programId, graph, caption) {
       container: box,
       elements,
       autoungrabify: true,
+      maxZoom: 1.5, // a one-step program stays readable, not blown up to the box
+      minZoom: 0.3,
       boxSelectionEnabled: false,
       userZoomingEnabled: false,
       style: [
@@ -74,6 +84,10 @@ export function programGraph(programId, graph, caption) {
           },
         },
         { selector: "node[count > 0]", style: { "background-color": "#cce0f5" } },
+        {
+          selector: "node[count < 0]",
+          style: { "border-style": "dashed", "background-color": "#ffffff", "font-size": 10, height: 30 },
+        },
         {
           selector: "edge",
           style: {

@@ -56,9 +56,7 @@ def test_the_distribution_is_https_only_through_origin_access_control(
 ) -> None:
     config = _props(resources, "ConsoleDistribution")["DistributionConfig"]
     [origin] = config["Origins"]
-    assert origin["OriginAccessControlId"] == {
-        "Fn::GetAtt": ["ConsoleOriginAccessControl", "Id"]
-    }
+    assert origin["OriginAccessControlId"] == {"Fn::GetAtt": ["ConsoleOriginAccessControl", "Id"]}
     assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}  # no legacy OAI
     oac = _props(resources, "ConsoleOriginAccessControl")["OriginAccessControlConfig"]
     assert oac["SigningBehavior"] == "always" and oac["SigningProtocol"] == "sigv4"

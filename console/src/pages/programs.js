@@ -51,7 +51,7 @@ export function stepsTable(programId, graph) {
       graph.nodes.map((n) => [
         n.label || n.id,
         n.kind || "",
-        num(n.count ?? 0),
+        num(n.count),
         graph.edges
           .filter((e) => e.from === n.id)
           .map((e) => (e.label ? `${e.to} (${e.label})` : e.to))

@@ -1,16 +1,16 @@
 // Suppressions: who may not be sent to, why and since when; lift one with a reason (a
 // complaint only with an explicit override).
 import { api, query } from "../api.js";
-import { field, fill, h, status, table, when } from "../ui.js";
+import { field, fill, h, link, status, table, when } from "../ui.js";
 
 export async function suppressionsPage(main, rerender, params) {
-  const channel = params.get("channel") || "";
+  const channel = params.get("channel") === "sms" ? "sms" : "email";
   const first = await api.get(`/admin/suppressions${query({ channel })}`);
   const message = h("div", { "aria-live": "polite" });
   const channelSelect = h(
     "select",
     { name: "channel" },
-    ["", "email", "sms"].map((c) => h("option", { value: c, selected: c === channel ? true : undefined }, c || "All")),
+    ["email", "sms"].map((c) => h("option", { value: c, selected: c === channel ? true : undefined }, c)),
   );
   const filter = h(
     "form",
@@ -85,15 +85,23 @@ export async function suppressionsPage(main, rerender, params) {
     fill(list, 
       table(
         `${rows.length} suppression${rows.length === 1 ? "" : "s"}${next ? " (more below)" : ""}`,
-        ["Address", "Channel", "Reason", "Since", "Source", "Action"],
+        ["Address", "Contact", "Reason", "Detail", "Since", "Source", "Action"],
         rows.map((s) => {
           const button = h(
             "button",
-            { type: "button", dataset: { lift: s.suppression_id }, "aria-label": `Lift the suppression of ${s.address}` },
+            { type: "button", dataset: { lift: s.suppression_id }, "aria-label": `Lift the suppression of ${s.address || "an erased person"}` },
             "Lift…",
           );
           button.addEventListener("click", () => liftForm(s, button));
-          return [s.address, s.channel, s.reason, when(s.at), s.source || "–", button];
+          return [
+            s.address || "(erased)",
+            s.contact_id ? link(`#/contacts/${encodeURIComponent(s.contact_id)}`, s.contact_id) : "–",
+            s.reason,
+            s.detail || "–",
+            when(s.at),
+            s.source || "–",
+            s.liftable === false ? "–" : button,
+          ];
         }),
         { name: "suppressions", rowHeaders: true, empty: "No one is suppressed." },
       ),

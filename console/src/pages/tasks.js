@@ -30,13 +30,14 @@ export async function tasksPage(main, rerender, params) {
     message,
     table(
       `${tasks.length} ${state} task${tasks.length === 1 ? "" : "s"}`,
-      ["Task", "Contact", "Assignee", "Status", "Created", "Action"],
+      ["Task", "Contact", "Assignee", "Status", "Created", "Due", "Action"],
       tasks.map((t) => [
         t.title || t.task_id,
         t.contact_id ? link(`#/contacts/${enc(t.contact_id)}`, t.contact_id) : "–",
         t.assignee,
         t.status,
         when(t.created_at),
+        when(t.due),
         t.status === "open"
           ? h(
               "button",
