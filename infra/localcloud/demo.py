@@ -261,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         f"programs/welcome.status.json says: {json.loads(cloud.read('programs/welcome.status.json') or '{}').get('status')}"
     )
     print(f"Ingest API on {api.url}   (virtual time starts {_weekday(cloud.clock.now())} UTC)")
+    print(f"Console on {api.url}/console/   (sign in with access key local, secret local)")
     cloud.on_timeline = demo.print_entry
     demo.play()
     print(f"\nScenario done: {len(cloud.outbox)} emails sent, no errors.")
@@ -270,7 +271,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(
         f"""
-The API stays up for your own requests (Ctrl-C to stop). Try:
+The API stays up for your own requests (Ctrl-C to stop). Open the console at
+{api.url}/console/ (sign in with local / local) to see the programs, contacts, results,
+tasks and suppressions of this run. Or try:
 
   curl -s -u {WRITE_KEY}: -H 'Content-Type: application/json' \\
        -d '{{"email":"you@example.com","first_name":"You","consent_newsletter":true}}' \\

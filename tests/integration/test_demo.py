@@ -32,5 +32,7 @@ def test_the_once_demo_runs_the_welcome_program_to_its_end() -> None:
     assert "program 'welcome' finished" in output, output[-4000:]
     # every request to the local server is logged (method, path, status, time)
     assert "POST /v1/forms/newsletter-signup 202 " in result.stderr, result.stderr[-4000:]
+    # it says where the console is (served by the same local server, tests/e2e/test_console.py)
+    assert "Console on http://127.0.0.1:" in output and "/console/" in output, output[:2000]
     # and moto's interpreter has no error to report for the compiled program
     assert "NoSuchJsonPathError" not in output, output[-4000:]
