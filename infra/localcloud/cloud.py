@@ -221,7 +221,9 @@ class LocalCloud(CaptureMixin, StreamsMixin, FailuresMixin, TimelineMixin, HttpA
             if kind == "AWS::DynamoDB::Table":
                 refs[logical] = name
                 attrs[(logical, "Arn")] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
-            elif kind == "AWS::Serverless::Function":
+            # AWS::Lambda::Function: the predictive TrainFunction, a container image, is only
+            # named here; locally `nurture model train` (or its handler, in tests) runs it
+            elif kind in ("AWS::Serverless::Function", "AWS::Lambda::Function"):
                 refs[logical] = name
                 attrs[(logical, "Arn")] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
             elif kind == "AWS::SNS::Topic":
