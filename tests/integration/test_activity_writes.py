@@ -8,11 +8,13 @@ consume: one INSERT record per message, whatever copies of it arrived."""
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from localcloud import LocalCloud
+from nurture.adapters.activities import page_before
 from nurture.adapters.bulk import Backoff, Unprocessed
 from nurture.adapters.dynamodb import DynamoActivities
 from nurture.tracking.events import Activity
@@ -50,11 +52,11 @@ class Calls:
 
 class Throttled:
     """A DynamoDB client whose BatchWriteItem leaves some writes unprocessed, as a throttled
-    table does: the first `unprocessed` writes it is sent (or every activity put, with
-    `activities_fail`) come back in UnprocessedItems."""
+    table does: the first `unprocessed` writes it is sent (or every write, with `all_fail`)
+    come back in UnprocessedItems."""
 
-    def __init__(self, client: Any, unprocessed: int = 0, activities_fail: bool = False):
-        self._client, self.unprocessed, self.activities_fail = client, unprocessed, activities_fail
+    def __init__(self, client: Any, unprocessed: int = 0, all_fail: bool = False):
+        self._client, self.unprocessed, self.all_fail = client, unprocessed, all_fail
         self.exceptions = client.exceptions
 
     def __getattr__(self, name: str) -> Any:
@@ -65,8 +67,7 @@ class Throttled:
         back: dict[str, list[Any]] = {}
         for table, writes in RequestItems.items():
             for write in writes:
-                marker = write["PutRequest"]["Item"]["pk"]["S"].startswith("MSG#")
-                if self.unprocessed > 0 or (self.activities_fail and not marker):
+                if self.unprocessed > 0 or self.all_fail:
                     self.unprocessed -= 1
                     back.setdefault(table, []).append(write)
                 else:
@@ -92,13 +93,16 @@ def stream_inserts(cloud: LocalCloud, tables: Tables) -> Counter[str]:
     return found
 
 
-def store(tables: Tables, client: Any = None, waits: list[float] | None = None) -> DynamoActivities:
+def store(
+    tables: Tables, client: Any = None, waits: list[float] | None = None, **options: Any
+) -> DynamoActivities:
     waited = waits if waits is not None else []
     return DynamoActivities(
         client or tables.cloud.client("dynamodb"),
         tables._table("ActivitiesTable"),
         tables._table("StateTable"),
         backoff=lambda: Backoff(sleep=waited.append),
+        **options,
     )
 
 
@@ -111,12 +115,22 @@ def test_a_put_that_changes_nothing_writes_no_stream_record(
 ) -> None:
     ddb = cloud.client("dynamodb")
     table = tables._table("ActivitiesTable")
-    item = DynamoActivities(ddb, table, tables._table("StateTable"))._item(activity("m1"))
+    item = store(tables)._item(activity("m1"))
     ddb.put_item(TableName=table, Item=item)
     ddb.put_item(TableName=table, Item=item)  # the same item: AWS writes no record
-    changed = {**item, "name": {"S": "Pricing page"}}
+    changed = {**item, "doc": {"S": activity("m1", 30).model_dump_json()}}
     ddb.put_item(TableName=table, Item=changed)
     assert stream_inserts(cloud, tables) == Counter({"m1": 1, "MODIFY m1": 1})
+
+
+def test_an_activity_is_one_item_keyed_by_its_message_id(cloud: LocalCloud, tables: Tables) -> None:
+    assert store(tables).put_many_new([activity("m1", 4), activity("m2", 2)]) == [True, True]
+    items = tables.activity_items()
+    assert sorted((i["pk"]["S"], i["sk"]["S"], sorted(i)) for i in items) == [
+        ("anon:v1", "M#m1", ["doc", "pk", "sk"]),
+        ("anon:v1", "M#m2", ["doc", "pk", "sk"]),
+    ]
+    assert not [i for i in tables._scan("StateTable") if i["pk"]["S"].startswith("MSG#")]
 
 
 def test_a_batch_is_written_in_bulk_calls_without_a_transaction(
@@ -126,8 +140,8 @@ def test_a_batch_is_written_in_bulk_calls_without_a_transaction(
     calls = Calls(client)
     batch = [activity(f"m{n}", n % 60) for n in range(60)]
     assert store(tables, client).put_many_new(batch) == [True] * 60
-    # one read of the 60 markers; 60 markers and 60 activities, 25 writes a call
-    assert calls.seen == Counter({"BatchGetItem": 1, "BatchWriteItem": 6})
+    # one read of the 60 keys; 60 activities, 25 writes a call; no marker
+    assert calls.seen == Counter({"BatchGetItem": 1, "BatchWriteItem": 3})
     assert stored(tables) == Counter({f"m{n}": 1 for n in range(60)})
     assert stream_inserts(cloud, tables) == Counter({f"m{n}": 1 for n in range(60)})
 
@@ -137,14 +151,16 @@ def test_the_same_batch_twice_is_stored_and_heard_once(cloud: LocalCloud, tables
     writes = store(tables)
     assert writes.put_many_new(batch) == [True, True, True]
     # the retry arrives later: received again, its times corrected differently
-    retry = [a.model_copy(update={"received_at": "2026-01-05T09:01:00.000Z"}) for a in batch]
+    retry = [
+        a.model_copy(update={"received_at": "2026-01-05T09:01:00.000Z", "occurred_at": t})
+        for a, t in zip(batch, ("2026-01-05T09:00:41.000Z",) * 3, strict=True)
+    ]
     assert writes.put_many_new(retry) == [False, False, False]
     assert stored(tables) == Counter({"a": 1, "b": 1, "c": 1})
     assert stream_inserts(cloud, tables) == Counter({"a": 1, "b": 1, "c": 1})
-    assert {a.received_at for a in tables.activities()} == {"2026-01-05T09:00:01.000Z"} | {
-        "2026-01-05T09:00:02.000Z",
-        "2026-01-05T09:00:03.000Z",
-    }
+    assert [a.occurred_at for a in tables.activities()] == [
+        f"2026-01-05T09:00:0{n}.000Z" for n in (1, 2, 3)
+    ]
 
 
 def test_overlapping_batches_store_each_message_once(cloud: LocalCloud, tables: Tables) -> None:
@@ -162,23 +178,25 @@ def test_overlapping_batches_store_each_message_once(cloud: LocalCloud, tables: 
 def test_the_same_event_twice_in_one_batch_is_stored_once(
     cloud: LocalCloud, tables: Tables
 ) -> None:
-    flags = store(tables).put_many_new([activity("a"), activity("a"), activity("b")])
+    later = activity("a", 20, extra="resent")
+    flags = store(tables).put_many_new([activity("a"), later, activity("b")])
     assert flags == [True, False, True]
     assert stored(tables) == Counter({"a": 1, "b": 1})
     assert stream_inserts(cloud, tables) == Counter({"a": 1, "b": 1})
+    assert [a.properties for a in tables.activities() if a.message_id == "a"] == [
+        {"path": "/pricing"}
+    ]
 
 
 @pytest.mark.parametrize("size", [1, 3], ids=["one event per call", "a batch"])
-def test_a_message_id_again_with_another_time_or_actor_is_a_duplicate(
+def test_a_message_id_again_with_another_time_is_a_duplicate(
     cloud: LocalCloud, tables: Tables, size: int
 ) -> None:
     writes = store(tables)
     others = [activity(f"x{n}") for n in range(size - 1)]
     assert writes.put_many_new([activity("m", 5), *others]) == [True] * size
     later = activity("m", 35, extra="changed")
-    other_actor = activity("m", 5, actor="user:u1")
     assert writes.put_many_new([later, *others]) == [False] * size
-    assert writes.put_many_new([other_actor, *others]) == [False] * size
     [kept] = [a for a in tables.activities() if a.message_id == "m"]
     assert (kept.actor, kept.occurred_at, kept.properties) == (
         "anon:v1",
@@ -188,63 +206,154 @@ def test_a_message_id_again_with_another_time_or_actor_is_a_duplicate(
     assert stream_inserts(cloud, tables) == Counter(
         {"m": 1, **{f"x{n}": 1 for n in range(size - 1)}}
     )
+    # The key holds the actor: the same id sent by another visitor is that visitor's message.
+    assert writes.put_many_new([activity("m", 5, actor="anon:v2"), *others]) == [True] + [False] * (
+        size - 1
+    )
+    assert sorted(a.actor for a in tables.activities() if a.message_id == "m") == [
+        "anon:v1",
+        "anon:v2",
+    ]
+
+
+class StaleReads:
+    """A client whose BatchGetItem finds nothing (an eventually consistent read that has not
+    yet seen a write made a moment ago, or two batches read at the same instant)."""
+
+    def __init__(self, client: Any):
+        self._client = client
+        self.exceptions = client.exceptions
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:  # noqa: N803
+        return {"Responses": {}, "UnprocessedKeys": {}}
+
+
+def test_two_batches_that_both_miss_a_copy_still_store_and_react_once(
+    cloud: LocalCloud, tables: Tables
+) -> None:
+    # The race the marker design lost: both batches read before either wrote. The second
+    # put lands on the same key: one item, one INSERT; the MODIFY is filtered out by react's
+    # and the lake's event source mappings (eventName INSERT).
+    blind = store(tables, StaleReads(cloud.client("dynamodb")))
+    assert blind.put_many_new([activity("a", 1), activity("b", 2)]) == [True, True]
+    again = [activity("a", 9, extra="corrected"), activity("b", 2)]
+    assert blind.put_many_new(again) == [True, True]
+    assert stored(tables) == Counter({"a": 1, "b": 1})
+    # b's copy was byte for byte the same item: no record at all
+    assert stream_inserts(cloud, tables) == Counter({"a": 1, "b": 1, "MODIFY a": 1})
+
+
+def test_one_event_per_call_is_a_conditional_put(cloud: LocalCloud, tables: Tables) -> None:
+    client = cloud.client("dynamodb")
+    calls = Calls(client)
+    writes = store(tables, client)
+    assert writes.put_many_new([activity("solo", 7)]) == [True]
+    assert writes.put_many_new([activity("solo", 9)]) == [False]
+    assert calls.seen == Counter({"PutItem": 2})
+    assert [a.occurred_at for a in tables.activities()] == ["2026-01-05T09:00:07.000Z"]
+    assert stream_inserts(cloud, tables) == Counter({"solo": 1})
 
 
 def test_unprocessed_writes_are_sent_again_with_backoff(cloud: LocalCloud, tables: Tables) -> None:
     waits: list[float] = []
     client = Throttled(cloud.client("dynamodb"), unprocessed=30)
-    batch = [activity(f"m{n}", n) for n in range(20)]
-    assert store(tables, client, waits).put_many_new(batch) == [True] * 20
-    assert stored(tables) == Counter({f"m{n}": 1 for n in range(20)})
-    assert stream_inserts(cloud, tables) == Counter({f"m{n}": 1 for n in range(20)})
+    batch = [activity(f"m{n}", n) for n in range(40)]
+    assert store(tables, client, waits).put_many_new(batch) == [True] * 40
+    assert stored(tables) == Counter({f"m{n}": 1 for n in range(40)})
+    assert stream_inserts(cloud, tables) == Counter({f"m{n}": 1 for n in range(40)})
     assert len(waits) >= 2 and all(0 <= w <= 1.0 for w in waits)
 
 
-def test_throttling_past_the_budget_fails_the_call_and_the_retry_stores_each_once(
-    cloud: LocalCloud, tables: Tables
-) -> None:
-    # Every activity put is throttled until the waiting budget runs out: the markers were
-    # put, the activities not - the request fails (the sender will retry) ...
+class WritesThenThrottled(Throttled):
+    """Lets the first `allowed` puts through, then hands every put back (a partition that
+    stays throttled past the waiting budget)."""
+
+    def __init__(self, client: Any, allowed: int):
+        super().__init__(client)
+        self.allowed = allowed
+
+    def batch_write_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:  # noqa: N803
+        self.all_fail = self.allowed <= 0
+        self.allowed -= sum(map(len, RequestItems.values()))
+        return super().batch_write_item(RequestItems=RequestItems)
+
+
+def test_a_partly_written_batch_retried_stores_each_once(cloud: LocalCloud, tables: Tables) -> None:
+    # The first 25 puts are written, the rest handed back until the waiting budget runs out:
+    # the request fails (5xx) and the sender sends the whole batch again, later.
     waits: list[float] = []
-    throttled = Throttled(cloud.client("dynamodb"), activities_fail=True)
-    batch = [activity(f"m{n}", n) for n in range(5)]
+    batch = [activity(f"m{n}", n % 60) for n in range(60)]
+    throttled = WritesThenThrottled(cloud.client("dynamodb"), allowed=25)
     with pytest.raises(Unprocessed):
         store(tables, throttled, waits).put_many_new(batch)
     assert 3.0 < sum(waits) <= 4.0
-    assert stored(tables) == Counter()
-
-    # ... and the sender's retry finds the markers: "duplicate", and the activities the
-    # markers hold are stored now, once each, each heard once.
+    assert stored(tables) == Counter({f"m{n}": 1 for n in range(25)})
     retry = [a.model_copy(update={"received_at": "2026-01-05T09:02:00.000Z"}) for a in batch]
-    assert store(tables).put_many_new(retry) == [False] * 5
-    assert stored(tables) == Counter({f"m{n}": 1 for n in range(5)})
-    assert stream_inserts(cloud, tables) == Counter({f"m{n}": 1 for n in range(5)})
-    assert {a.received_at for a in tables.activities()} == {
-        f"2026-01-05T09:00:{n:02d}.000Z" for n in range(5)
-    }
+    assert store(tables).put_many_new(retry) == [False] * 25 + [True] * 35
+    assert stored(tables) == Counter({f"m{n}": 1 for n in range(60)})
+    assert stream_inserts(cloud, tables) == Counter({f"m{n}": 1 for n in range(60)})
     # a third copy changes nothing and is heard by nobody
-    assert store(tables).put_many_new(retry) == [False] * 5
-    assert stream_inserts(cloud, tables) == Counter({f"m{n}": 1 for n in range(5)})
+    assert store(tables).put_many_new(retry) == [False] * 60
+    assert stream_inserts(cloud, tables) == Counter({f"m{n}": 1 for n in range(60)})
 
 
-def test_one_event_lost_between_its_two_puts_is_stored_by_the_retry(
+def test_readers_order_both_key_shapes_by_time(cloud: LocalCloud, tables: Tables) -> None:
+    writes = store(tables)
+    # stored the old way (time-keyed with a marker, as `put_new` still stores) and the new
+    for n in (1, 4, 7, 10):
+        assert writes.put_new(activity(f"old{n}", n))
+    assert writes.put_many_new([activity(f"new{n}", n) for n in (2, 3, 8, 9, 11)]) == [True] * 5
+    newest = [a.message_id for a in writes.list_for(["anon:v1", "anon:nobody"], 4)]
+    assert newest == ["new11", "old10", "new9", "new8"]
+    everything = writes.list_for(["anon:v1"], 100)
+    assert [a.occurred_at for a in everything] == sorted(
+        (a.occurred_at for a in everything), reverse=True
+    )
+    assert len(everything) == 9
+    # more message-keyed items than one page holds: all read, then the newest kept
+    assert writes.put_many_new([activity(f"p{n}", 12 + n) for n in range(30)]) == [True] * 30
+    assert [a.message_id for a in writes.list_for(["anon:v1"], 3)] == ["p29", "p28", "p27"]
+
+
+def test_a_copy_of_a_message_stored_the_old_way_is_a_duplicate_until_its_marker_expires(
     cloud: LocalCloud, tables: Tables
 ) -> None:
-    client = cloud.client("dynamodb")
-    writes = store(tables, client)
-    first = activity("solo", 7)
-    real_put = client.put_item
+    before = store(tables)
+    assert before.put_new(activity("old", 1))  # the old ingest path: a marker and the item
+    now = [datetime(2026, 1, 6, tzinfo=UTC)]
+    upgraded = store(
+        tables, legacy_markers_until=datetime(2026, 2, 10, tzinfo=UTC), now=lambda: now[0]
+    )
+    assert upgraded.put_many_new([activity("old", 30), activity("fresh", 2)]) == [False, True]
+    assert upgraded.put_many_new([activity("old", 31)]) == [False]
+    assert stored(tables) == Counter({"old": 1, "fresh": 1})
+    now[0] = datetime(2026, 2, 10, tzinfo=UTC)  # every marker the old path wrote has expired
+    assert upgraded.put_many_new([activity("old2", 3)]) == [True]
 
-    def marker_only(**kwargs: Any) -> Any:
-        if kwargs["TableName"] == tables._table("ActivitiesTable"):
-            raise TimeoutError("the function timed out between the two puts")
-        return real_put(**kwargs)
 
-    client.put_item = marker_only
-    with pytest.raises(TimeoutError):
-        writes.put_many_new([first])
-    client.put_item = real_put
-    assert stored(tables) == Counter()
-    assert writes.put_many_new([activity("solo", 9)]) == [False]
-    assert [a.occurred_at for a in tables.activities()] == ["2026-01-05T09:00:07.000Z"]
-    assert stream_inserts(cloud, tables) == Counter({"solo": 1})
+def test_a_timeline_pages_through_both_key_shapes_in_time_order(
+    cloud: LocalCloud, tables: Tables
+) -> None:
+    writes = store(tables)
+    for n in (1, 4, 7, 10):
+        assert writes.put_new(activity(f"old{n}", n))
+    assert writes.put_many_new([activity(f"new{n}", n) for n in (2, 3, 8, 9, 11)]) == [True] * 5
+    assert writes.put_new(activity("elsewhere", 5, actor="anon:v2"))
+    client, table = cloud.client("dynamodb"), tables._table("ActivitiesTable")
+    pages: list[list[str]] = []
+    before: str | None = None
+    while True:
+        docs, more = page_before(client, table, ["anon:v1", "anon:v2"], before, 3)
+        pages.append([d["message_id"] for d in docs])
+        if not more:
+            break
+        before = f"{docs[-1]['occurred_at']}#{docs[-1]['message_id']}"
+    assert pages == [
+        ["new11", "old10", "new9"],
+        ["new8", "old7", "elsewhere"],
+        ["old4", "new3", "new2"],
+        ["old1"],
+    ]

@@ -6,14 +6,19 @@ contact, account or program models at its cold start).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from nurture import clock
 from nurture.adapters.bulk import Backoff, get_all, put_all
 from nurture.tracking.events import Activity
 
 MESSAGE_DEDUPE_DAYS = 35
+# Sort key of an activity keyed by its message id. Time-keyed sort keys (ISO times, so digits)
+# sort before it: a query newest first meets every message-keyed item first.
+MESSAGE_KEY = "M#"
 
 
 def _s(value: str) -> dict[str, str]:
@@ -21,42 +26,130 @@ def _s(value: str) -> dict[str, str]:
 
 
 class DynamoActivities:
-    """Activities keyed by actor; a marker item in the state table (`MSG#<message id>`,
-    kept MESSAGE_DEDUPE_DAYS) makes each message id stored once, whatever its time or actor.
+    """Activities in one partition per actor.
 
-    A batch (`put_many_new`, the ingest path) is written in bulk calls, with no transaction:
-    one BatchGetItem of the markers finds the message ids already stored; the new ones' markers
-    are put first, each holding its activity's document, then their activities. A marker is the
-    claim on a message id: a later copy of the message (a retry, the same event in another
-    batch, another timestamp or actor) finds it, is answered "duplicate", and puts the marker's
-    activity again - byte for byte the item first written, a put that changes nothing, of which
-    DynamoDB writes no stream record - so an activity lost between the two puts (a timeout, a
-    crash) is stored by the next copy, and none is stored, or reacted to, twice. One event
-    alone (`/v1/page` ...) puts its marker on condition that it is new, so even two copies
-    arriving at the same moment are told apart; two batches carrying one message, written in
-    the same few milliseconds, could both miss its marker (BatchWriteItem takes no condition).
+    What the ingest API stores (`put_many_new`) is keyed by its message id: `pk` the actor,
+    `sk` `M#<message id>`, the whole activity in `doc` (its time included), nothing else -
+    one item, one write unit for an event under 1 KB, and no index. Every copy of a message
+    (a retry, the same event in another batch, re-sent with another timestamp after a clock
+    correction) has the same key, so it can only ever be one item and one INSERT record in
+    the table's stream, the only records react and the lake act on (their event source
+    mappings filter `eventName: INSERT`). A batch is written in bulk calls with no
+    transaction: one BatchGetItem (eventually consistent, keys only) finds the copies already
+    stored, which are answered "duplicate" and not written again; the rest go out in
+    BatchWriteItem calls, 25 puts each. Two batches carrying one message within the same
+    moment may both miss it and both put it: the second put is the same key, a MODIFY (or,
+    byte for byte the same item, no record at all), heard by nobody. One event alone
+    (`/v1/page` ...) is a PutItem on condition that the key is new. The key holds the actor:
+    a message id sent again under another actor (Segment's SDKs re-send a message as it was
+    serialised, ids included) is another actor's message.
 
-    Each event costs two write units (marker and activity, each under 1 KB for an event under
-    1 KB) and one read unit; no design with a single item per event can find a copy that
-    arrives with another timestamp or actor (another key) without an index, which costs a
-    write unit too.
+    The key says nothing of time, so a reader (`list_for`) reads an actor's message-keyed
+    items whole and orders them by their time (`Activity.sort_key`).
+
+    What Nurture records itself (`put_new`: email engagement, program runs, forms) keeps the
+    earlier shape: `sk` `<time>#<message id>`, and a marker item in the state table
+    (`MSG#<message id>`, kept MESSAGE_DEDUPE_DAYS) written with it in one transaction, so a
+    message id is stored once whatever its time or actor. Activities the ingest API stored
+    before the message-keyed shape are such time-keyed items with a marker; `list_for` reads
+    both shapes. Until `legacy_markers_until` (35 days after an upgrade, when the last marker
+    the old ingest path wrote expires), ingest also looks its message ids up among the
+    markers, so a copy of a message stored the old way is still a duplicate.
     """
 
     def __init__(
-        self, client: Any, table: str, state_table: str, backoff: Callable[[], Backoff] = Backoff
+        self,
+        client: Any,
+        table: str,
+        state_table: str,
+        backoff: Callable[[], Backoff] = Backoff,
+        legacy_markers_until: datetime | None = None,
+        now: Callable[[], datetime] | None = None,
     ):
         self._db = client
         self._table = table
         self._state_table = state_table
         self._backoff = backoff
+        self._legacy_until = legacy_markers_until
+        self._now = now
 
-    def _item(self, activity: Activity, doc: str | None = None) -> dict[str, Any]:
+    # --- the ingest path: one message-keyed item per message ---------------------------------
+
+    @staticmethod
+    def message_key(actor: str, message_id: str) -> dict[str, Any]:
+        return {"pk": {"S": actor}, "sk": {"S": MESSAGE_KEY + message_id}}
+
+    def _item(self, activity: Activity) -> dict[str, Any]:
+        return {
+            "pk": {"S": activity.actor},
+            "sk": {"S": MESSAGE_KEY + activity.message_id},
+            # No nulls: an event under 1 KB stays one write unit.
+            "doc": {"S": activity.model_dump_json(exclude_none=True)},
+        }
+
+    def put_many_new(self, activities: list[Activity]) -> list[bool]:
+        if len(activities) == 1:  # one event per call (/v1/page ...): a conditional put
+            return [self._put_one(activities[0])]
+        if not activities:
+            return []
+        backoff = self._backoff()
+        first: dict[tuple[str, str], int] = {}  # (actor, message id) -> its first copy here
+        for index, activity in enumerate(activities):
+            first.setdefault((activity.actor, activity.message_id), index)
+        keys = [self.message_key(actor, message_id) for actor, message_id in first]
+        found = {
+            (item["pk"]["S"], item["sk"]["S"][len(MESSAGE_KEY) :])
+            for item in get_all(
+                self._db, self._table, keys, backoff, consistent=False, projection="pk, sk"
+            )
+        }
+        old = self._legacy_marked({message_id for _, message_id in first}, backoff)
+        new = [i for key, i in first.items() if key not in found and key[1] not in old]
+        put_all(self._db, [(self._table, self._item(activities[i])) for i in new], backoff)
+        stored = [False] * len(activities)
+        for index in new:
+            stored[index] = True
+        return stored
+
+    def _put_one(self, activity: Activity) -> bool:
+        """`put_many_new` for one event: a put on condition that its key is new, so even two
+        copies arriving at the same moment are one item and one INSERT."""
+        if self._legacy_marked({activity.message_id}, None):
+            return False
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item=self._item(activity),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def _legacy_marked(self, message_ids: set[str], backoff: Backoff | None) -> set[str]:
+        """The message ids the old ingest path stored (a marker in the state table), while
+        such markers can still exist."""
+        if self._legacy_until is None or not message_ids:
+            return set()
+        now = self._now() if self._now else clock.now()
+        if now >= self._legacy_until:
+            return set()
+        keys = [self._guard_key(m) for m in message_ids]
+        markers = get_all(
+            self._db, self._state_table, keys, backoff or self._backoff(), projection="pk"
+        )
+        return {m["pk"]["S"].removeprefix("MSG#") for m in markers}
+
+    # --- what Nurture records itself: time-keyed, with a marker -----------------------------
+
+    @staticmethod
+    def _timed_item(activity: Activity) -> dict[str, Any]:
         item = {
             "pk": _s(activity.actor),
             "sk": _s(activity.sort_key),
             "kind": _s(activity.kind),
             "name": _s(activity.name),
-            "doc": _s(doc if doc is not None else activity.model_dump_json()),
+            "doc": _s(activity.model_dump_json()),
         }
         if activity.contact_id:
             item["contact_id"] = _s(activity.contact_id)
@@ -83,7 +176,7 @@ class DynamoActivities:
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
-                    {"Put": {"TableName": self._table, "Item": self._item(activity)}},
+                    {"Put": {"TableName": self._table, "Item": self._timed_item(activity)}},
                 ]
             )
             return True
@@ -93,79 +186,90 @@ class DynamoActivities:
                 return False
             raise
 
-    def put_many_new(self, activities: list[Activity]) -> list[bool]:
-        if len(activities) == 1:  # one event per call (/v1/page ...): two PutItem calls
-            return [self._put_one(activities[0])]
-        backoff = self._backoff()
-        first: dict[str, int] = {}  # message id -> index of its first copy in this batch
-        for index, activity in enumerate(activities):
-            first.setdefault(activity.message_id, index)
-        keys = [self._guard_key(message_id) for message_id in first]
-        markers = {m["pk"]["S"][4:]: m for m in get_all(self._db, self._state_table, keys, backoff)}
-        new = [index for message_id, index in first.items() if message_id not in markers]
-        items = {index: self._item(activities[index]) for index in new}
-        put_all(
-            self._db,
-            [
-                (self._state_table, {**self._guard(activities[i]), "doc": items[i]["doc"]})
-                for i in new
-            ],
-            backoff,
-        )
-        # Markers put by `put_new` carry no document: its transaction stored the activity.
-        again = [
-            self._item(Activity.model_validate_json(m["doc"]["S"]), m["doc"]["S"])
-            for m in markers.values()
-            if "doc" in m
-        ]
-        put_all(
-            self._db,
-            [(self._table, items[i]) for i in new] + [(self._table, item) for item in again],
-            backoff,
-        )
-        stored = [False] * len(activities)
-        for index in new:
-            stored[index] = True
-        return stored
-
-    def _put_one(self, activity: Activity) -> bool:
-        """`put_many_new` for one event: the marker is put on condition that it is new (so
-        even two copies arriving at once are told apart), then the activity."""
-        item = self._item(activity)
-        try:
-            self._db.put_item(
-                TableName=self._state_table,
-                Item={**self._guard(activity), "doc": item["doc"]},
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except self._db.exceptions.ConditionalCheckFailedException:
-            marker = self._db.get_item(
-                TableName=self._state_table,
-                Key=self._guard_key(activity.message_id),
-                ConsistentRead=True,
-            ).get("Item", {})
-            if "doc" in marker:  # the first copy's activity, again: a put that changes nothing
-                doc = marker["doc"]["S"]
-                self._db.put_item(
-                    TableName=self._table, Item=self._item(Activity.model_validate_json(doc), doc)
-                )
-            return False
-        self._db.put_item(TableName=self._table, Item=item)
-        return True
+    # --- reading ----------------------------------------------------------------------------
 
     def list_for(self, actors: list[str], limit: int = 200) -> list[Activity]:
         found: list[Activity] = []
         for actor in actors:
-            resp = self._db.query(
-                TableName=self._table,
-                KeyConditionExpression="pk = :pk",
-                ExpressionAttributeValues={":pk": _s(actor)},
-                ScanIndexForward=False,
-                Limit=limit,
-            )
-            found.extend(Activity.model_validate_json(i["doc"]["S"]) for i in resp["Items"])
+            found.extend(self._newest(actor, limit))
         found.sort(key=lambda a: a.sort_key, reverse=True)
         return found[:limit]
+
+    def _newest(self, actor: str, limit: int) -> list[Activity]:
+        """At least the actor's `limit` newest activities. Newest first by key, a query meets
+        the message-keyed items first, all of which are read (their keys do not say when);
+        then the time-keyed ones, newest first, of which `limit` are enough."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": _s(actor)},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        found: list[Activity] = []
+        timed = 0
+        while True:
+            response = self._db.query(**request)
+            for item in response["Items"]:
+                if "doc" not in item:
+                    continue
+                timed += not item["sk"]["S"].startswith(MESSAGE_KEY)
+                found.append(Activity.model_validate_json(item["doc"]["S"]))
+            last = response.get("LastEvaluatedKey")
+            if not last or timed >= limit:
+                return found
+            request["ExclusiveStartKey"] = last
+
+
+def page_before(
+    client: Any, table: str, actors: list[str], before: str | None, limit: int
+) -> tuple[list[dict[str, Any]], bool]:
+    """A page of activity documents across `actors`, newest first by `Activity.sort_key`
+    (`<occurred at>#<message id>`), each below `before` if given; and whether more remain.
+    A timeline's paging: message-keyed items are read whole (their keys do not say when)
+    and filtered by their time; time-keyed ones from `before` backwards, `limit` of them."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    more = False
+    for actor in actors:
+        for item in _query_all(
+            client,
+            table,
+            "pk = :pk AND begins_with(sk, :m)",
+            {":pk": _s(actor), ":m": _s(MESSAGE_KEY)},
+        ):
+            doc = json.loads(item["doc"]["S"])
+            key = f"{doc['occurred_at']}#{doc['message_id']}"
+            if before is None or key < before:
+                found.append((key, doc))
+        bound = min(before, MESSAGE_KEY) if before else MESSAGE_KEY
+        answer = client.query(
+            TableName=table,
+            KeyConditionExpression="pk = :pk AND sk < :b",
+            ExpressionAttributeValues={":pk": _s(actor), ":b": _s(bound)},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        more = more or "LastEvaluatedKey" in answer
+        found.extend((i["sk"]["S"], json.loads(i["doc"]["S"])) for i in answer["Items"])
+    found.sort(key=lambda pair: pair[0], reverse=True)
+    return [doc for _, doc in found[:limit]], more or len(found) > limit
+
+
+def _query_all(
+    client: Any, table: str, condition: str, values: dict[str, Any]
+) -> list[dict[str, Any]]:
+    request: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeValues": values,
+    }
+    items: list[dict[str, Any]] = []
+    while True:
+        answer = client.query(**request)
+        items.extend(answer["Items"])
+        if "LastEvaluatedKey" not in answer:
+            return items
+        request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
 
 def _epoch(iso_ts: str) -> int:

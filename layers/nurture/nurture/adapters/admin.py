@@ -17,6 +17,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
+from nurture.adapters.activities import page_before
 from nurture.admin.ports import IndexQuery, Key
 
 _plain = TypeDeserializer()
@@ -106,8 +107,9 @@ class DynamoContactIndex:
 
 
 class DynamoTimeline:
-    """A contact's activity across their actor keys, newest first: each actor's partition is
-    queried backwards from the cursor (the sort key `occurred#message_id`) and merged."""
+    """A contact's activity across their actor keys, newest first by `occurred#message_id`,
+    from `before` (the cursor) backwards: both key shapes of the activities table, read by
+    `nurture.adapters.activities.page_before`."""
 
     def __init__(self, client: Any, activities_table: str):
         self._db = client
@@ -116,26 +118,7 @@ class DynamoTimeline:
     def page(
         self, actors: list[str], before: str | None, limit: int
     ) -> tuple[list[dict[str, Any]], bool]:
-        found: list[tuple[str, dict[str, Any]]] = []
-        more = False
-        for actor in actors:
-            values: dict[str, Any] = {":a": _s(actor)}
-            condition = "pk = :a"
-            if before:
-                values[":b"] = _s(before)
-                condition += " AND sk < :b"
-            page = self._db.query(
-                TableName=self._table,
-                KeyConditionExpression=condition,
-                ExpressionAttributeValues=values,
-                ScanIndexForward=False,
-                Limit=limit,
-            )
-            items = page.get("Items", [])
-            more = more or "LastEvaluatedKey" in page
-            found.extend((i["sk"]["S"], json.loads(i["doc"]["S"])) for i in items)
-        found.sort(key=lambda pair: pair[0], reverse=True)
-        return [doc for _, doc in found[:limit]], more or len(found) > limit
+        return page_before(self._db, self._table, actors, before, limit)
 
 
 class DynamoSuppressions:

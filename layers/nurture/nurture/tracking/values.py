@@ -87,7 +87,43 @@ def string_problem(value: str) -> str | None:
     return None
 
 
+_INT_OK = 10**MAX_INT_DIGITS  # an int of fewer digits needs no closer look
+
+
+def _plain(text: str) -> bool:
+    """A string `string_problem` has nothing to say about, at a glance: ASCII (so valid
+    Unicode) and not shaped like a date (what `_looks_like_a_date` looks for first)."""
+    return text.isascii() and (len(text) < 10 or text[4] != "-")
+
+
 def _check(value: Any, depth: int) -> None:
+    # The common shapes first (every value of every event goes through here): JSON's own
+    # types, plain strings and small numbers checked inline; anything else as below.
+    kind = type(value)
+    if kind is dict and depth + 1 < MAX_NESTING:
+        for key, item in value.items():
+            leaf = type(item)
+            if (
+                type(key) is str
+                and _plain(key)
+                and (
+                    (leaf is str and _plain(item))
+                    or item is None
+                    or leaf is bool
+                    or (leaf is int and -_INT_OK < item < _INT_OK)
+                )
+            ):
+                continue
+            try:
+                if isinstance(key, str) and (reason := string_problem(key)):
+                    raise _Found([], f"has a key that {reason}")
+                _check(item, depth + 1)
+            except _Found as found:
+                found.path.append(str(key).encode(errors="replace").decode())
+                raise
+        return
+    if kind is str and depth < MAX_NESTING and _plain(value):
+        return
     if depth >= MAX_NESTING:  # a scalar counts as a level too, as DynamoDB counts them
         raise _Found([], f"is nested more than {MAX_NESTING} levels deep")
     if isinstance(value, dict):
@@ -127,3 +163,18 @@ def check_value(field: str, value: Any) -> None:
         if len(path) > 200:  # a path 32 levels deep is still readable, a long key is not
             path = path[:197] + "..."
         raise ValueProblem(path, found.reason) from None
+
+
+def check_fields(fields: dict[Any, Any]) -> None:
+    """`check_value` for each field of an object (an event's top level, each field named by
+    its own name); the plain ones (most of an event's ids and names) without a call."""
+    for name, value in fields.items():
+        leaf = type(value)
+        if (
+            (leaf is str and _plain(value))
+            or value is None
+            or leaf is bool
+            or (leaf is int and -_INT_OK < value < _INT_OK)
+        ):
+            continue
+        check_value(str(name), value)
