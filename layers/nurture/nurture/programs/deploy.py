@@ -177,7 +177,8 @@ def describe_trigger(trigger: Any) -> str:
             + (f" from {change.from_}" if change.from_ else "")
         )
     if isinstance(trigger, ScoreCrossedTrigger):
-        return f"the score goes {trigger.direction} across {trigger.score_crossed}"
+        which = "predictive score" if trigger.model == "predictive" else "score"
+        return f"the {which} goes {trigger.direction} across {trigger.score_crossed}"
     if isinstance(trigger, DateTrigger):
         offset = f" {trigger.offset}" if trigger.offset else ""
         return f"the date in {trigger.date!r}{offset} ({trigger.repeat}) at {trigger.time_of_day}"

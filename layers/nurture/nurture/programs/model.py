@@ -142,6 +142,11 @@ class ScoreCrossedTrigger(_Strict):
     direction: Literal["up", "down"] = Field(
         default="up", description="up: rose to or above it; down: fell below it"
     )
+    model: Literal["rules", "predictive"] = Field(
+        default="rules",
+        description="rules: the hand-made score (scoring models); predictive: the learned "
+        "1-100 predictive score (nurture model train)",
+    )
 
 
 class DateTrigger(_Strict):

@@ -29,6 +29,9 @@ from nurture.runtime.view import ContactView
 from nurture.tracking.events import Activity
 from nurture.tracking.names import event_key
 
+# What a score_crossed trigger listens to, per `model:` (predictive: nurture.predictive.scores)
+SCORE_EVENTS = {"rules": "contact.score_changed", "predictive": "contact.predictive_score_changed"}
+
 
 def entry_mode(program: Program) -> str:
     """once | every_time | once_per. A yearly date trigger (a birthday) with no entry rule
@@ -76,7 +79,7 @@ def trigger_matches(program: Program, activity: Activity, view: ContactView) -> 
         rule = trigger.stage_changed
         return _stage_in(props.get("to"), rule.to) and _stage_in(props.get("from"), rule.from_)
     if isinstance(trigger, ScoreCrossedTrigger):
-        if activity.name != "contact.score_changed":
+        if activity.name != SCORE_EVENTS[trigger.model]:
             return False
         old, new = props.get("old"), props.get("new")
         if not isinstance(old, int) or not isinstance(new, int):
@@ -110,7 +113,7 @@ def trigger_keys_for(activity: Activity) -> list[str]:
         keys += [f"field_changed:{name}" for name in props.get("fields") or []]
     elif activity.name == "contact.stage_changed":
         keys.append("stage_changed")
-    elif activity.name == "contact.score_changed":
+    elif activity.name in SCORE_EVENTS.values():
         keys.append("score_crossed")
     if activity.kind != "program":
         keys.append("segment")
