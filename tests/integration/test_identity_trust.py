@@ -56,8 +56,10 @@ def post(cloud: LocalCloud, path: str, body: dict[str, Any], key: str = PUBLIC) 
     return answer
 
 
-def known_ada(cloud: LocalCloud, tables: Tables) -> Contact:
-    """Ada, known: created by her own sign-up from her browser (anonymous id A)."""
+def known_ada(cloud: LocalCloud, tables: Tables, proven: bool = False) -> Contact:
+    """Ada, known: created by her own sign-up from her browser (anonymous id A). `proven`:
+    she then followed a link emailed to her in that browser, which adopts the contact with
+    all it has (else a trusted call keeps only what it names: test_identity_squatting.py)."""
     post(cloud, "/v1/page", {"anonymousId": "A", "messageId": "a-1", "name": "Home"})
     post(
         cloud,
@@ -67,7 +69,14 @@ def known_ada(cloud: LocalCloud, tables: Tables) -> Contact:
             "traits": {"email": ADA, "company": "Analytical", "first_name": "Ada"},
         },
     )
-    return tables.contact_by_email(ADA)
+    ada = tables.contact_by_email(ADA)
+    if proven:
+        now = int(cloud.clock.now().timestamp())
+        token = click_token(LINK_SECRETS, ada.contact_id, now + 3600)
+        page_with_url(cloud, "A", f"https://example.com/?{CLICK_PARAM}={token}")
+        ada = tables.contact_by_email(ADA)
+        assert ada.adopted_by == "signed_link" and "anon:A" in ada.actors
+    return ada
 
 
 def claims_of(tables: Tables, contact: Contact) -> list[dict[str, Any]]:
@@ -334,7 +343,7 @@ def test_a_secret_key_updates_a_known_contact_and_joins_history(
     live: LocalCloud, tables: Tables
 ) -> None:
     live.upload("programs/on-company-change.yaml", FIELD_PROGRAM)
-    known_ada(live, tables)
+    known_ada(live, tables, proven=True)
     post(live, "/v1/page", {"anonymousId": "P", "messageId": "phone-1", "name": "Pricing"})
 
     post(
@@ -355,7 +364,7 @@ def test_a_secret_key_updates_a_known_contact_and_joins_history(
 
 
 def test_a_verified_identify_from_the_browser_is_trusted(cloud: LocalCloud, tables: Tables) -> None:
-    known_ada(cloud, tables)
+    known_ada(cloud, tables, proven=True)
     post(cloud, "/v1/page", {"anonymousId": "P", "messageId": "phone-1", "name": "Pricing"})
 
     # the site's backend computed the hash of her email; the browser sends it with the public key
@@ -372,6 +381,7 @@ def test_a_verified_identify_from_the_browser_is_trusted(cloud: LocalCloud, tabl
     ada = tables.contact_by_email(ADA)
     assert ada.company == "Analytical Engines"
     assert tables.contact_for_actor("anon:P") == ada.contact_id
+    assert tables.contact_for_actor("anon:A") == ada.contact_id  # proven before: kept
     assert "phone-1" in {a.message_id for a in tables.activities_of(ada)}
     assert {a.trust for a in tables.activities("anon:P") if a.kind == "identify"} == {"verified"}
     assert cloud.errors == []

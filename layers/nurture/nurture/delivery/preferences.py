@@ -22,6 +22,7 @@ from jinja2 import Environment
 
 from nurture import clock
 from nurture.contacts import Contact
+from nurture.delivery.clicks import click_token, with_token
 from nurture.delivery.config import DeliveryPolicy
 from nurture.delivery.consent import (
     CHANNELS,
@@ -59,6 +60,7 @@ _PAGE = _env.from_string("""
 <button type="submit" name="action" value="unsubscribe_all">Unsubscribe from all</button>
 </form>""")
 _MESSAGE = _env.from_string("<p>{{ message }}</p>")
+_CONTINUE = _env.from_string('<p><a href="{{ url }}">Continue to {{ host }}</a></p>')
 _CONFIRM = _env.from_string("""<p>Please confirm that you want to receive {{ what }}.</p>
 <form method="post"><button type="submit">Yes, confirm my subscription</button></form>""")
 _CHANNEL_NAMES = {"email": "Email", "sms": "Text messages (SMS)"}
@@ -287,4 +289,16 @@ class PreferenceCenter:
                     properties={"keys": changed, "form": token.scope.get("f")},
                 )
             )
-        return page("Thank you", _MESSAGE.render(message="Your subscription is confirmed."))
+        thanks = _MESSAGE.render(message="Your subscription is confirmed.")
+        return page("Thank you", thanks + self._continue(token.contact_id))
+
+    def _continue(self, contact_id: str) -> str:
+        """A link on to the site (the first of `SiteHosts`) with a signed click token, so
+        the browser that followed the confirmation proves it reads this mailbox when it
+        lands there, as an email click does (README, "Who may change a contact")."""
+        if not self.policy.site_hosts:
+            return ""
+        host = self.policy.site_hosts[0]
+        expires = int(clock.now().timestamp()) + self.policy.click_link_days * 86400
+        url = with_token(f"https://{host}/", click_token(self.policy.secrets, contact_id, expires))
+        return _CONTINUE.render(url=url, host=host)

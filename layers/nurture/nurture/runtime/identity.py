@@ -20,7 +20,14 @@ from nurture.runtime.field_budget import FieldBudget, record_dropped
 from nurture.runtime.records import record_activity, record_changes
 from nurture.tracking.claims import IdentityClaims
 from nurture.tracking.events import Activity
-from nurture.tracking.identity import apply_alias, contact_for_user, release_actors, unproven
+from nurture.tracking.identity import (
+    RELEASED,
+    adopt,
+    apply_alias,
+    contact_for_user,
+    release_actors,
+    unproven,
+)
 from nurture.tracking.trust import may_change_known
 
 STAGES = (*STAGE_ORDER, "former_customer", "recycled", "disqualified")
@@ -40,7 +47,17 @@ class Identities:
         # Who may change a known contact: see nurture.tracking.trust and the README.
         if activity.contact_id:
             if activity.trust == "signed_link":
+                self._adopt_clicked(activity)
+                owner = self._browser_owner(activity)
                 clicked = self._claims().join_clicked(activity)
+                if clicked is not None and owner not in (None, clicked.contact_id):
+                    # the click proved the browser: it leaves the contact that had it
+                    release_actors(
+                        self.contacts,
+                        str(owner),
+                        [f"anon:{activity.anonymous_id}"],
+                        clicked.contact_id,
+                    )
                 if clicked is not None and activity.anonymous_id:
                     self._account_of_visitor(clicked.contact_id, [f"anon:{activity.anonymous_id}"])
                     return self.contacts.get(clicked.contact_id)
@@ -52,19 +69,22 @@ class Identities:
         known_id = self.contacts.contact_for_actor(activity.actor)
         trusted = may_change_known(activity.trust)
         if email is None:
-            if (
-                activity.kind == "identify"
-                and activity.user_id
-                and (known_id is None or (trusted and unproven(self.contacts.get(known_id))))
-            ):
+            known_contact = self.contacts.get(known_id) if known_id else None
+            squatted = trusted and unproven(known_contact)
+            if activity.kind == "identify" and activity.user_id and (known_id is None or squatted):
                 return self._known_by_user_id(activity, fields)
             if known_id is None:
                 return None
-            if fields and not trusted:
+            if squatted and activity.user_id:
+                # the site's word about a user id a public key put on a contact: the user id
+                # moves to a contact of its own (README, "Who may change a contact")
+                return contact_for_user(self.contacts, activity.user_id, activity.trust)[0]
+            if fields and (not trusted or squatted):  # a browser id proves no identity
                 return self._claims().claim(known_id, activity, fields, [])
             if fields:  # e.g. a CRM's identify call with a new address for a known user
                 self._update_profile(known_id, activity, fields, [], [], created=False)
-            return self.contacts.get(known_id)
+                return self.contacts.get(known_id)
+            return known_contact
         now = clock.iso(clock.now())
         fresh = Contact(
             contact_id=new_contact_id(),
@@ -84,6 +104,8 @@ class Identities:
             created = True  # this activity made the contact: a replay of the same batch
         if not created and not trusted:
             return self._claims().claim(contact.contact_id, activity, fields, consents)
+        if not created and unproven(contact):  # the site names an address a public key used
+            contact = self._adopt(contact, _actors_of(activity, email), activity)
         new_actors = [
             a
             for a in _actors_of(activity, email)
@@ -106,6 +128,44 @@ class Identities:
                 {"created": created, "joined_actors": len(new_actors), "actors": new_actors},
             )
         return self.contacts.get(contact.contact_id)
+
+    def _adopt(self, squatted: Contact, named: list[str], activity: Activity) -> Contact:
+        """A trusted call adopts a contact a public key made (tracking.identity.adopt); what
+        it does not name or prove moves to an orphan contact, whose history joins it there."""
+        outcome = adopt(self.contacts, squatted, named, activity.trust)
+        orphan = outcome.orphan
+        if orphan is not None:
+            moved = {"actors": outcome.released, "by": activity.trust}
+            record_activity(
+                self.activities,
+                squatted.contact_id,
+                RELEASED,
+                "adopt",  # once per contact, like the decision
+                {**moved, "orphan": orphan.contact_id, "message_id": activity.message_id},
+            )
+            joined = {"created": True, "joined_actors": len(outcome.released)}
+            record_activity(
+                self.activities,
+                orphan.contact_id,
+                "contact.identified",
+                f"released#{squatted.contact_id}",
+                {**joined, "actors": outcome.released, "released_by": squatted.contact_id},
+            )
+        return outcome.contact
+
+    def _adopt_clicked(self, activity: Activity) -> None:
+        """A signed click proves its browser reads the mailbox of the contact the link was
+        emailed to: an unproven contact is adopted keeping that browser."""
+        contact = self.contacts.get(str(activity.contact_id))
+        if contact is None or contact.email is None or not unproven(contact):
+            return
+        browser = [f"anon:{activity.anonymous_id}"] if activity.anonymous_id else []
+        self._adopt(contact, browser, activity)
+
+    def _browser_owner(self, activity: Activity) -> str | None:
+        if not activity.anonymous_id:
+            return None
+        return self.contacts.contact_for_actor(f"anon:{activity.anonymous_id}")
 
     def _known_by_user_id(self, activity: Activity, fields: dict[str, Any]) -> Contact | None:
         """An identify with a userId and no email: a contact known by the user id alone."""

@@ -36,6 +36,7 @@ from nurture.ports import (
     Workflows,
 )
 from nurture.programs.model import Program, goal_reached
+from nurture.runtime.adoption import stop_released_runs
 from nurture.runtime.identity import Identities
 from nurture.runtime.records import record_activity
 from nurture.runtime.triggers import (
@@ -48,7 +49,7 @@ from nurture.runtime.triggers import (
 )
 from nurture.runtime.view import ContactView
 from nurture.tracking.events import Activity
-from nurture.tracking.identity import join_account
+from nurture.tracking.identity import RELEASED, join_account
 from nurture.tracking.trust import may_change_known
 
 # Program records and the trigger index are read eventually consistent and kept this long
@@ -89,6 +90,11 @@ class Reactor:
             )
         if contact is None:
             return  # still anonymous: stored, and joined to the contact once they identify
+        if activity.name == RELEASED:  # an adoption: runs the released actors started end
+            released = [str(a) for a in activity.properties.get("actors") or []]
+            stop_released_runs(
+                self.state, self.workflows, self.activities, contact.contact_id, released
+            )
         if self.due is not None:  # dates and last activity, for the daily sweep
             self.due.observe(contact, activity)
         if self.scoring is not None:
@@ -193,7 +199,13 @@ class Reactor:
             contact.contact_id,
             "program.entered",
             name,
-            {"program_id": program_id, "version": record.version, "execution": name},
+            {
+                "program_id": program_id,
+                "version": record.version,
+                "execution": name,
+                # whose activity started it: an adoption stops what released actors started
+                "cause_actor": cause.actor,
+            },
         )
         return True
 

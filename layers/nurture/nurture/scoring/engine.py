@@ -28,7 +28,7 @@ from nurture import clock
 from nurture.contacts import Contact
 from nurture.ports import ActivityStore, ContactStore
 from nurture.programs.conditions import activity_matches
-from nurture.runtime.records import record_activity, record_changes
+from nurture.runtime.records import contact_actors, record_activity, record_changes
 from nurture.scoring.explain import Explanation, explain_contact
 from nurture.scoring.fit import AccountLookup, account_lookup, account_of, fit_of, grade_version
 from nurture.scoring.model import NOT_SCORABLE_PREFIXES, ScoringModel, grade_rank
@@ -44,6 +44,7 @@ from nurture.scoring.state import (
     set_decay,
 )
 from nurture.tracking.events import Activity
+from nurture.tracking.identity import RELEASED
 
 # Activities after which the grade may differ: profile updates, field and account changes.
 REGRADE_KINDS = ("identify", "form", "group")
@@ -121,6 +122,8 @@ class Scorer:
         models = self.models()
         if models and activity.name == "contact.identified":
             self._score_joined_history(models, contact, activity)
+        if models and activity.name == RELEASED:
+            self.rescore(models, contact, activity)
         for model in models:
             self.score(model, contact, activity)
 
@@ -140,6 +143,33 @@ class Scorer:
             if past.occurred_at <= identified.occurred_at:
                 for model in models:
                     self.score(model, contact, past, regrade=False)
+
+    def rescore(self, models: list[ScoringModel], contact: Contact, released: Activity) -> None:
+        """A trusted call adopted the contact and released actors a public key had joined to
+        it (nurture.tracking.identity.adopt, which dropped the score): count the score again
+        from the history the contact kept, in one write. The stage stays as it is (no silent
+        MQL); each activity's own key stays taken, so nothing is counted twice later."""
+        history = self.activities.list_for(contact_actors(contact), HISTORY_LIMIT)
+        now = clock.now()
+
+        def change(fresh: Contact) -> dict[str, Any] | None:
+            stage = fresh.stage
+            fresh.scoring, fresh.score, fresh.grade = {}, 0, None
+            for model in models:
+                for past in reversed(history):  # oldest first
+                    if past.name.startswith(NOT_SCORABLE_PREFIXES):
+                        continue
+                    rules = [r for r in model.behaviour if activity_matches(r.event, r.where, past)]
+                    if rules:
+                        _apply(model, fresh, past, rules, None, _award_time(past, now), now)
+            fresh.stage = stage
+            fresh.updated_at = clock.iso(now)
+            return {"score": fresh.score}
+
+        try:
+            self.contacts.apply_once(contact.contact_id, f"rescore#{released.message_id}", change)
+        except KeyError:
+            return  # the contact is gone
 
     def score(
         self, model: ScoringModel, contact: Contact, activity: Activity, regrade: bool = True

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from nurture import clock
 from nurture.accounts import Account, apply_traits
-from nurture.contacts import Contact
+from nurture.contacts import PROFILE_FIELDS, Contact
 from nurture.ids import new_contact_id, stable_id
 from nurture.ports import ContactStore
 from nurture.tracking.events import Activity
@@ -19,11 +19,81 @@ from nurture.tracking.trust import may_change_known
 
 
 def unproven(contact: Contact | None) -> bool:
-    """A contact a public key made from a userId alone (an identify or alias with no email).
-    Anyone can send any userId, so nothing in it is proven: not that the browser joined to
-    it is the user's, nor its fields. A trusted call that names the userId later does not
-    adopt it (README, "Who may change a contact"): see `contact_for_user`."""
-    return contact is not None and contact.email is None and contact.created_trust == "public"
+    """A contact a public key made (a form, an identify or alias) that no trusted call has
+    adopted yet. Anyone can send any email or userId, so nothing in it is proven: not that
+    the browser joined to it is the person's, nor its fields. A trusted call that names its
+    userId does not adopt it (the user id moves: `contact_for_user`); one that names its
+    email, or a signed click on a link emailed to it, adopts it and keeps only what the call
+    names or proves (`adopt`). README, "Who may change a contact"."""
+    return contact is not None and contact.created_trust == "public" and contact.adopted_by is None
+
+
+# What leaves an adopted contact with the actors it releases: what the public key set.
+PUBLIC_PART = (*(f for f in PROFILE_FIELDS if f != "email"), "fields", "stage", "account_id")
+RELEASED = "contact.actors_released"
+
+
+@dataclass
+class Adoption:
+    contact: Contact  # the adopted contact, as it now is
+    released: list[str] = field(default_factory=list)  # actor keys that left it
+    orphan: Contact | None = None  # the contact that holds them now
+
+
+def adopt(contacts: ContactStore, squatted: Contact, named: list[str], trust: str) -> Adoption:
+    """A trusted call names the email of `squatted`, an unproven contact a public key made
+    with it (or a signed click proves its mailbox). The contact keeps its email, consents
+    and the runs its address started, and of its actors only the email and those `named`
+    (the call's own ids, the browser a click proved); the others move to an orphan contact
+    with no email, taking what the public key set: profile and custom fields, stage,
+    account. The score is dropped here (the react function counts the kept history again;
+    the orphan counts its own). Decided once per contact: whoever comes second, or a replay,
+    gets the first decision back."""
+    assert squatted.email is not None
+    keep = {f"email:{squatted.email}", *named}
+    now = clock.iso(clock.now())
+
+    def change(contact: Contact) -> dict[str, object] | None:
+        if not unproven(contact):
+            return None
+        contact.adopted_by = trust
+        contact.updated_at = now
+        released = [a for a in contact.actors if a not in keep]
+        if not released:
+            return {"released": []}
+        public = contact.model_dump(mode="json", include=set(PUBLIC_PART))
+        contact.actors = [a for a in contact.actors if a in keep]
+        blank = Contact(contact_id=contact.contact_id, created_at=now, updated_at=now)
+        for name in PUBLIC_PART:
+            setattr(contact, name, getattr(blank, name))
+        contact.score, contact.grade, contact.scoring = 0, None, {}
+        return {"released": released, "public": public}
+
+    _, note = contacts.apply_once(squatted.contact_id, "adopt", change)
+    adopted = contacts.get(squatted.contact_id)
+    assert adopted is not None
+    released = [str(a) for a in (note or {}).get("released") or []]
+    if not released:
+        return Adoption(adopted)
+    assert note is not None
+    public: dict[str, object] = dict(note["public"])
+    fresh = Contact.model_validate(
+        {
+            **public,
+            "contact_id": new_contact_id(),
+            "created_at": now,
+            "updated_at": now,
+            "actors": released,
+            "created_by": squatted.created_by,
+            "created_trust": "public",
+        }
+    )
+    # one orphan per adopted contact: a retry or a concurrent adopter finds it
+    orphan = contacts.create_for_actor(fresh, f"released:{squatted.contact_id}")
+    for actor in released:
+        if contacts.contact_for_actor(actor) == squatted.contact_id:
+            contacts.link_actor(actor, orphan.contact_id)
+    return Adoption(adopted, released, orphan)
 
 
 def contact_for_user(
