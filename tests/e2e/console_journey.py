@@ -22,12 +22,33 @@ PEOPLE = {
     "cy@example.com": "Cy",
 }
 LEAD = "grace@navy-labs.example"
+# an A/B test on the same sign-ups: which first email makes people buy
+AB_PROGRAM = """\
+id: welcome-ab
+name: Which first email sells
+trigger:
+  event: consent.confirmed
+  where: {form: newsletter-signup}
+goals: [{name: bought, event: Order Completed}]
+steps:
+  - id: pick
+    type: split
+    variants:
+      - {name: A, percent: 50, next: send-a}
+      - {name: B, percent: 50, next: send-b}
+  - {id: send-a, type: send_email, template: welcome-1, purpose: service, next: later}
+  - {id: send-b, type: send_email, template: welcome-2b, purpose: service, next: later}
+  - {id: later, type: wait, duration: 7 days}
+"""
 
 
 def play(cloud: LocalCloud) -> None:
+    cloud.upload("programs/welcome-ab.yaml", AB_PROGRAM)
+    assert json.loads(cloud.read("programs/welcome-ab.status.json") or "{}")["status"] == "live"
     for email, name in PEOPLE.items():
         sign_up(cloud, {"email": email, "first_name": name, "consent_newsletter": True})
     welcome = {e.to[0]: e for e in cloud.outbox if e.tags.get("program_id") == "welcome"}
+    assert len(welcome) == 3
     cloud.advance(timedelta(hours=1))
     cloud.open_email(welcome["ada@example.com"])
     cloud.click_email(welcome["ada@example.com"])

@@ -30,7 +30,16 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 AXE = ROOT / "console/node_modules/axe-core/axe.min.js"
 OUTPUT = ROOT / "tests/e2e/output/console"
-PAGES = ["programs", "program", "contacts", "contact", "results", "tasks", "suppressions"]
+PAGES = [
+    "programs",
+    "program",
+    "program-ab",
+    "contacts",
+    "contact",
+    "results",
+    "tasks",
+    "suppressions",
+]
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +170,7 @@ def test_sign_in_refuses_wrong_credentials_and_keyboard_reaches_every_page(page:
 def test_programs_are_drawn_as_their_graphs_with_live_counts(page: Page, admin: Admin) -> None:
     visit(page, "programs")
     programs = admin.get("/admin/programs")["programs"]
-    assert {p["program_id"] for p in programs} == {"welcome", "sales-ready"}
+    assert {p["program_id"] for p in programs} == {"welcome", "welcome-ab", "sales-ready"}
     rows = {r[0]: r for r in table_rows(page, "programs")}
     for p in programs:
         name = p["name"]
@@ -212,11 +221,7 @@ def test_a_program_shows_its_funnel_ab_results_versions_and_recent_runs(
     if detail["funnel"]:
         datasets = page.evaluate("window.__charts.funnel.data.datasets.map(d => [d.label, d.data])")
         assert datasets[1] == ["Sent", sent]
-    for test in detail["ab"]:
-        rows = table_rows(page, f"ab-{test['step']}")
-        assert [r[1:3] for r in rows] == [
-            [fmt(v["sent"]), fmt(v["converted"])] for v in test["variants"]
-        ]
+    assert detail["ab"] == []
     assert [r[0] for r in table_rows(page, "versions")] == [
         fmt(v["version"]) for v in detail["versions"]
     ]
@@ -228,6 +233,33 @@ def test_a_program_shows_its_funnel_ab_results_versions_and_recent_runs(
     ]
     assert len(detail["recent"]["entries"]) == 3
     check_page(page, "program")
+
+    # the A/B program: each variant's entrants and conversions, the winner if decided
+    visit(page, "programs/welcome-ab")
+    [test] = admin.get("/admin/programs/welcome-ab")["ab"]
+    rows = table_rows(page, "ab-pick")
+    assert [r[:3] for r in rows] == [
+        [
+            v["name"] + (" (winner)" if v["name"] == test["winner"] else ""),
+            fmt(v["sent"]),
+            fmt(v["converted"]),
+        ]
+        for v in test["variants"]
+    ]
+    assert sum(v["sent"] for v in test["variants"]) == 3  # the three sign-ups, split
+    assert sum(v["converted"] for v in test["variants"]) == 1  # Ada's order
+    caption = page.inner_text("table[data-table='ab-pick'] caption")
+    assert (f"winner {test['winner']}" if test["winner"] else "no winner yet") in caption
+    check_page(page, "program-ab")
+
+    # pause and resume from the page
+    page.click("main .actions button:has-text('Pause')")
+    page.wait_for_selector("main[data-ready=true] .status:has-text('is now paused')")
+    assert admin.get("/admin/programs/welcome-ab")["program"]["status"] == "paused"
+    assert page.is_disabled("main .actions button:has-text('Pause')")
+    page.click("main .actions button:has-text('Resume')")
+    page.wait_for_selector("main[data-ready=true] .status:has-text('is now active')")
+    assert admin.get("/admin/programs/welcome-ab")["program"]["status"] == "active"
 
 
 def test_contacts_search_and_one_contact_page(page: Page, admin: Admin) -> None:
@@ -296,7 +328,9 @@ def test_contacts_search_and_one_contact_page(page: Page, admin: Admin) -> None:
     ]
     assert consents and "consent.confirmed" in consents[0][6]  # the proof: the confirmation
     assert facts(page, "suppression")["Suppressed"] == "no"
-    assert [r[0] for r in table_rows(page, "runs")] == ["welcome"]
+    runs = [r[0] for r in table_rows(page, "runs")]
+    assert runs == [r["program_id"] for r in detail["runs"]]
+    assert sorted(runs) == ["welcome", "welcome-ab"]
 
 
 def test_results_chart_attribution_and_pipeline(page: Page, admin: Admin) -> None:

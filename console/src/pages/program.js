@@ -83,14 +83,16 @@ export async function programPage(main, programId, rerender) {
               { className: "ab" },
               table(
                 `Split at ${test.step}: ${test.winner ? `winner ${test.winner}` : "no winner yet"}${test.confidence != null ? `, confidence ${pct(test.confidence)}` : ""}`,
-                ["Variant", "Sent", "Converted", "Rate"],
+                ["Variant", "Entered", "Converted", "Rate", "Uplift", "Confidence"],
                 test.variants.map((v) => [
                   test.winner === v.name ? `${v.name} (winner)` : v.name,
                   num(v.sent),
                   num(v.converted),
                   pct(v.rate),
+                  v.uplift == null ? "–" : `${v.uplift > 0 ? "+" : ""}${pct(v.uplift)}`,
+                  pct(v.confidence),
                 ]),
-                { name: `ab-${test.step}`, numeric: [1, 2, 3], rowHeaders: true },
+                { name: `ab-${test.step}`, numeric: [1, 2, 3, 4, 5], rowHeaders: true },
               ),
             ),
           )
