@@ -17,6 +17,7 @@ import pytest
 from care import Person
 
 from localcloud import LocalCloud
+from localcloud.commands.explain import explain_local
 from nurture import clock
 from nurture.predictive.demo_data import Options, write
 
@@ -126,6 +127,9 @@ def test_a_predictive_score_starts_a_program(
         set(f) == {"text", "points"} for f in contact.predictive_factors
     )
     assert any("pricing" in f["text"] for f in contact.predictive_factors)
+    status, explained = explain_local(cloud, "pat@example.com", {})
+    assert status == 200 and explained["predictive"]["score"] == contact.predictive_score
+    assert f"Predictive score {contact.predictive_score}/100 (model v1):" in explained["lines"]
     [changed] = pat.activities("contact.predictive_score_changed")
     assert changed.properties["new"] == contact.predictive_score
     # and the program on the predictive score started (its branch read the score); the one

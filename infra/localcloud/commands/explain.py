@@ -58,7 +58,30 @@ def explain_with(
     if model is not None and model not in contact.scoring:
         return 404, {"error": f"model {model!r} has not scored {ref!r}"}
     explained = explain_contact(contact, at or clock.now(), model)
-    return 200, {**explained.as_dict(), "email": contact.email, "lines": explained.lines()}
+    answer = {**explained.as_dict(), "email": contact.email, "lines": explained.lines()}
+    predictive = predictive_of(contact)
+    if predictive is not None:
+        answer["predictive"] = predictive
+        answer["lines"] = [*answer["lines"], *predictive_lines(predictive)]
+    return 200, answer
+
+
+def predictive_of(contact: Any) -> dict[str, Any] | None:
+    """The predictive score on the contact (nurture.predictive.scores), if scored."""
+    if getattr(contact, "predictive_score", None) is None:
+        return None
+    return {
+        "score": contact.predictive_score,
+        "model_version": contact.predictive_model,
+        "factors": list(contact.predictive_factors),
+    }
+
+
+def predictive_lines(predictive: dict[str, Any]) -> list[str]:
+    from nurture.predictive.model import factor_line
+
+    head = f"Predictive score {predictive['score']}/100 (model v{predictive['model_version']}):"
+    return [head, *(f"  {factor_line(f)}" for f in predictive["factors"])]
 
 
 def explain_local(cloud: Any, ref: str, query: dict[str, str]) -> tuple[int, dict[str, Any]]:

@@ -41,6 +41,7 @@ from nurture.sales.summary import (
     display_name,
     meaningful_lines,
     owner_of,
+    predictive_summary,
     score_summary,
 )
 from nurture.sales.team import (
@@ -365,6 +366,7 @@ class SalesDesk:
             "contact": contact.template_context(),
             "owner": {"email": owner.email if owner else "", "name": owner.name if owner else ""},
             "score": explained,
+            "predictive": predictive_summary(contact),
             "activities": meaningful_lines(history, team.digest, RECENT_IN_NOTIFICATION),
             "buttons": buttons,
             "recycle_days": team.recycle.days,

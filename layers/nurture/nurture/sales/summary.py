@@ -71,3 +71,16 @@ def score_summary(explained: dict[str, Any]) -> dict[str, Any]:
             at = at.isoformat()
         reasons.append({**reason, "at": at})
     return {"score": explained.get("score", 0), "grade": explained.get("grade"), "reasons": reasons}
+
+
+def predictive_summary(contact: Contact) -> dict[str, Any] | None:
+    """The predictive score with its factors in plain words (nurture.predictive), or None."""
+    if contact.predictive_score is None:
+        return None
+    from nurture.predictive.model import factor_line
+
+    return {
+        "score": contact.predictive_score,
+        "version": contact.predictive_model,
+        "factors": [{**f, "line": factor_line(f)} for f in contact.predictive_factors],
+    }
