@@ -10,24 +10,24 @@ import functools
 import json
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
 from nurture import clock
+from nurture.adapters.clients import client
 from nurture.admin import routes as doc
 from nurture.admin.errors import AdminError
 from nurture.settings import ReportsSettings, load
 
 settings = load(ReportsSettings)
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(auto_patch=False)  # botocore is patched before the first AWS call (clients)
 app = APIGatewayHttpResolver()
-_db = boto3.client("dynamodb")
-_s3 = boto3.client("s3")
-_sfn = boto3.client("stepfunctions")
-_scheduler = boto3.client("scheduler")
+_db = client("dynamodb")
+_s3 = client("s3")
+_sfn = client("stepfunctions")
+_scheduler = client("scheduler")
 HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.batch import (
@@ -20,12 +21,14 @@ from nurture.adapters.dynamodb import DynamoActivities, DynamoContacts, DynamoSt
 from nurture.adapters.sales import desk_from_env
 from nurture.adapters.scoring import DynamoScoringModels
 from nurture.delivery.config import MailSettings, load_policy
-from nurture.delivery.confirmation import ConfirmationSender
 from nurture.runtime.due import DueIndex
 from nurture.runtime.react import Reactor
 from nurture.scoring.engine import Scorer
 from nurture.settings import ReactSettings, load
 from nurture.tracking.events import Activity
+
+if TYPE_CHECKING:
+    from nurture.delivery.confirmation import ConfirmationSender
 
 settings = load(ReactSettings)
 logger = Logger()
@@ -33,16 +36,30 @@ tracer = Tracer(auto_patch=False)  # botocore is patched before the first AWS ca
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 _db = client("dynamodb")
 _mail = MailSettings.from_env()
-# Double opt-in forms: the confirmation email goes out as the submission is recorded.
-confirmations = ConfirmationSender(
-    contacts=DynamoContacts(_db, settings.contacts_table),
-    activities=DynamoActivities(_db, settings.activities_table, settings.state_table),
-    blobs=S3Blobs(client("s3"), _mail.content_bucket),
-    store=DynamoDelivery(_db, settings.state_table, settings.contacts_table),
-    mailer=SesMailer(client("sesv2"), _mail.configuration_set),
-    policy=load_policy(),
-    sender=_mail.sender_email,
-)
+
+
+@functools.cache
+def _confirmations() -> ConfirmationSender:
+    # Made for the first double opt-in submission: it renders an email (jinja2, the email
+    # template), which a batch of page views never needs.
+    from nurture.delivery.confirmation import ConfirmationSender
+
+    return ConfirmationSender(
+        contacts=DynamoContacts(_db, settings.contacts_table),
+        activities=DynamoActivities(_db, settings.activities_table, settings.state_table),
+        blobs=S3Blobs(client("s3"), _mail.content_bucket),
+        store=DynamoDelivery(_db, settings.state_table, settings.contacts_table),
+        mailer=SesMailer(client("sesv2"), _mail.configuration_set),
+        policy=load_policy(),
+        sender=_mail.sender_email,
+    )
+
+
+def request_confirmation(contact_id: str, activity: Activity) -> str:
+    """Double opt-in forms: the confirmation email goes out as the submission is recorded."""
+    return _confirmations().request(contact_id, activity)
+
+
 reactor = Reactor(
     contacts=DynamoContacts(_db, settings.contacts_table),
     activities=DynamoActivities(_db, settings.activities_table, settings.state_table),
@@ -51,7 +68,7 @@ reactor = Reactor(
     workflows=StepFunctionsWorkflows(
         client("stepfunctions"), client("scheduler"), settings.schedule_group
     ),
-    on_pending_consent=confirmations.request,
+    on_pending_consent=request_confirmation,
 )
 # Lead scoring runs inline: the models are read once per batch (see lambda_handler).
 scorer = Scorer(

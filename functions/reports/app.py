@@ -10,18 +10,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
 from nurture import clock
+from nurture.adapters.clients import client
 from nurture.adapters.dynamodb import DynamoActivities, DynamoContacts, DynamoState
 from nurture.adapters.lake import S3Lake
 from nurture.adapters.reporting import AthenaEngine, DynamoSplitDecisions, S3ProgramCatalog
 from nurture.privacy.service import STOP_CAUSE
 from nurture.reporting import service
-from nurture.reporting.duckdb_engine import DuckDbEngine, copy_lake
 from nurture.reporting.ports import SqlEngine
 from nurture.reporting.runs import exit_activity
 from nurture.reporting.winners import decide_winners, decision_activity
@@ -29,10 +28,10 @@ from nurture.settings import ReportsSettings, load
 
 settings = load(ReportsSettings)
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(auto_patch=False)  # botocore is patched before the first AWS call (clients)
 app = APIGatewayHttpResolver()
-_db = boto3.client("dynamodb")
-_s3 = boto3.client("s3")
+_db = client("dynamodb")
+_s3 = client("s3")
 _state = DynamoState(_db, settings.state_table)
 catalog = S3ProgramCatalog(_s3, settings.content_bucket, _state)
 decisions = DynamoSplitDecisions(_db, settings.state_table)
@@ -52,10 +51,12 @@ class _Engine:
 
     def get(self) -> SqlEngine:
         if settings.report_engine == "athena":
-            return AthenaEngine(
-                boto3.client("athena"), settings.athena_workgroup, settings.lake_database
-            )
+            return AthenaEngine(client("athena"), settings.athena_workgroup, settings.lake_database)
         self.root = Path(tempfile.mkdtemp(prefix="lake-"))
+        # imported here: DuckDB is a third of the cold import, and the runs that ended
+        # (Step Functions status changes) query nothing
+        from nurture.reporting.duckdb_engine import DuckDbEngine, copy_lake
+
         copy_lake(S3Lake(_s3, settings.content_bucket), self.root)
         return DuckDbEngine(self.root)
 

@@ -9,23 +9,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING, Any
 
-import yaml
-from jinja2 import (
-    StrictUndefined,
-    Template,
-    TemplateError,
-    TemplateSyntaxError,
-    Undefined,
-    UndefinedError,
-    nodes,
-)
-from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from nurture.ports import BlobStore
+
+if TYPE_CHECKING:
+    from jinja2 import Template, TemplateError, Undefined
+    from jinja2.sandbox import SandboxedEnvironment
+
+# jinja2 and yaml are imported when a template is first loaded or rendered, not with this
+# module: the functions that import it for a rarely taken path (react: a double opt-in
+# confirmation, a sales notification) do not pay for them at every cold start.
 
 
 class EmailTemplate(BaseModel):
@@ -48,11 +45,22 @@ class TemplateProblem(ValueError):
     pass
 
 
-# Marketers write templates, so they render in a sandbox; HTML escapes every value.
-_html_env = SandboxedEnvironment(autoescape=True)
-_text_env = SandboxedEnvironment(autoescape=False)
-_strict_html_env = SandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
-_strict_text_env = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
+@cache
+def _env(html: bool, strict: bool) -> SandboxedEnvironment:
+    # Marketers write templates, so they render in a sandbox; HTML escapes every value.
+    from jinja2 import StrictUndefined
+    from jinja2 import Undefined as Lenient
+    from jinja2.sandbox import SandboxedEnvironment
+
+    return SandboxedEnvironment(autoescape=html, undefined=StrictUndefined if strict else Lenient)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Undefined":  # re-exported (see __all__), imported on use
+        from jinja2 import Undefined
+
+        return Undefined
+    raise AttributeError(name)
 
 
 def template_key(template_id: str) -> str:
@@ -65,6 +73,8 @@ def load_template(blobs: BlobStore, template_id: str) -> EmailTemplate:
         raise TemplateProblem(
             f"email template {template_id!r} not found at {template_key(template_id)}"
         )
+    import yaml
+
     try:
         return EmailTemplate.model_validate(_parsed(source))
     except (yaml.YAMLError, ValidationError) as exc:
@@ -75,6 +85,8 @@ def load_template(blobs: BlobStore, template_id: str) -> EmailTemplate:
 def _parsed(source: str) -> Any:
     """A template file's YAML, parsed once per warm container (the same text, the same data;
     the model is made fresh from it on every load)."""
+    import yaml
+
     return yaml.safe_load(source)
 
 
@@ -96,8 +108,10 @@ def _preheader_html(preheader: str) -> str:
 
 def _undefined_names(source: str, name: str) -> list[str]:
     """Dotted names in the template that end in `name`, e.g. 'contact.nickname'."""
+    from jinja2 import TemplateError, nodes
+
     try:
-        tree = _text_env.parse(source)
+        tree = _env(False, False).parse(source)
     except TemplateError:
         return []
     found = []
@@ -120,6 +134,8 @@ def _undefined_names(source: str, name: str) -> list[str]:
 
 def _describe(exc: TemplateError, part: str, source: str) -> str:
     """A message a marketer can act on: which part, which line, which variable."""
+    from jinja2 import TemplateSyntaxError, UndefinedError
+
     if isinstance(exc, TemplateSyntaxError):
         return f"{part}: syntax error on line {exc.lineno}: {exc.message}"
     if isinstance(exc, UndefinedError):
@@ -137,8 +153,9 @@ def _describe(exc: TemplateError, part: str, source: str) -> str:
 def render_email(
     template: EmailTemplate, context: dict[str, Any], strict: bool = False, template_id: str = ""
 ) -> RenderedEmail:
-    html_env = _strict_html_env if strict else _html_env
-    text_env = _strict_text_env if strict else _text_env
+    from jinja2 import TemplateError
+
+    html_env, text_env = _env(True, strict), _env(False, strict)
     parts: dict[str, str] = {}
     for part, env in (
         ("subject", text_env),
@@ -160,7 +177,9 @@ def render_text(
     source: str, context: dict[str, Any], strict: bool = False, what: str = "text"
 ) -> str:
     """A plain-text template (an SMS): no escaping, same sandbox and same error messages."""
-    env = _strict_text_env if strict else _text_env
+    from jinja2 import TemplateError
+
+    env = _env(False, strict)
     try:
         return _compiled(env, source).render(context)
     except TemplateError as exc:

@@ -1,0 +1,129 @@
+"""A handler's cold import leaves for its first call what that call may not need (#9).
+
+Imported as Lambda runs it (the layer the Makefile ships, the function's folder, `python -I
+-S`, the template's environment, tracing on as deployed), no handler imports boto3 or makes a
+botocore client, patches botocore for X-Ray, imports powertools Parameters (a secret read),
+or builds the settings models it does not use; the handlers that render no template on their
+usual first call do not import jinja2. And tracing is still as deployed: the first client a
+handler makes patches botocore for X-Ray before any AWS call. Guards on what is imported, not
+on timings: bench/cold_import.py has the figures.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from localcloud.lambda_layout import (
+    function_dir,
+    function_environment,
+    secrets_server,
+    shipped_layer,
+)
+from localcloud.template import load_template
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = load_template(ROOT / "template.yaml")
+FUNCTIONS = {
+    name: res["Properties"]
+    for name, res in TEMPLATE["Resources"].items()
+    if res["Type"] == "AWS::Serverless::Function"
+}
+# Never imported by any handler's top level.
+NEVER = [
+    "boto3",
+    "botocore.client",
+    "botocore.session",
+    "aws_lambda_powertools.utilities.parameters",
+]
+# Handlers whose usual first call renders no template (a page view, a stream batch, an SES
+# notification, an SMS reply, the daily sweep): jinja2 waits for the call that renders.
+NO_TEMPLATES = {
+    "IngestFunction",
+    "ReactFunction",
+    "EngagementFunction",
+    "LakeFunction",
+    "SmsInboundFunction",
+    "SweepFunction",
+}
+
+PROBE = """
+import json, sys
+sys.path[:0] = [sys.argv[1], sys.argv[2]]   # /var/task, /opt/python
+import app
+from aws_xray_sdk.core import patcher
+import nurture.settings as settings
+report = {
+    "modules": sorted(sys.modules),
+    "patched_at_import": sorted(patcher._PATCHED_MODULES),
+    "settings_built": {
+        name: [base.__name__ for base in model.__mro__]
+        for name, model in vars(settings).items()
+        if isinstance(model, type) and issubclass(model, settings.BaseModel)
+        and model is not settings.BaseModel and model.__pydantic_complete__
+    },
+}
+# The first AWS client a handler makes: botocore is patched for X-Ray before it is used.
+from nurture.adapters.clients import client
+client("dynamodb").meta
+report["patched_after_first_client"] = sorted(patcher._PATCHED_MODULES)
+print(json.dumps(report))
+"""
+
+
+@pytest.fixture(scope="module")
+def layer() -> Path:
+    return shipped_layer()
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[str]:
+    with secrets_server() as endpoint:
+        yield endpoint
+
+
+def _probe(name: str, layer: Path, endpoint: str) -> dict[str, Any]:
+    props = FUNCTIONS[name]
+    task = function_dir(name, props["CodeUri"])
+    # tracing as deployed (Tracing: Active): the X-Ray daemon's variables, powertools on
+    env = function_environment(props, TEMPLATE, tracing=True, task_root=task)
+    env["AWS_ENDPOINT_URL"] = endpoint
+    result = subprocess.run(  # noqa: S603 - this interpreter, our probe
+        [sys.executable, "-I", "-S", "-B", "-c", PROBE, str(task), str(layer)],
+        env=env,
+        cwd=task,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, f"{name}:\n{result.stderr[-3000:]}"
+    report: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return report
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_a_cold_import_leaves_aws_and_unused_models_to_the_first_call(
+    name: str, layer: Path, aws: str
+) -> None:
+    if FUNCTIONS[name]["Handler"].split(".")[0] != "app":
+        pytest.skip("not a Python app.py handler")
+    report = _probe(name, layer, aws)
+    modules = set(report["modules"])
+    assert [m for m in NEVER if m in modules] == [], name
+    assert report["patched_at_import"] == [], name
+    # the settings model the function validates (and its bases) are built, no other
+    built = report["settings_built"]
+    assert any(set(built) <= set(mro) for mro in built.values()), (name, sorted(built))
+    if name in NO_TEMPLATES:
+        assert "jinja2" not in modules, name
+    # tracing as deployed: the first client made patches botocore
+    assert report["patched_after_first_client"] == ["botocore"], name
