@@ -306,6 +306,44 @@ def test_a_squatters_public_alias_and_claims_join_nothing_before_or_after(
     assert site.errors == []
 
 
+def test_trusted_calls_by_a_browser_id_or_a_user_id_adopt_nothing(
+    site: LocalCloud, tables_of: Tables
+) -> None:
+    tables = tables_of
+    # Mallory's squat carries Ada's user id too
+    pricing(site, "M", "m-1")
+    post(
+        site,
+        "/v1/identify",
+        {"userId": "u-ada", "anonymousId": "M", "messageId": "m-id", "traits": {"email": ADA}},
+    )
+    squatted = tables.contact_by_email(ADA)
+    assert sorted(squatted.actors) == ["anon:M", f"email:{ADA}", "user:u-ada"]
+
+    # the backend speaks of the browser M alone (server-side tracking of the visitor)
+    post(site, "/v1/identify", {"anonymousId": "M", "traits": {"plan": "pro"}}, SECRET)
+    post(site, "/v1/group", {"anonymousId": "M", "groupId": "acme"}, SECRET)
+    # and of Ada's user id, without her address yet
+    post(site, "/v1/identify", {"userId": "u-ada", "traits": {"plan": "pro"}}, SECRET)
+
+    after = tables.contact_by_email(ADA)
+    assert after.adopted_by is None and (after.fields, after.account_id) == ({}, None)
+    assert sorted(after.actors) == ["anon:M", f"email:{ADA}"]  # the user id moved
+    own = contact(tables, tables.contact_for_actor("user:u-ada"))
+    assert own.email is None and own.fields == {"plan": "pro"} and own.created_trust == "secret"
+    claimed = [a for a in tables.activities_of(after) if a.name == "contact.claimed"]
+    assert [c.properties["fields"] for c in claimed] == [{"plan": "pro"}]
+
+    # when the backend names her address with her user id, the address is adopted without M
+    post(site, "/v1/identify", {"userId": "u-ada", "traits": {"email": ADA}}, SECRET)
+    ada = tables.contact_by_email(ADA)
+    assert ada.contact_id == squatted.contact_id
+    assert sorted(ada.actors) == [f"email:{ADA}", "user:u-ada"]
+    assert "m-1" not in history(tables, ada) and ada.score == 0
+    assert tables.contact_for_actor("anon:M") not in (None, ada.contact_id)
+    assert site.errors == []
+
+
 # --- the legitimate flows -------------------------------------------------------------------
 
 
