@@ -14,6 +14,9 @@ from typing import Any
 from localcloud import LocalCloud
 from localcloud.iam_auth import sign
 from localcloud.server import LocalApi
+from nurture.adapters.dynamodb import DynamoActivities, DynamoContacts
+from nurture.predictive.model import Scored
+from nurture.predictive.scores import store_score
 from tests.integration.signup import sign_up
 
 PEOPLE = {
@@ -102,7 +105,34 @@ def play(cloud: LocalCloud) -> None:
         status, _, answer = cloud.http("POST", path, body)
         assert status == 200, answer
     cloud.run_until_idle()
+    predict(cloud, LEAD)
     assert cloud.errors == []
+
+
+def predict(cloud: LocalCloud, email: str) -> None:
+    """A predictive scoring run's write for one contact (nurture.predictive.scores, as the
+    weekly training function stores it), with what a model version 3 would explain."""
+    ddb = cloud.client("dynamodb")
+    contacts = DynamoContacts(ddb, cloud.resolver.refs["ContactsTable"])
+    [contact] = [c for c in contacts.scan() if c.email == email]
+    activities = DynamoActivities(
+        ddb, cloud.resolver.refs["ActivitiesTable"], cloud.resolver.refs["StateTable"]
+    )
+    factors = [
+        {"text": "requested a demo", "points": 21},
+        {"text": "viewed pricing", "points": 9},
+        {"text": "no email opened in 30 days", "points": -4},
+    ]
+    scored = Scored(
+        score=82,
+        probability=0.82,
+        log_odds=1.52,
+        baseline=-1.1,
+        contributions={"demo_requested": 1.9, "pricing_views": 0.8, "opens_30d": -0.3},
+        factors=factors,
+    )
+    assert store_score(contacts, activities, contact.contact_id, scored, 3, "e2e-run-1")
+    cloud.run_until_idle()
 
 
 class Admin:

@@ -303,6 +303,15 @@ def test_contacts_search_and_one_contact_page(page: Page, admin: Admin) -> None:
         r["points"] for r in detail["scores"]["reasons"]
     ]
     assert facts(page, "profile")["Email"] == LEAD
+    predictive = detail["scores"]["predictive"]
+    assert facts(page, "predictive") == {
+        "Predictive score": fmt(predictive["score"]),
+        "Model version": str(predictive["model_version"]),
+    }
+    assert predictive["score"] == 82
+    assert [(r[0], int(r[1])) for r in table_rows(page, "predictive-factors")] == [
+        (f["text"], f["points"]) for f in predictive["factors"]
+    ]
     assert [r[0] for r in table_rows(page, "runs")] == [r["program_id"] for r in detail["runs"]]
     assert [r[0] for r in table_rows(page, "contact-tasks")] == [
         t["title"] for t in detail["tasks"]
