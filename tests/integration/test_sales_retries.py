@@ -4,6 +4,7 @@ round robin once."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -89,7 +90,8 @@ def test_a_retried_batch_counts_nothing_twice(monkeypatch: pytest.MonkeyPatch) -
 
         assert len(cloud.outbox) == before_outbox
         after = {
-            (i["pk"]["S"], i["sk"]["S"]): i["name"]["S"] for i in _scan(cloud, "ActivitiesTable")
+            (i["pk"]["S"], i["sk"]["S"]): json.loads(i["doc"]["S"])["name"]
+            for i in _scan(cloud, "ActivitiesTable")
         }
         seen = {(i["pk"]["S"], i["sk"]["S"]) for i in before_items}
         new = [name for key, name in after.items() if key not in seen]
