@@ -94,9 +94,35 @@ def page(stack: tuple[LocalCloud, LocalApi]) -> Iterator[Page]:
 
 
 def visit(page: Page, route: str) -> None:
-    """Go to a console route and wait until its page is drawn."""
+    """Go to a console route (signing in first if need be) and wait until its page is drawn."""
     page.evaluate("route => { window.location.hash = '#/' + route }", route)
     page.wait_for_selector(f"main[data-ready=true][data-route='{route}'] h1")
+    if page.inner_text("main h1") == "Sign in":
+        page.fill("input[name=username]", "local")
+        page.fill("input[name=password]", "local")
+        page.click("form.sign-in button[type=submit]")
+        page.wait_for_selector(
+            f"main[data-ready=true][data-route='{route}'] h1:not(:text('Sign in'))"
+        )
+
+
+def check_timeline(page: Page, admin: Admin, contact_id: str) -> None:
+    """The timeline table holds the API's pages of 25, older ones loaded on demand."""
+    expected: list[str] = []
+    cursor = None
+    while True:
+        query = f"?limit=25&cursor={cursor}" if cursor else "?limit=25"
+        answer = admin.get(f"/admin/contacts/{contact_id}/timeline{query}")
+        expected += [f"{a['kind']} {a['name'] or '–'}" for a in answer["activities"]]
+        page.wait_for_selector(
+            f"table[data-table='timeline'] caption:has-text('({len(expected)} shown)')"
+        )
+        assert [f"{r[1]} {r[2]}" for r in table_rows(page, "timeline")] == expected
+        cursor = answer["next_cursor"]
+        if not cursor:
+            assert page.locator("button:has-text('Older activities')").count() == 0
+            return
+        page.click("button:has-text('Older activities')")
 
 
 def check_page(page: Page, name: str) -> None:
@@ -317,14 +343,7 @@ def test_contacts_search_and_one_contact_page(page: Page, admin: Admin) -> None:
         t["title"] for t in detail["tasks"]
     ]
     assert len(detail["tasks"]) == 1
-    first = admin.get(f"/admin/contacts/{contact_id}/timeline?limit=25")
-    timeline = table_rows(page, "timeline")
-    assert [r[2] for r in timeline] == [a["name"] or "–" for a in first["activities"]]
-    if first["next_cursor"]:
-        page.click("button:has-text('Older activities')")
-        page.wait_for_selector(
-            f"table[data-table='timeline'] tbody tr:nth-child({len(timeline) + 1})"
-        )
+    check_timeline(page, admin, contact_id)
     check_page(page, "contact")
 
     # Ada: consent with its proof, the click that scored, and her welcome run
@@ -337,6 +356,8 @@ def test_contacts_search_and_one_contact_page(page: Page, admin: Admin) -> None:
     ]
     assert consents and "consent.confirmed" in consents[0][6]  # the proof: the confirmation
     assert facts(page, "suppression")["Suppressed"] == "no"
+    check_timeline(page, admin, ada)
+    assert len(table_rows(page, "timeline")) > 25  # more than one page: "Older activities" used
     runs = [r[0] for r in table_rows(page, "runs")]
     assert runs == [r["program_id"] for r in detail["runs"]]
     assert sorted(runs) == ["welcome", "welcome-ab"]
@@ -361,6 +382,15 @@ def test_results_chart_attribution_and_pipeline(page: Page, admin: Admin) -> Non
     new_contacts = page.evaluate("window.__charts.pipeline.data.datasets[0].data")
     assert sum(new_contacts) == sum(r["new_contacts"] for r in pipeline["rows"]) == 4
     check_page(page, "results")
+    # attributed by program instead, from the form
+    page.select_option("select[name=group_by]", "program")
+    page.click("form.search button[type=submit]")
+    page.wait_for_selector("main[data-ready=true][data-route='results?group_by=program'] h1")
+    by_program = admin.get("/admin/reports/attribution?group_by=program")
+    assert table_rows(page, "attribution") == [
+        [str(r["program"]), *(fmt(r[m]) for m in models)] for r in by_program["rows"]
+    ]
+    assert by_program["rows"]
 
 
 def test_a_task_is_completed_from_the_tasks_page(page: Page, admin: Admin) -> None:
