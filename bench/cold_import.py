@@ -26,6 +26,14 @@ The same baseline and handler are also shown without the shipped bytecode
 (`-X pycache_prefix=` an empty folder: what a layer without .pyc costs). A final
 `-X importtime` run per handler splits `import app` by package (self times).
 
+What a cold start costs in all is the import and the first invocation, which pays for what
+the import leaves to it (boto3 and the clients the call uses, X-Ray's botocore patch, models
+built on first use, jinja2 where it renders): each handler is also timed importing and
+serving one first event (bench/cold_first_events.json: the first event each function was
+invoked with in the local cloud's welcome-journey and sales-digest tests) against the
+stack's tables and bucket, empty, on the loopback moto server, with an X-Ray trace header
+as Lambda sets it. The moto server's own work runs in this process, not in the timed one.
+
 Run from the repository root: `.venv/bin/python bench/cold_import.py`;
 `BENCH_SMOKE=1` runs a short pass: one round, no warm-up, the ingest handler only.
 """
@@ -80,6 +88,29 @@ GROUPS = {
 }
 
 RUN = "import sys; sys.path[:0] = sys.argv[1:]; {code}"
+EVENTS = ROOT / "bench" / "cold_first_events.json"
+FIRST_CALL = """
+import json
+event = json.loads(open({events!r}).read())[{name!r}]
+
+class Context:
+    function_name = {function!r}
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:" + function_name
+    memory_limit_in_mb = 512
+    aws_request_id = "cold-start-1"
+    log_group_name = "/aws/lambda/" + function_name
+    log_stream_name = "cold"
+
+    def get_remaining_time_in_millis(self):
+        return 30000
+
+try:
+    {module}.{handler}(event, Context())
+except Exception as exc:  # reported by first_call_outcome, timed all the same
+    print("first call raised", type(exc).__name__, str(exc)[:200], file=sys.stderr)
+"""
+TRACE_HEADER = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
 
 
 class Case:
@@ -99,6 +130,14 @@ class Case:
                 f"pycache_prefix={tempfile.gettempdir()}/no-bytecode-{os.getpid()}",
             ]
         self.times: list[float] = []
+
+    def first_call_outcome(self) -> str:
+        """'ok', or what the first call raised (it is timed all the same)."""
+        done = self.run()
+        lines = [ln for ln in done.stderr.splitlines() if ln.startswith("first call raised")]
+        if done.returncode != 0:
+            return f"failed (exit {done.returncode}): {done.stderr.strip().splitlines()[-1:]}"
+        return lines[-1].removeprefix("first call ") if lines else "ok"
 
     def run(self, *flags: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(  # noqa: S603 - this interpreter, our code
@@ -171,7 +210,7 @@ def main() -> None:
         if res["Type"] == "AWS::Serverless::Function"
     }
     layer = shipped_layer()
-    with secrets_server(STACK, REGION) as endpoint:
+    with secrets_server(STACK, REGION, template=template) as endpoint:
         plain = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "AWS_DEFAULT_REGION": REGION,
@@ -180,22 +219,35 @@ def main() -> None:
         floor = Case("python -c pass", "pass", [layer], plain)
         boto = Case("import boto3 (the baseline)", "import boto3", [layer], plain)
         boto_source = Case("  without bytecode", "import boto3", [layer], plain, bytecode=False)
-        handlers = []
+        handlers: list[Case] = []
+        first_calls: list[Case] = []
         for name, props in functions.items():
             if SMOKE and name != "IngestFunction":
                 continue  # tests/integration/test_lambda_layout.py imports every handler
             task = function_dir(name, props["CodeUri"])
             env = function_environment(props, template, stack=STACK, region=REGION, task_root=task)
             env["AWS_ENDPOINT_URL"] = endpoint
-            module = props["Handler"].rsplit(".", 1)[0]
+            module, handler = props["Handler"].rsplit(".", 1)
             handlers.append(Case(name, f"import {module}", [task, layer], env))
+            code = f"import {module}\n" + FIRST_CALL.format(
+                events=str(EVENTS),
+                name=name,
+                function=env["AWS_LAMBDA_FUNCTION_NAME"],
+                module=module,
+                handler=handler,
+            )
+            first = {**env, "_X_AMZN_TRACE_ID": TRACE_HEADER}
+            first_calls.append(Case("  import + first call", code, [task, layer], first))
         ingest = next(h for h in handlers if h.label == "IngestFunction")
         no_bytecode = [boto_source] + [
             Case("  without bytecode", h.code, h.path, h.env, bytecode=False)
             for h in handlers
             if not SMOKE or h is ingest
         ]
-        cases = [floor, boto, *handlers, *no_bytecode]
+        cases = [floor, boto, *handlers, *first_calls, *no_bytecode]
+        outcomes = {
+            h.label: f.first_call_outcome() for h, f in zip(handlers, first_calls, strict=True)
+        }
         for case in [] if SMOKE else cases:  # warm-up: the page cache
             case.timed()
             case.times.clear()
@@ -225,6 +277,12 @@ def main() -> None:
         print(
             f"{case.label:34} {case.median:9.0f} {min(case.times):8.0f} {ratio:7.2f}x "
             f"{'<= ' + str(GOAL_RATIO) + 'x':>7} {verdict}"
+        )
+        first = first_calls[handlers.index(case)]
+        outcome = outcomes[case.label]
+        print(
+            f"{first.label:34} {first.median:9.0f} {min(first.times):8.0f} "
+            f"{first.median / boto.median:7.2f}x" + ("" if outcome == "ok" else f"  ({outcome})")
         )
         source = sources.get(case.code + str(case.path))
         if source:

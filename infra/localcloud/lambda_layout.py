@@ -160,9 +160,14 @@ def function_environment(
 
 
 @contextmanager
-def secrets_server(stack: str = "nurture", region: str = "eu-west-1") -> Iterator[str]:
+def secrets_server(
+    stack: str = "nurture", region: str = "eu-west-1", template: dict[str, Any] | None = None
+) -> Iterator[str]:
     """A moto server on loopback holding the stack's local secrets in Parameter Store, for
-    handlers imported as Lambda runs them (their import-time reads hit it); its endpoint."""
+    handlers imported as Lambda runs them (their import-time reads hit it); its endpoint.
+    With `template`, also the stack's DynamoDB tables (empty) and content bucket, under the
+    names function_environment() gives them, for a handler's first call
+    (bench/cold_import.py)."""
     import boto3
     from moto.server import ThreadedMotoServer
 
@@ -184,7 +189,38 @@ def secrets_server(stack: str = "nurture", region: str = "eu-west-1") -> Iterato
         ssm.put_parameter(
             Name=f"/nurture/{stack}/{name}", Value=value, Type="SecureString", Overwrite=True
         )
+    if template is not None:
+        _stack_resources(
+            template,
+            stack,
+            boto3.session.Session(
+                region_name=region,
+                aws_access_key_id="local",
+                aws_secret_access_key="local",  # noqa: S106
+            ),
+            endpoint,
+        )
     try:
         yield endpoint
     finally:
         server.stop()
+
+
+def _stack_resources(template: dict[str, Any], stack: str, session: Any, endpoint: str) -> None:
+    dynamodb = session.client("dynamodb", endpoint_url=endpoint)
+    s3 = session.client("s3", endpoint_url=endpoint)
+    keys = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes")
+    for logical, res in template["Resources"].items():
+        props = res.get("Properties", {})
+        if res["Type"] == "AWS::DynamoDB::Table":
+            dynamodb.create_table(
+                TableName=f"{stack}-{logical}",
+                BillingMode="PAY_PER_REQUEST",
+                **{k: props[k] for k in keys if k in props},
+            )
+            # (no stream: nothing consumes it here)
+        elif res["Type"] == "AWS::S3::Bucket" and logical == "ContentBucket":
+            s3.create_bucket(  # the BucketName template.yaml gives it
+                Bucket=f"{stack}-content-123456789012-{session.region_name}",
+                CreateBucketConfiguration={"LocationConstraint": session.region_name},
+            )
