@@ -71,6 +71,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     now = clock.now()
     as_of = now.strftime("%Y-%m-%d %H:%M:%S")
     summary: dict[str, Any] = {"profiles": exported}
+    if event.get("train") is False:  # the daily re-score with the live model only
+        return {**summary, **_score(engine, registry, contacts, activities, as_of)}
     try:
         result = service.train_model(
             service.lake_data(engine, as_of), registry, _handmade(), as_of, clock.iso(now)
@@ -79,14 +81,29 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except NotEnoughData as exc:
         summary["refused"] = str(exc)
     logger.info("trained", extra={k: v for k, v in summary.items() if k != "profiles"})
-    model = registry.live()
-    if model is None or event.get("score") is False:
+    if event.get("score") is False:
         return summary
+    return {**summary, **_score(engine, registry, contacts, activities, as_of)}
+
+
+def _score(
+    engine: Any,
+    registry: Registry,
+    contacts: DynamoContacts,
+    activities: DynamoActivities,
+    as_of: str,
+) -> dict[str, Any]:
+    """Score every contact with enough history with the live model: one conditional write
+    per contact, a `contact.predictive_score_changed` when the number moved."""
     from nurture.predictive.lake import feature_rows
 
+    model = registry.live()
+    if model is None:
+        return {"scored": 0}
     run = f"v{model.version}-{as_of}"
-    changed = 0
-    for contact_id, scored in service.score_rows(model, feature_rows(engine, as_of, live=True)):
-        changed += store_score(contacts, activities, contact_id, scored, model.version, run)
-    summary["scores_changed"] = changed
-    return summary
+    scored = service.score_rows(model, feature_rows(engine, as_of, live=True))
+    changed = sum(
+        store_score(contacts, activities, contact_id, s, model.version, run)
+        for contact_id, s in scored
+    )
+    return {"scored": len(scored), "scores_changed": changed, "model": model.version}

@@ -146,4 +146,11 @@ def test_a_predictive_score_starts_a_program(
     assert "does not beat the live model v1" in summary["decision"]
     assert len(pat.activities("contact.predictive_score_changed")) == 1
     assert [a.properties["program_id"] for a in pat.activities("program.entered")] == ["hot-lead"]
+
+    # and the daily re-score (no training) scores with the live model
+    cloud.advance(timedelta(days=1))
+    summary = function.lambda_handler({"train": False}, _context())
+    cloud.run_until_idle()
+    assert summary["model"] == 1 and summary["scored"] > 0 and "version" not in summary
+    assert pat.contact().predictive_model == 1
     assert cloud.errors == []

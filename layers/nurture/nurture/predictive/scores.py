@@ -45,7 +45,7 @@ def store_score(
         return {"old": old, "new": scored.score}
 
     try:
-        _, note = contacts.apply_once(contact_id, key, change)
+        applied, note = contacts.apply_once(contact_id, key, change)
     except KeyError:
         return False  # erased or merged away since the lake saw them
     if not note:
@@ -64,5 +64,5 @@ def store_score(
                 "version": version,
                 "factors": scored.factors,
             },
-        )
-    return True
+        )  # keyed like the change: a retried run records it once
+    return applied
