@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 from nurture import clock
@@ -18,6 +17,8 @@ from nurture.ports import ActivityStore, ContactStore
 from nurture.programs.conditions import STAGE_ORDER
 from nurture.runtime.field_budget import FieldBudget, record_dropped
 from nurture.runtime.records import record_activity, record_changes
+from nurture.tracking.actor_budget import admit
+from nurture.tracking.actor_budget import record_dropped as record_over_budget
 from nurture.tracking.claims import IdentityClaims
 from nurture.tracking.events import Activity
 from nurture.tracking.identity import (
@@ -113,6 +114,8 @@ class Identities:
             # a public key creates a contact but never takes a key another contact holds
             and (trusted or self.contacts.contact_for_actor(a) in (None, contact.contact_id))
         ]
+        new_actors, over = admit(contact.actors, new_actors)  # the contact's actor budget
+        record_over_budget(self._record, contact.contact_id, activity.message_id, over)
         self._take(new_actors, contact.contact_id, trusted)
         self._update_profile(contact.contact_id, activity, fields, consents, new_actors, created)
         self._account_of_visitor(contact.contact_id, new_actors)
@@ -143,7 +146,8 @@ class Identities:
                 "adopt",  # once per contact, like the decision
                 {**moved, "orphan": orphan.contact_id, "message_id": activity.message_id},
             )
-            joined = {"created": True, "joined_actors": len(outcome.released)}
+            # not "created": reports count no new contact for it
+            joined = {"created": False, "joined_actors": len(outcome.released)}
             record_activity(
                 self.activities,
                 orphan.contact_id,
@@ -233,6 +237,9 @@ class Identities:
         """`previousId` and `userId` are one person. Only a trusted sender may join them to
         a contact that already exists; a public key may make a new one of both."""
         outcome = apply_alias(self.contacts, activity, may_change_known(activity.trust))
+        record_over_budget(
+            self._record, outcome.contact.contact_id, activity.message_id, outcome.dropped
+        )
         if outcome.joined:
             self._account_of_visitor(outcome.contact.contact_id, outcome.joined)
         if outcome.joined or outcome.refused:
@@ -251,9 +258,10 @@ class Identities:
         return self.contacts.get(outcome.contact.contact_id) if outcome.joined else outcome.contact
 
     def _claims(self) -> IdentityClaims:
-        return IdentityClaims(
-            self.contacts, partial(record_activity, self.activities), self.on_pending_consent
-        )
+        return IdentityClaims(self.contacts, self._record, self.on_pending_consent)
+
+    def _record(self, contact_id: str, name: str, key: str, properties: dict[str, Any]) -> bool:
+        return record_activity(self.activities, contact_id, name, key, properties)
 
     def _update_profile(
         self,
@@ -275,7 +283,7 @@ class Identities:
                 if record.status == "pending" and current and current.status == "granted":
                     continue  # already confirmed: signing up again does not undo it
                 contact.consent[record.key] = record
-            added = [a for a in new_actors if a not in contact.actors]
+            added, _ = admit(contact.actors, [a for a in new_actors if a not in contact.actors])
             contact.actors.extend(added)
             # fields over the budget are named in the note, so a retry records them too
             dropped = {"dropped": changes.dropped} if changes.dropped else {}

@@ -19,6 +19,7 @@ from nurture import clock
 from nurture.contacts import Consent, Contact
 from nurture.delivery.consent import marketing_permission
 from nurture.ports import ContactStore
+from nurture.tracking.actor_budget import admit, record_dropped
 from nurture.tracking.events import Activity
 
 
@@ -105,6 +106,10 @@ class IdentityClaims:
         contact = self.contacts.get(contact_id)
         browser = f"anon:{activity.anonymous_id}" if activity.anonymous_id else None
         if contact is None or browser is None or browser in contact.actors:
+            return contact
+        _, over = admit(contact.actors, [browser])
+        if over:  # the contact's actor budget: the browser stays anonymous
+            record_dropped(self.record, contact_id, activity.message_id, over)
             return contact
         self.contacts.link_actor(browser, contact_id)
 

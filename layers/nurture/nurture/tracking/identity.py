@@ -14,6 +14,7 @@ from nurture.accounts import Account, apply_traits
 from nurture.contacts import PROFILE_FIELDS, Contact
 from nurture.ids import new_contact_id, stable_id
 from nurture.ports import ContactStore
+from nurture.tracking.actor_budget import admit
 from nurture.tracking.events import Activity
 from nurture.tracking.trust import may_change_known
 
@@ -166,6 +167,7 @@ class AliasOutcome:
     created: bool
     joined: list[str] = field(default_factory=list)  # actor keys now part of the contact
     refused: list[str] = field(default_factory=list)  # actor keys another contact owns
+    dropped: dict[str, str] = field(default_factory=dict)  # over the actor budget: why
 
 
 def alias_actors(previous_id: str) -> list[str]:
@@ -207,6 +209,8 @@ def apply_alias(
         owner_id = contact.contact_id
     joined: list[str] = []
     refused: list[str] = []
+    owner = contacts.get(owner_id)
+    held = owner.actors if owner is not None else []
     for actor in [user_actor, *alias_actors(previous)]:
         current = contacts.contact_for_actor(actor)
         if current == owner_id:
@@ -214,11 +218,13 @@ def apply_alias(
         if current is not None:
             refused.append(actor)
             continue
-        contacts.link_actor(actor, owner_id)
         joined.append(actor)
+    joined, dropped = admit(held, joined)  # the contact's actor budget
+    for actor in joined:
+        contacts.link_actor(actor, owner_id)
 
     def add_actors(contact: Contact) -> dict[str, object] | None:
-        added = [a for a in joined if a not in contact.actors]
+        added, _ = admit(contact.actors, [a for a in joined if a not in contact.actors])
         if not added:
             return None
         contact.actors.extend(added)
@@ -228,7 +234,7 @@ def apply_alias(
     contacts.apply_once(owner_id, f"alias#{activity.message_id}", add_actors)
     found = contacts.get(owner_id)
     assert found is not None
-    return AliasOutcome(found, created, joined, refused)
+    return AliasOutcome(found, created, joined, refused, dropped)
 
 
 def join_account(
