@@ -225,7 +225,8 @@ def _privacy_request() -> dict[str, str]:
     try:
         return privacy.parse_request(_body())
     except privacy.PrivacyRequestError as exc:
-        raise AdminError(400, f"{exc.field}: {exc.reason}", exc.field) from None
+        errors = [{"field": exc.field, "reason": exc.reason}]
+        raise AdminError(400, f"{exc.field}: {exc.reason}", exc.field, errors) from None
 
 
 def _personal() -> Any:

@@ -12,14 +12,24 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class AdminError(Exception):
-    def __init__(self, status: int, message: str, field: str | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        field: str | None = None,
+        errors: list[dict[str, str]] | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.message = message
         self.field = field
+        self.errors = errors  # every field at fault, where a route lists them
 
     def body(self) -> dict[str, Any]:
-        return {"message": self.message, "field": self.field}
+        body: dict[str, Any] = {"message": self.message, "field": self.field}
+        if self.errors:
+            body["errors"] = self.errors
+        return body
 
 
 def parse(model: type[M], data: Any) -> M:

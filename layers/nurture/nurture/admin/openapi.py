@@ -47,6 +47,9 @@ _OPEN = ConfigDict(extra="allow")
 class AdminRefusal(BaseModel):
     message: str
     field: str | None = None
+    errors: list[dict[str, str]] | None = Field(
+        default=None, description="every field at fault and why (the privacy routes)"
+    )
 
 
 class Forbidden(BaseModel):
