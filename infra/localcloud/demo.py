@@ -265,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     cloud.on_timeline = demo.print_entry
     demo.play()
     print(f"\nScenario done: {len(cloud.outbox)} emails sent, no errors.")
+    from localcloud.demo_predictive import show  # the predictive model's card, one score
+
+    show(cloud)
     if args.once:
         api.stop()
         cloud.__exit__()

@@ -21,7 +21,7 @@ def test_the_once_demo_runs_the_welcome_program_to_its_end() -> None:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=240,  # the scenario, then a predictive model trained on 1,500 contacts
         check=False,
         env={**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"},
     )
@@ -36,3 +36,6 @@ def test_the_once_demo_runs_the_welcome_program_to_its_end() -> None:
     assert "Console on http://127.0.0.1:" in output and "/console/" in output, output[:2000]
     # and moto's interpreter has no error to report for the compiled program
     assert "NoSuchJsonPathError" not in output, output[-4000:]
+    # the predictive model's card and one explained score (localcloud/demo_predictive.py)
+    assert "# Predictive model v1" in output and "**LIVE**" in output, output[-4000:]
+    assert "One contact's explained score:" in output, output[-4000:]
