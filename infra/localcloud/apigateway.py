@@ -20,6 +20,33 @@ if TYPE_CHECKING:
     from localcloud.cloud import _Function
 
 
+# What API Gateway answers when the function failed or its answer is not a valid response.
+INTERNAL_ERROR: dict[str, Any] = {
+    "statusCode": 500,
+    "headers": {"Content-Type": "application/json"},
+    "body": '{"message":"Internal Server Error"}',
+}
+
+
+def _proxy_answer(resp: Any) -> dict[str, Any]:
+    """The function's answer as API Gateway reads it (payload format 2.0): a dict with a
+    `statusCode` is the response; any other JSON value without one is a 200 whose body is
+    that JSON; a `statusCode` that is not an HTTP status, or an answer that is not JSON, is
+    a 500 `{"message":"Internal Server Error"}`."""
+    if isinstance(resp, dict) and "statusCode" in resp:
+        code = resp["statusCode"]
+        valid = isinstance(code, int) and not isinstance(code, bool) and 100 <= code <= 599
+        body = resp.get("body", "")
+        if not valid or not isinstance(body, (str, type(None))):
+            raise ValueError(f"not a valid Lambda proxy response (statusCode {code!r})")
+        return resp
+    try:
+        body = json.dumps(resp)
+    except (TypeError, ValueError):
+        raise ValueError("the function's answer is not JSON") from None
+    return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": body}
+
+
 class HttpApiMixin:
     # --- API Gateway ------------------------------------------------------------------
     def http(
@@ -82,7 +109,13 @@ class HttpApiMixin:
             from urllib.parse import parse_qsl
 
             event["queryStringParameters"] = dict(parse_qsl(path.split("?", 1)[1]))
-        resp = self.invoke(fn.logical_id, event)
+        try:
+            resp = _proxy_answer(self.invoke(fn.logical_id, event))
+        except Exception as exc:  # noqa: BLE001 - API Gateway answers a failed function with 500
+            # as API Gateway does (payload 2.0): the body says nothing of the error, the
+            # function's log (here: the cloud's errors, which the test audit reports) does
+            self.errors.append(f"{fn.logical_id}: {type(exc).__name__}: {exc}")
+            resp = INTERNAL_ERROR
         self.run_until_idle()
         payload = resp.get("body", "")
         if resp.get("isBase64Encoded"):

@@ -166,9 +166,8 @@ class LocalApi:
                     status, out_headers, data = api.handle(self.command, self.path, headers, body)
                 except Exception as exc:  # noqa: BLE001 - a local server answers 500 like API Gateway would
                     status, out_headers = 500, {"Content-Type": "application/json"}
-                    data = json.dumps(
-                        {"message": f"Internal Server Error: {type(exc).__name__}"}
-                    ).encode()
+                    api.cloud.errors.append(f"local server: {type(exc).__name__}: {exc}")
+                    data = b'{"message":"Internal Server Error"}'  # as API Gateway says it
                 # Logged before answering: once the client has its answer it may send the next
                 # request, which may move the virtual clock before a later log line reads it.
                 self._log_request(status, started)
