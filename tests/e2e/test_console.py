@@ -193,7 +193,9 @@ def test_sign_in_refuses_wrong_credentials_and_keyboard_reaches_every_page(page:
     assert page.get_attribute("nav a[href='#/contacts']", "aria-current") == "page"
 
 
-def test_programs_are_drawn_as_their_graphs_with_live_counts(page: Page, admin: Admin) -> None:
+def test_programs_are_drawn_as_their_graphs_with_live_counts(
+    page: Page, admin: Admin, stack: tuple[LocalCloud, LocalApi]
+) -> None:
     visit(page, "programs")
     programs = admin.get("/admin/programs")["programs"]
     assert {p["program_id"] for p in programs} == {"welcome", "welcome-ab", "sales-ready"}
@@ -228,6 +230,10 @@ def test_programs_are_drawn_as_their_graphs_with_live_counts(page: Page, admin: 
             p["program_id"],
         )
         assert sorted(map(tuple, edges)) == sorted((e["from"], e["to"]) for e in graph["edges"])
+        # the shape drawn is the compiled state machine's, as deployed to Step Functions
+        states, transitions = compiled_shape(stack[0], p["program_id"])
+        assert {n["id"] for n in drawn} == states
+        assert set(map(tuple, edges)) == transitions
     welcome = {n["id"]: n["count"] for n in admin.get("/admin/programs/welcome")["graph"]["nodes"]}
     assert welcome["welcome-1"] == 3  # the three sign-ups went through it
     check_page(page, "programs")
@@ -301,7 +307,20 @@ def test_contacts_search_and_one_contact_page(page: Page, admin: Admin) -> None:
             fmt(c["score"]),
             fmt(c["predictive_score"]),
         ]
+    # by grade and score range: what the API finds for the same criteria
+    page.select_option("select[name=grade]", "F")
+    page.fill("input[name=score_max]", "10")
+    page.click("form.search button[type=submit]")
+    found = admin.post("/admin/contacts/search", {"grade": "F", "score_max": 10, "limit": 50})
+    emails = sorted(c["email"] for c in found["contacts"])
+    assert emails == ["ada@example.com", "bob@example.com", "cy@example.com"]
+    page.wait_for_selector(
+        f"table[data-table='contacts'] caption:has-text('{len(emails)} contacts')"
+    )
+    assert sorted(r[1] for r in table_rows(page, "contacts")) == emails
     # search by email: the address goes in the POST body, never in the URL
+    page.select_option("select[name=grade]", "")
+    page.fill("input[name=score_max]", "")
     page.fill("input[name=email]", LEAD)
     with page.expect_request(lambda r: r.url.endswith("/admin/contacts/search")) as sent:
         page.click("form.search button[type=submit]")
@@ -442,6 +461,33 @@ def test_a_suppression_is_lifted_and_a_complaint_needs_the_override(
     assert [r[0] for r in table_rows(page, "suppressions")] == ["cy@example.com"]
     bob = by_address["bob@example.com"]["contact_id"]
     assert admin.get(f"/admin/contacts/{bob}")["suppression"]["suppressed"] is False
+
+
+def compiled_shape(cloud: LocalCloud, program_id: str) -> tuple[set[str], set[tuple[str, str]]]:
+    """The states and transitions of the program's deployed state machine (its ASL)."""
+    sfn = cloud.client("stepfunctions")
+    [arn] = [
+        m["stateMachineArn"]
+        for m in sfn.list_state_machines()["stateMachines"]
+        if m["name"] == f"{cloud.stack}-program-{program_id}"
+    ]
+    definition = json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"])
+    states: set[str] = set()
+    edges: set[tuple[str, str]] = set()
+
+    def walk(machine: dict[str, Any]) -> None:
+        for name, state in machine["States"].items():
+            states.add(name)
+            targets = [state.get("Next"), state.get("Default")]
+            targets += [c.get("Next") for c in state.get("Choices", [])]
+            targets += [c.get("Next") for c in state.get("Catch", [])]
+            edges.update((name, t) for t in targets if t)
+            for branch in [*state.get("Branches", []), state.get("ItemProcessor")]:
+                if branch:
+                    walk(branch)
+
+    walk(definition)
+    return states, edges
 
 
 def _png_size(path: Path) -> tuple[int, int]:
