@@ -344,6 +344,32 @@ def test_trusted_calls_by_a_browser_id_or_a_user_id_adopt_nothing(
     assert site.errors == []
 
 
+def test_the_score_is_counted_again_from_what_the_adopted_contact_kept(
+    site: LocalCloud, tables_of: Tables
+) -> None:
+    tables = tables_of
+    # a sign-up that named a user id and a browser; both browse (pricing 15, a case study 8)
+    body = {"userId": "u-ada", "anonymousId": "M", "messageId": "s-id", "traits": {"email": ADA}}
+    post(site, "/v1/identify", body)
+    page = {"name": "Pricing", "context": {"page": {"url": f"{SITE}/pricing"}}}
+    post(site, "/v1/page", {**page, "userId": "u-ada", "messageId": "u-1"})
+    page = {"name": "Case", "context": {"page": {"url": f"{SITE}/case-studies/acme"}}}
+    post(site, "/v1/page", {**page, "anonymousId": "M", "messageId": "m-1"})
+    assert tables.contact_by_email(ADA).score == 23
+
+    # the backend names the address and the user id, not the browser
+    post(site, "/v1/identify", {"userId": "u-ada", "traits": {"email": ADA}}, SECRET)
+
+    ada = tables.contact_by_email(ADA)
+    assert sorted(ada.actors) == [f"email:{ADA}", "user:u-ada"]
+    assert ada.score == 15 and "u-1" in history(tables, ada)  # the user id's, counted again
+    assert contact(tables, tables.contact_for_actor("anon:M")).score == 8
+    # and nothing is counted twice when more comes
+    post(site, "/v1/page", {**page, "userId": "u-ada", "messageId": "u-2"})
+    assert tables.contact_by_email(ADA).score == 23
+    assert site.errors == []
+
+
 # --- the legitimate flows -------------------------------------------------------------------
 
 
