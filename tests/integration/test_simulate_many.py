@@ -58,10 +58,12 @@ def test_contacts_without_consent_are_skipped_with_the_reason_and_the_rest_get_w
     assert "estimated AWS cost:" in out
 
 
+@pytest.mark.parametrize("engine", ["fast", "cloud"])
 def test_nobody_engages_so_the_deadline_sends_welcome_2b(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], engine: str
 ) -> None:
-    code, out = summary(capsys, "--consent", "1", "--open", "0", "--seed", "2")
+    code, out = summary(capsys, "--consent", "1", "--open", "0", "--seed", "2", "--engine", engine)
+    assert f"{engine} engine" in out
     assert code == 0, out
     assert count(out, "welcome-1") == 10
     assert count(out, "welcome-2b") == 10
@@ -74,3 +76,40 @@ def test_a_mix_that_is_not_a_probability_is_refused(capsys: pytest.CaptureFixtur
     code = main(["simulate", str(ROOT / "programs/welcome.yaml"), "--contacts", "5", "--open", "2"])
     assert code == 2
     assert "--open is a probability" in capsys.readouterr().err
+
+
+def test_the_fast_engine_runs_hundreds_of_contacts_for_a_month_with_a_cost(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A smoke of the fast engine at a size the local cloud would take minutes for: every
+    contact enters; with consent for all and a reply to every welcome-1, each gets
+    welcome-1 and then 2a (clicked) or 2b (did not), and every run ends."""
+    code = main(
+        [
+            "simulate",
+            str(ROOT / "programs/welcome.yaml"),
+            "--contacts",
+            "300",
+            "--days",
+            "30",
+            "--consent",
+            "1",
+            "--click",
+            "0.5",
+            "--no-progress",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "fast engine" in out
+    assert count(out, "entries") == 300
+    assert count(out, "welcome-1") == 300
+    assert count(out, "welcome-2a") + count(out, "welcome-2b") == 300
+    assert 0 < count(out, "welcome-2a") < 300
+    assert count(out, "opens") > 0
+    # welcome-1, the wait, a branch's send and the end: at least 4 states per run
+    assert count(out, "state transitions") >= 4 * 300
+    cost = re.search(r"estimated AWS cost: \$([\d,]+\.\d+) \(Step Functions \$([\d,]+\.\d+)", out)
+    assert cost, out
+    total, steps = (float(g.replace(",", "")) for g in cost.groups())
+    assert total >= steps > 0

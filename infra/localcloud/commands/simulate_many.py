@@ -161,7 +161,7 @@ def run_many(
     # what contacts do, in virtual time: (when, order, action, subject, detail)
     plan: list[tuple[datetime, int, str, Any, Any]] = []
     for number, data in enumerate(contacts):
-        heapq.heappush(plan, (start + spacing * number, len(plan), "enter", data, None))
+        heapq.heappush(plan, (_whole(start + spacing * number), len(plan), "enter", data, None))
     seen_emails = 0
     with _progress(args) as bar:
         task = bar.add_task("simulating", total=(end - start).total_seconds())
@@ -215,16 +215,23 @@ def _engage(mix: Mix, email: Any, plan: list[tuple[datetime, int, str, Any, Any]
     )
     if rng.random() >= mix.open:
         return
-    opened = email.sent_at + timedelta(hours=rng.uniform(1, 12))
+    opened = _whole(email.sent_at + timedelta(hours=rng.uniform(1, 12)))
     heapq.heappush(plan, (opened, len(plan), "open", email, None))
     if rng.random() >= mix.click:
         return
-    clicked = opened + timedelta(minutes=rng.uniform(1, 30))
+    clicked = _whole(opened + timedelta(minutes=rng.uniform(1, 30)))
     heapq.heappush(plan, (clicked, len(plan), "click", email, None))
     if rng.random() < mix.convert:
-        converts = clicked + timedelta(hours=rng.uniform(0.5, 48))
+        converts = _whole(clicked + timedelta(hours=rng.uniform(0.5, 48)))
         key = f"{tags.get('contact_id')}-{tags.get('step_id')}-{tags.get('execution')}"
         heapq.heappush(plan, (converts, len(plan), "convert", tags.get("contact_id"), key))
+
+
+def _whole(moment: datetime) -> datetime:
+    """What contacts do happens on whole seconds. (A Wait until a timestamp ends at that
+    moment on AWS and on the fast engine; the local cloud waits whole seconds from now,
+    so from a fraction of a second it would end that fraction later.)"""
+    return moment.replace(microsecond=0)
 
 
 def _progress(args: argparse.Namespace) -> Any:

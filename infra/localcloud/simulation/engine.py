@@ -148,6 +148,7 @@ class _Metered:
             calls[name] += 1
             return found(*args, **kwargs)
 
+        setattr(self, name, call)  # found by attribute lookup from now on
         return call
 
 
@@ -201,7 +202,7 @@ class SimWorkflows:
         return False
 
     def resume(self, task_token: str, output: dict[str, Any]) -> bool:
-        return self.sim.asl.succeed_task(task_token, json.loads(json.dumps(output)))
+        return self.sim.asl.succeed_task(task_token, dict(output))
 
     def fail(self, task_token: str, error: str, cause: str) -> bool:
         return self.sim.asl.fail_task(task_token, error, cause)
@@ -308,8 +309,9 @@ class FastSimulation:
             raise TaskError("Lambda.ResourceNotFoundException", f"no function {function}")
         self.invocations["StepsFunction"] += 1
         try:
-            request = StepRequest.model_validate(json.loads(json.dumps(payload)))
-            return json.loads(json.dumps(self.runner.run(request)))
+            # the payload is built fresh by the Task's Parameters, and the steps return
+            # plain JSON values: nothing to copy
+            return self.runner.run(StepRequest.model_validate(payload))
         except Exception as exc:
             # the local cloud lists every function error (a Catch may still handle it)
             self.errors.append(f"{function}: {type(exc).__name__}: {exc}")
