@@ -20,10 +20,10 @@ import weakref
 from collections.abc import Iterator
 from typing import Any
 
-_ORIGINALS: dict[tuple[type, str], Any] = {}  # what the speed bridges replaced
+_ORIGINALS: dict[tuple[Any, str], Any] = {}  # what the speed bridges replaced
 
 
-def _replace(owner: type, name: str, new: Any) -> None:
+def _replace(owner: Any, name: str, new: Any) -> None:
     _ORIGINALS.setdefault((owner, name), owner.__dict__[name])
     setattr(owner, name, new)
 
@@ -50,6 +50,7 @@ def install_speedups() -> None:
     _install_history_marks()
     _install_attribute_value_passthrough()
     _install_method_names_cache()
+    _install_json_path_cache()
 
 
 def _install_transaction_journal() -> None:
@@ -417,3 +418,16 @@ def stream_length(stream_arn: str) -> int | None:
         return None if shard is None else len(shard.items)
     except Exception:  # noqa: BLE001 - not a stream moto holds: poll it as usual
         return None
+
+
+def _install_json_path_cache() -> None:
+    """Step Functions' JSONPath: moto's `extract_json` builds a jsonpath_ng parser (PLY: a
+    lexer and LALR tables) for every path it evaluates, every time; a state machine's paths
+    are few and fixed, so each is parsed once. The parsed expression is only read by `find`."""
+    import functools
+
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    if (json_path, "parse") in _ORIGINALS:
+        return
+    _replace(json_path, "parse", functools.lru_cache(maxsize=4096)(json_path.parse))  # type: ignore[arg-type]

@@ -323,6 +323,29 @@ def _patch_wait_function() -> None:
             env.program_state_event.wait(wait_seconds)
 
     wait_function.WaitFunction._wait_interval = _wait_interval  # type: ignore[method-assign]
+    _patch_timestamp_wait()
+
+
+def _patch_timestamp_wait() -> None:
+    """A Wait until a Timestamp(Path) ends at that moment, not before it. moto waits
+    `int(timestamp - now)` seconds: on a clock between two whole seconds (07:59:59.5, waiting
+    for 08:00:00) that is 0, the Wait passes at once, and a step deferred to 08:00:00 (a send
+    window opening) runs again at 07:59:59.5, is deferred again to 08:00:00, and so on without
+    end: virtual time never moves, as no thread ever blocks on it. AWS waits until the
+    timestamp; so, rounded up to the next whole second, does the local cloud."""
+    import math
+
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function import timestamp
+
+    def _get_wait_seconds(self: Any, env: Any) -> int:
+        self.string.eval(env=env)
+        timestamp_str: str = env.stack.pop()
+        moment = self._from_timestamp_string(timestamp=timestamp_str)
+        if moment is None:
+            raise timestamp.FailureEventException(self._create_failure_event(env, timestamp_str))
+        return math.ceil((moment - timestamp.datetime.datetime.now()).total_seconds())
+
+    timestamp.Timestamp._get_wait_seconds = _get_wait_seconds  # type: ignore[method-assign]
 
 
 def _patch_retrier() -> None:
