@@ -90,15 +90,12 @@ def activities(cloud: LocalCloud, contact_id: str, name: str | None = None) -> l
 
 
 def stats(cloud: LocalCloud, program_id: str, step_id: str) -> dict[str, int]:
-    item = (
-        cloud.client("dynamodb")
-        .get_item(
-            TableName=cloud.resolver.refs["StateTable"],
-            Key={"pk": {"S": f"STATS#{program_id}"}, "sk": {"S": f"STEP#{step_id}"}},
-        )
-        .get("Item", {})
-    )
-    return {k: int(v["N"]) for k, v in item.items() if "N" in v}
+    """The step's counters, as the delivery adapter sums them."""
+    from nurture.adapters.delivery import DynamoDelivery
+
+    refs = cloud.resolver.refs
+    delivery = DynamoDelivery(cloud.client("dynamodb"), refs["StateTable"], refs["ContactsTable"])
+    return delivery.counts(program_id).get(step_id, {})
 
 
 def path_of(url: str) -> str:

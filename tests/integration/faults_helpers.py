@@ -92,19 +92,15 @@ def sent_steps(cloud: LocalCloud) -> dict[str, list[str]]:
 
 
 def stats(cloud: LocalCloud, program: str = "welcome") -> dict[str, dict[str, int]]:
-    """The program's counters, per step (STATS#<program> / STEP#<step>)."""
-    ddb = cloud.client("dynamodb")
-    items = ddb.query(
-        TableName=cloud.resolver.refs["StateTable"],
-        KeyConditionExpression="pk = :p",
-        ExpressionAttributeValues={":p": {"S": f"STATS#{program}"}},
-    )["Items"]
-    return {
-        item["sk"]["S"].removeprefix("STEP#"): {
-            k: int(v["N"]) for k, v in item.items() if "N" in v and k not in ("pk", "sk")
-        }
-        for item in items
-    }
+    """The program's counters, per step, as the delivery adapter sums them."""
+    return _delivery(cloud).counts(program)
+
+
+def _delivery(cloud: LocalCloud) -> Any:
+    from nurture.adapters.delivery import DynamoDelivery
+
+    refs = cloud.resolver.refs
+    return DynamoDelivery(cloud.client("dynamodb"), refs["StateTable"], refs["ContactsTable"])
 
 
 def readable_activities(tables: Any) -> list[Activity]:

@@ -5,8 +5,8 @@ StateTable items written here:
   SUPPRESS#<channel>#<hash> / SUPPRESS   never send to this address again, and why
   SOFTBOUNCE#<hash> / <epoch>#<event>    soft bounces within the window (TTL)
   CAP#<contact>#<channel> / CAP          recent marketing sends, for the frequency cap
-  STATS#<program> / STEP#<step>          ADD counters per program step
-  STATSONCE#<key> / ONCE                 dedupe guard so one event counts once (TTL)
+  STATS#<program> / STEP#<step>          ADD counters per program step (no once-key)
+  STATS#<program> / STEP#<step>#ONCE#<h> counters of one event, put once (h: its once-key hashed)
   PHONE#<hash> / CONTACT#<id>            which contacts an SMS number belongs to
 Addresses are stored hashed in keys, so a key never shows an email or a phone number.
 """
@@ -29,7 +29,7 @@ from nurture.delivery.ports import CapDecision, LedgerEntry, OutgoingSms, Suppre
 from nurture.privacy.hashes import erased_hash
 
 LEDGER_DAYS = 400  # longer than any program run (a Standard workflow lasts at most a year)
-ONCE_DAYS = 35
+ONCE_MARK = "#ONCE#"
 CAS_ATTEMPTS = 8
 
 
@@ -286,43 +286,62 @@ class DynamoDelivery:
                 return
 
     # --- counters ----------------------------------------------------------------------
+    @staticmethod
+    def _once_sk(step_id: str, once_key: str) -> str:
+        # hashed: a once-key may name a contact, and a count outlives (and survives) an erase
+        return f"STEP#{step_id}{ONCE_MARK}{hashlib.sha256(once_key.encode()).hexdigest()[:32]}"
+
     def count(
         self, program_id: str, step_id: str, counters: dict[str, int], once_key: str | None
     ) -> bool:
-        names = {f"#c{i}": name for i, name in enumerate(counters)}
-        values = {f":c{i}": _n(v) for i, v in enumerate(counters.values())}
-        update = {
-            "Update": {
-                "TableName": self._state,
-                "Key": {"pk": _s(f"STATS#{program_id}"), "sk": _s(f"STEP#{step_id}")},
-                "UpdateExpression": "ADD "
-                + ", ".join(f"#c{i} :c{i}" for i in range(len(counters))),
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": values,
-            }
-        }
+        """With a once-key, one conditional PutItem of an item of its own (its key hashed from
+        the once-key, its counters as attributes; `counts` sums them): the write is its own
+        dedupe guard, so a retried or redelivered event counts once, at one write unit and with
+        no transaction. Without one, an ADD on the step's item."""
         if once_key is None:
-            self._db.update_item(**update["Update"])
-            return True
-        guard = {
-            "Put": {
-                "TableName": self._state,
-                "Item": {
-                    "pk": _s(f"STATSONCE#{once_key}"),
-                    "sk": _s("ONCE"),
-                    "expires_at": _n(int(clock.now().timestamp()) + ONCE_DAYS * 86400),
+            self._db.update_item(
+                TableName=self._state,
+                Key={"pk": _s(f"STATS#{program_id}"), "sk": _s(f"STEP#{step_id}")},
+                UpdateExpression="ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(counters))),
+                ExpressionAttributeNames={f"#c{i}": name for i, name in enumerate(counters)},
+                ExpressionAttributeValues={
+                    f":c{i}": _n(v) for i, v in enumerate(counters.values())
                 },
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }
-        }
-        try:
-            self._db.transact_write_items(TransactItems=[guard, update])
+            )
             return True
-        except self._db.exceptions.TransactionCanceledException as exc:
-            reasons = exc.response.get("CancellationReasons", [])
-            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
-                return False
-            raise
+        try:
+            self._db.put_item(
+                TableName=self._state,
+                Item={
+                    "pk": _s(f"STATS#{program_id}"),
+                    "sk": _s(self._once_sk(step_id, once_key)),
+                    **{name: _n(value) for name, value in counters.items()},
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+            return True
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+
+    def counts(self, program_id: str) -> dict[str, dict[str, int]]:
+        """The program's counters, summed per step."""
+        totals: dict[str, dict[str, int]] = {}
+        query: dict[str, Any] = {
+            "TableName": self._state,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": _s(f"STATS#{program_id}")},
+        }
+        while True:
+            resp = self._db.query(**query)
+            for item in resp["Items"]:
+                step = item["sk"]["S"].removeprefix("STEP#").split(ONCE_MARK, 1)[0]
+                into = totals.setdefault(step, {})
+                for name, value in item.items():
+                    if "N" in value and name not in ("pk", "sk"):
+                        into[name] = into.get(name, 0) + int(value["N"])
+            if "LastEvaluatedKey" not in resp:
+                return totals
+            query["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
     # --- contacts ----------------------------------------------------------------------
     def update_contact(self, contact_id: str, change: Callable[[Contact], bool]) -> Contact | None:

@@ -76,7 +76,6 @@ class SendJob:
 class _Prepared:
     transmit: Callable[[], str]
     properties: dict[str, Any]
-    counter: str
 
 
 class _Skip(Exception):
@@ -161,7 +160,6 @@ class DeliveryService:
         )
         return _Prepared(
             transmit=lambda: self.mailer.send(outgoing),
-            counter="email_sent",
             properties={"subject": email.subject, "template": template_id},
         )
 
@@ -198,7 +196,6 @@ class DeliveryService:
 
         return _Prepared(
             transmit=transmit,
-            counter="sms_sent",
             properties={
                 "segments": length.segments,
                 "encoding": length.encoding,
