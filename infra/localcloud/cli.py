@@ -18,7 +18,8 @@ COMMANDS = {
     "dlq": ("dlq", "list a deployed stack's dead letters, and redrive them"),
     "secrets": ("secrets", "create and rotate a deployed stack's secrets in Parameter Store"),
     "cost": ("cost", "what a program costs on AWS per 1,000 contacts, from measured counts"),
-    "openapi": ("openapi", "the public API's OpenAPI document, generated from the code"),
+    "openapi": ("openapi", "the public and admin APIs' OpenAPI documents, generated from the code"),
+    "reindex": ("reindex", "give items written before the admin API's indexes their keys"),
     "demo-data": ("demo_data", "write a seeded synthetic B2B lake with a known ground truth"),
     "model": ("model", "the predictive model: train, card, list, rollback, score"),
 }

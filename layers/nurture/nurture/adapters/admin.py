@@ -298,3 +298,90 @@ def lake_engine(settings: Any, s3: Any) -> Iterator[Any]:
         yield DuckDbEngine(root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+class IndexBackfill:
+    """Adds the admin API's index keys to items written before the indexes existed: the
+    search keys of contact profiles (nurture.admin.keys) and the `listing` of suppressions.
+    A paged Scan of each table (a one-off, after upgrading); each item is updated only if
+    it lacks a key, on condition that it did not change meanwhile (a profile written since
+    carries its keys already)."""
+
+    def __init__(self, client: Any, contacts_table: str, state_table: str):
+        self._db = client
+        self._contacts = contacts_table
+        self._state = state_table
+
+    def _scan(self, table: str, condition: str, values: dict[str, Any]) -> Iterator[Any]:
+        kwargs: dict[str, Any] = {
+            "TableName": table,
+            "FilterExpression": condition,
+            "ExpressionAttributeValues": values,
+        }
+        while True:
+            page = self._db.scan(**kwargs)
+            yield from page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _set(self, table: str, item: dict[str, Any], keys: dict[str, str], guard: str) -> bool:
+        names = {f"#k{i}": name for i, name in enumerate(keys)}
+        values: dict[str, Any] = {f":k{i}": _s(v) for i, v in enumerate(keys.values())}
+        values[":seen"] = item[guard]
+        try:
+            self._db.update_item(
+                TableName=table,
+                Key={"pk": item["pk"], "sk": item["sk"]},
+                UpdateExpression="SET " + ", ".join(f"#k{i} = :k{i}" for i in range(len(keys))),
+                ConditionExpression=f"{guard} = :seen",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+            return True
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False  # written meanwhile, with its keys
+
+    def contacts(self) -> dict[str, int]:
+        from nurture.admin.keys import search_keys
+
+        counts = {"profiles": 0, "updated": 0}
+        profiles = self._scan(
+            self._contacts,
+            "sk = :p AND begins_with(pk, :c)",
+            {":p": _s("PROFILE"), ":c": _s("CONTACT#")},
+        )
+        for item in profiles:
+            counts["profiles"] += 1
+            doc = json.loads(item["doc"]["S"])
+            keys = search_keys(
+                str(doc.get("stage") or "subscriber"),
+                doc.get("grade"),
+                doc.get("account_id"),
+                doc.get("first_name"),
+                doc.get("last_name"),
+            )
+            missing = {k: v for k, v in keys.items() if item.get(k, {}).get("S") != v}
+            guard = "version" if "version" in item else "doc"
+            if missing and self._set(self._contacts, item, missing, guard):
+                counts["updated"] += 1
+        return counts
+
+    def suppressions(self) -> dict[str, int]:
+        counts = {"suppressions": 0, "updated": 0}
+        found = self._scan(
+            self._state,
+            "(begins_with(pk, :s) OR begins_with(pk, :e)) AND attribute_not_exists(listing)",
+            {":s": _s("SUPPRESS#"), ":e": _s("ERASED#")},
+        )
+        for item in found:
+            counts["suppressions"] += 1
+            channel = item["pk"]["S"].split("#")[1]
+            if "doc" in item:
+                at, guard = str(json.loads(item["doc"]["S"]).get("at") or ""), "doc"
+            else:
+                at, guard = item.get("at", {}).get("S", ""), "at"
+            keys = {"listing": f"SUPPRESS#{channel}", "listed_at": at or "1970-01-01T00:00:00Z"}
+            if guard in item and self._set(self._state, item, keys, guard):
+                counts["updated"] += 1
+        return counts
