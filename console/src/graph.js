@@ -106,6 +106,12 @@ export function programGraph(programId, graph, caption) {
       ],
       layout: { name: "dagre", rankDir: "TB", nodeSep: 30, rankSep: 40 },
     });
+    // as tall as the graph needs at a readable scale (within limits), then fitted
+    const bb = cy.elements().boundingBox();
+    const scale = Math.min(1.2, (box.clientWidth - 40) / Math.max(bb.w, 1));
+    box.style.height = `${Math.round(Math.min(1100, Math.max(200, bb.h * scale + 50)))}px`;
+    cy.resize();
+    cy.fit(undefined, 20);
     live.add(cy);
     window.__graphs = window.__graphs || {};
     window.__graphs[programId] = cy;
