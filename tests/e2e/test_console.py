@@ -462,6 +462,17 @@ def test_a_suppression_is_lifted_and_a_complaint_needs_the_override(
     bob = by_address["bob@example.com"]["contact_id"]
     assert admin.get(f"/admin/contacts/{bob}")["suppression"]["suppressed"] is False
 
+    # Cy's complaint, with the override ticked: lifted too
+    page.click(f"button[data-lift='{by_address['cy@example.com']['suppression_id']}']")
+    page.fill("form.lift-form textarea[name=reason]", "She asked to be added back by phone")
+    page.check("form.lift-form input[name=override_complaint]")
+    page.click("form.lift-form button[type=submit]")
+    page.wait_for_selector("main[data-ready=true] .status:has-text('Lifted: cy@example.com')")
+    assert admin.get("/admin/suppressions?channel=email")["suppressions"] == []
+    assert table_rows(page, "suppressions") == []
+    cy = by_address["cy@example.com"]["contact_id"]
+    assert admin.get(f"/admin/contacts/{cy}")["suppression"]["suppressed"] is False
+
 
 def compiled_shape(cloud: LocalCloud, program_id: str) -> tuple[set[str], set[tuple[str, str]]]:
     """The states and transitions of the program's deployed state machine (its ASL)."""
