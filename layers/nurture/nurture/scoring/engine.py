@@ -64,9 +64,13 @@ def load_state(contact: Contact, model: ScoringModel) -> ScoreState:
     return ScoreState.model_validate(raw) if raw else ScoreState()
 
 
-def qualifies(model: ScoringModel, behaviour: float, grade: str | None) -> bool:
+def qualifies(
+    model: ScoringModel, behaviour: float, grade: str | None, predictive: int | None = None
+) -> bool:
     mql = model.mql
     if mql is None:
+        return False
+    if mql.predictive is not None and (predictive is None or predictive < mql.predictive):
         return False
     # the score as shown (rounded), so "50" on the contact is 50 for the rule too
     if mql.behaviour is not None and round_score(behaviour) < mql.behaviour:
@@ -188,7 +192,7 @@ class Scorer:
                 != self._grade_version(model)
             )
         )
-        if not rules and not regrade:
+        if not rules and not regrade and not _predictive_rule(model, activity):
             return
         account = account_of(contact, self.accounts) if regrade else None
         now = clock.now()
@@ -248,7 +252,12 @@ def _apply(
     state.primary = model.primary
     old = behaviour_at(state, now)
     old_grade = state.grade
-    qualified_before = qualifies(model, old, old_grade)
+    predictive = contact.predictive_score
+    predictive_before = predictive
+    if activity.name == PREDICTIVE_CHANGED:  # the score on the contact is the new one
+        found = activity.properties.get("old")
+        predictive_before = found if isinstance(found, int) else None
+    qualified_before = qualifies(model, old, old_grade, predictive_before)
     awarded: list[Award] = []
     for rule in rules:
         memory = state.rules.get(rule.id)
@@ -285,6 +294,7 @@ def _apply(
         not awarded
         and grade_note is None
         and contact.scoring.get(model.id) == state.model_dump(mode="json")
+        and (qualified_before or not qualifies(model, old, state.grade, predictive))
     ):
         return None
     new = behaviour_at(state, now)
@@ -311,7 +321,7 @@ def _apply(
         mql is not None
         and contact.stage in mql.from_stages
         and not qualified_before
-        and qualifies(model, new, state.grade)
+        and qualifies(model, new, state.grade, predictive)
     ):
         why = explain_contact(contact, now, model.id)
         note["stage"] = {"from": contact.stage, "to": "mql"}
@@ -326,3 +336,16 @@ def _apply(
         }
     contact.updated_at = clock.iso(now)
     return note or {"model": model.id}
+
+
+# recorded by a predictive scoring run (nurture.predictive.scores.CHANGED)
+PREDICTIVE_CHANGED = "contact.predictive_score_changed"
+
+
+def _predictive_rule(model: ScoringModel, activity: Activity) -> bool:
+    """A new predictive score may cross an MQL rule that names one."""
+    return (
+        activity.name == PREDICTIVE_CHANGED
+        and model.mql is not None
+        and model.mql.predictive is not None
+    )

@@ -214,6 +214,12 @@ class Mql(_Strict):
 
     behaviour: int | None = Field(default=None, gt=0, description="behaviour score at least")
     grade: Grade | None = Field(default=None, description="this grade or better, e.g. B")
+    predictive: int | None = Field(
+        default=None,
+        ge=1,
+        le=100,
+        description="the predictive score (nurture model train) at least, e.g. 60",
+    )
     from_stages: list[str] = Field(
         default_factory=lambda: list(DEFAULT_MQL_FROM),
         description="only contacts in these stages become MQL (others are further along)",
@@ -221,8 +227,10 @@ class Mql(_Strict):
 
     @model_validator(mode="after")
     def _something(self) -> Mql:
-        if self.behaviour is None and self.grade is None:
-            raise ValueError("mql needs behaviour, grade or both, e.g. {behaviour: 50, grade: B}")
+        if self.behaviour is None and self.grade is None and self.predictive is None:
+            raise ValueError(
+                "mql needs behaviour, grade, predictive or several, e.g. {behaviour: 50, grade: B}"
+            )
         return self
 
     @field_validator("from_stages")
@@ -240,6 +248,8 @@ class Mql(_Strict):
             parts.append(f"behaviour >= {self.behaviour}")
         if self.grade is not None:
             parts.append(f"grade {self.grade} or better")
+        if self.predictive is not None:
+            parts.append(f"predictive >= {self.predictive}")
         return " and ".join(parts)
 
 
