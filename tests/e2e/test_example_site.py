@@ -9,6 +9,7 @@ Needs Debian's `chromium` and `npm ci --prefix examples/site` (both in `make tes
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 import sys
 from collections.abc import Iterator
@@ -41,7 +42,7 @@ def _site_module() -> Any:
 
 
 @pytest.fixture
-def stack() -> Iterator[tuple[LocalCloud, str]]:
+def stack() -> Iterator[tuple[LocalCloud, str, str]]:
     """The local cloud behind its HTTP API, and the example site, on 127.0.0.1 ports."""
     cloud = LocalCloud(parameters={"SiteHosts": "127.0.0.1"}).start()
     api = LocalApi(cloud, port=0).start()
@@ -60,7 +61,7 @@ def stack() -> Iterator[tuple[LocalCloud, str]]:
             "id: e2e-pricing\nname: Pricing after the guide\ntrigger:\n  form: guide-download\n"
             "steps:\n  - {id: plans, type: send_email, template: e2e-pricing, purpose: service}\n",
         )
-        yield cloud, site.url
+        yield cloud, site.url, api.url
     finally:
         site.stop()
         api.stop()
@@ -86,9 +87,9 @@ def browse(page: Any, cloud: LocalCloud, url: str) -> None:
 
 
 def test_anonymous_visits_join_the_contact_from_the_form_and_the_email_click(
-    stack: tuple[LocalCloud, str], browser: Any
+    stack: tuple[LocalCloud, str, str], browser: Any
 ) -> None:
-    cloud, site = stack
+    cloud, site, api = stack
     tables = Tables(cloud)
 
     # A visitor browses the site anonymously: home, a product, pricing
@@ -128,6 +129,21 @@ def test_anonymous_visits_join_the_contact_from_the_form_and_the_email_click(
     assert ("form", None) in {
         (a.kind, a.page.get("path") or None) for a in tables.activities_of(contact)
     }
+    # She confirms from her inbox in this browser: the page thanks her and links on to the
+    # site with a signed click token, which proves this browser is hers (a public form alone
+    # proves nothing: README, "Who may change a contact")
+    [confirmation] = [e for e in cloud.outbox if e.tags.get("kind") == "double_opt_in"]
+    [confirm_path] = re.findall(r"https?://[^/\s]+(/c/[\w.-]+)", confirmation.text)
+    page.goto(f"{api}{confirm_path}")
+    page.click("button[type=submit]")
+    page.wait_for_selector("text=Your subscription is confirmed.")
+    cloud.run_until_idle()
+    onward = page.get_attribute("a", "href")
+    assert onward and parse_qs(urlsplit(onward).query)[CLICK_PARAM]
+    # (the link names the site's host; locally the site is on a port of it)
+    browse(page, cloud, f"{site}/?{urlsplit(onward).query}")
+    adopted = tables.contact_by_email(EMAIL)
+    assert adopted.adopted_by == "signed_link" and f"anon:{anonymous_id}" in adopted.actors
     first.close()
 
     # Nurture emails the contact; the link to the site carries a signed click token
@@ -149,5 +165,6 @@ def test_anonymous_visits_join_the_contact_from_the_form_and_the_email_click(
     contact = tables.contact_by_email(EMAIL)
     paths = [a.page.get("path") for a in tables.activities_of(contact) if a.kind == "page"]
     assert paths.count("/product.html") == 2 and paths.count("/pricing.html") == 2
+    assert paths.count("/") == 2  # the first browser's landing after confirming, too
     fresh.close()
     assert cloud.errors == []
