@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import argparse
 import heapq
+import itertools
 import random
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -160,8 +162,9 @@ def run_many(
     spacing = timedelta(seconds=parse_duration(args.spread)) / max(1, len(contacts))
     # what contacts do, in virtual time: (when, order, action, subject, detail)
     plan: list[tuple[datetime, int, str, Any, Any]] = []
+    order = itertools.count()  # ties at one moment: in the order they were planned
     for number, data in enumerate(contacts):
-        heapq.heappush(plan, (_whole(start + spacing * number), len(plan), "enter", data, None))
+        heapq.heappush(plan, (_whole(start + spacing * number), next(order), "enter", data, None))
     seen_emails = 0
     with _progress(args) as bar:
         task = bar.add_task("simulating", total=(end - start).total_seconds())
@@ -194,7 +197,7 @@ def run_many(
                 if email.tags.get("program_id") != program.id:
                     continue
                 tally.sends[email.tags.get("step_id", "?")] += 1
-                _engage(mix, email, plan)
+                _engage(mix, email, plan, order)
             seen_emails = len(outbox)
             bar.update(task, completed=(driver.now() - start).total_seconds())
         driver.advance_to(end)
@@ -208,7 +211,9 @@ def run_many(
     return tally
 
 
-def _engage(mix: Mix, email: Any, plan: list[tuple[datetime, int, str, Any, Any]]) -> None:
+def _engage(
+    mix: Mix, email: Any, plan: list[tuple[datetime, int, str, Any, Any]], order: Iterator[int]
+) -> None:
     tags = email.tags
     rng = random.Random(
         f"{mix.seed}:{tags.get('contact_id')}:{tags.get('execution')}:{tags.get('step_id')}"
@@ -216,15 +221,15 @@ def _engage(mix: Mix, email: Any, plan: list[tuple[datetime, int, str, Any, Any]
     if rng.random() >= mix.open:
         return
     opened = _whole(email.sent_at + timedelta(hours=rng.uniform(1, 12)))
-    heapq.heappush(plan, (opened, len(plan), "open", email, None))
+    heapq.heappush(plan, (opened, next(order), "open", email, None))
     if rng.random() >= mix.click:
         return
     clicked = _whole(opened + timedelta(minutes=rng.uniform(1, 30)))
-    heapq.heappush(plan, (clicked, len(plan), "click", email, None))
+    heapq.heappush(plan, (clicked, next(order), "click", email, None))
     if rng.random() < mix.convert:
         converts = _whole(clicked + timedelta(hours=rng.uniform(0.5, 48)))
         key = f"{tags.get('contact_id')}-{tags.get('step_id')}-{tags.get('execution')}"
-        heapq.heappush(plan, (converts, len(plan), "convert", tags.get("contact_id"), key))
+        heapq.heappush(plan, (converts, next(order), "convert", tags.get("contact_id"), key))
 
 
 def _whole(moment: datetime) -> datetime:
