@@ -74,6 +74,7 @@ def test_the_graph_is_the_compiled_machine() -> None:
     counts = {n["id"]: n["count"] for n in graph["nodes"]}
     assert counts["welcome-1"] == 7 and counts["welcome-2b"] == 3 and counts["welcome-2a"] == 0
     assert counts["welcome-1: wait for send window"] is None  # not a step: no count
+    assert counts["done"] is None  # an end step runs no task: nothing counts who reached it
     edges = {(e["from"], e["to"]) for e in graph["edges"]}
     assert ("wait-for-click", "welcome-2a") in edges and ("wait-for-click", "welcome-2b") in edges
     for source, target in edges:

@@ -95,7 +95,8 @@ def _record(state: StateStore, program_id: str) -> ProgramRecord:
 
 def graph(program: Program, reached: dict[str, int]) -> dict[str, Any]:
     """The compiled state machine's states and transitions; each step's state carries how
-    many runs reached it (other states - send-window waits, resume entries - carry null)."""
+    many runs reached it (other states - send-window waits, resume entries, end steps - carry
+    null)."""
     from nurture.programs.compiler import compile_program
 
     states: dict[str, Any] = compile_program(program, STEPS_ARN).definition["States"]
@@ -109,7 +110,11 @@ def graph(program: Program, reached: dict[str, int]) -> dict[str, Any]:
                 "kind": str(getattr(step, "type", None) or state["Type"]),
                 "label": name,
                 "state_type": state["Type"],
-                "count": reached.get(name, 0) if step is not None else None,
+                # an `end` step runs no task, so nothing records who reached it: no count
+                # rather than a false 0 (finished runs are the program's `completed`)
+                "count": (
+                    reached.get(name, 0) if step is not None and step.type != "end" else None
+                ),
             }
         )
         targets: list[tuple[str, str]] = []
