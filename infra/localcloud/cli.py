@@ -22,6 +22,7 @@ COMMANDS = {
     "reindex": ("reindex", "give items written before the admin API's indexes their keys"),
     "demo-data": ("demo_data", "write a seeded synthetic B2B lake with a known ground truth"),
     "model": ("model", "the predictive model: train, card, list, rollback, score"),
+    "import": ("import_contacts", "import contacts from a CSV file (a mapping, consent as stated)"),
 }
 
 

@@ -83,7 +83,7 @@ class LocalApi:
                 origin = next((v for k, v in headers.items() if k.lower() == "origin"), None)
                 return 204, self._cors_headers(origin), b""
             if raw_path.startswith("/_local/"):
-                status, payload = self._local(method, raw_path)
+                status, payload = self._local(method, raw_path, body)
                 return (
                     status,
                     {"Content-Type": "application/json"},
@@ -98,7 +98,7 @@ class LocalApi:
                 data = (parsed or "").encode()
             return status, out_headers, data
 
-    def _local(self, method: str, raw_path: str) -> tuple[int, Any]:
+    def _local(self, method: str, raw_path: str, body: bytes = b"") -> tuple[int, Any]:
         parts = urlsplit(raw_path)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         path = parts.path.rstrip("/")
@@ -121,6 +121,10 @@ class LocalApi:
             from localcloud.commands.explain import explain_local
 
             return explain_local(cloud, unquote(path.removeprefix("/_local/explain/")), query)
+        if method == "POST" and path == "/_local/import":  # `nurture import`, a chunk of rows
+            from localcloud.commands.import_contacts import import_chunk_local
+
+            return import_chunk_local(cloud, body)
         if method == "GET" and path == "/_local/timeline":
             return 200, [
                 {"at": t.at.isoformat(), "who": t.who, "what": t.what} for t in cloud.timeline
