@@ -12,8 +12,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
 from pydantic import ValidationError
 
 from nurture import clock
@@ -49,7 +47,6 @@ from nurture.rendering import TemplateProblem, check_template, sample_context
 # What the program's long waits name while only validating (the real version is known once
 # the resume machine is published).
 RESUME_PLACEHOLDER = "arn:aws:states:us-east-1:000000000000:stateMachine:validate_resume:1"
-_strict_text = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
 
 
 class StateMachines(Protocol):
@@ -85,8 +82,13 @@ def status_key(program_key: str) -> str:
 
 
 def _render_problem(text: str) -> str | None:
+    # jinja2 imported here, not with the module: the deploy function's cold import
+    from jinja2 import StrictUndefined, TemplateError
+    from jinja2.sandbox import SandboxedEnvironment
+
+    strict_text = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
     try:
-        _strict_text.from_string(text).render(sample_context())
+        strict_text.from_string(text).render(sample_context())
     except TemplateError as exc:
         return f"template error: {exc}"
     return None

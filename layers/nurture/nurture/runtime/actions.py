@@ -23,11 +23,9 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-from jinja2 import TemplateError
-from jinja2.sandbox import SandboxedEnvironment
 
 from nurture import clock
 from nurture.contacts import Contact, looks_like_email
@@ -51,13 +49,23 @@ from nurture.tracking.events import Activity
 from nurture.webhooks import transport
 from nurture.webhooks.signing import SIGNATURE_HEADER, signature
 
+if TYPE_CHECKING:
+    from jinja2.sandbox import SandboxedEnvironment
+
 # The first call and the compiled Task's retries of WebhookRetryable.
 WEBHOOK_ATTEMPTS = 1 + int(str(WEBHOOK_RETRY["MaxAttempts"]))
 WEBHOOK_USER_AGENT = "Nurture-Webhook/1"
 WEBHOOK_RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
 RECENT_ACTIVITY = 10  # how much of what the contact did a sales notification lists
 
-_text = SandboxedEnvironment(autoescape=False)
+
+@cache
+def _text() -> SandboxedEnvironment:
+    # jinja2 is imported for the first step that renders text, not with the steps function:
+    # a wait, a branch or a tag never needs it.
+    from jinja2.sandbox import SandboxedEnvironment
+
+    return SandboxedEnvironment(autoescape=False)
 
 
 class WebhookRetryable(Exception):
@@ -90,8 +98,10 @@ def _origin(request: StepRequest) -> dict[str, str]:
 
 
 def _render(source: str, context: dict[str, Any], what: str) -> str:
+    from jinja2 import TemplateError
+
     try:
-        return _text.from_string(source).render(context)
+        return _text().from_string(source).render(context)
     except TemplateError as exc:
         raise StepFailed(f"{what}: {exc}") from exc
 
