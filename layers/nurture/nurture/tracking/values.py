@@ -167,7 +167,8 @@ def check_value(field: str, value: Any) -> None:
 
 def check_fields(fields: dict[Any, Any]) -> None:
     """`check_value` for each field of an object (an event's top level, each field named by
-    its own name); the plain ones (most of an event's ids and names) without a call."""
+    its own name); the plain ones (most of an event's ids and names) without a call. (A
+    screen of the object's JSON with regular expressions, to skip the walk, was slower.)"""
     for name, value in fields.items():
         leaf = type(value)
         if (
