@@ -29,7 +29,9 @@ name: Hot leads by the predictive score
 trigger:
   score_crossed: 20
   model: predictive
-entry: once
+entry:
+  once: true
+  conditions: [{field: predictive_score, gte: 20}]
 steps:
   - id: tag
     type: update_contact
@@ -45,6 +47,20 @@ steps:
     add_tags: [checked-high]
   - id: done
     type: end
+"""
+# the same trigger, but an entry condition pat does not meet
+LOW = """id: low-lead
+name: Low predictive scores only
+trigger:
+  score_crossed: 1
+  model: predictive
+entry:
+  once: true
+  conditions: [{field: predictive_score, lt: 5}]
+steps:
+  - id: tag
+    type: update_contact
+    add_tags: [low]
 """
 RULES = """id: warm-rules
 name: Warm by the hand-made score
@@ -94,8 +110,9 @@ def test_a_predictive_score_starts_a_program(
     cloud.sync_content(only=[])
     cloud.upload("programs/hot-lead.yaml", HOT)
     cloud.upload("programs/warm-rules.yaml", RULES)
+    cloud.upload("programs/low-lead.yaml", LOW)
     cloud.run_until_idle()
-    for program in ("hot-lead", "warm-rules"):
+    for program in ("hot-lead", "warm-rules", "low-lead"):
         status = json.loads(cloud.read(f"programs/{program}.status.json") or "{}")
         assert status.get("status") == "live", status
 
@@ -132,8 +149,9 @@ def test_a_predictive_score_starts_a_program(
     assert f"Predictive score {contact.predictive_score}/100 (model v1):" in explained["lines"]
     [changed] = pat.activities("contact.predictive_score_changed")
     assert changed.properties["new"] == contact.predictive_score
-    # and the program on the predictive score started (its branch read the score); the one
-    # on the hand-made score did not
+    # and the program on the predictive score started (its entry condition and branch read
+    # the score); the one whose entry condition wants a low score and the one on the
+    # hand-made score did not
     entered = [a.properties["program_id"] for a in pat.activities("program.entered")]
     assert entered == ["hot-lead"]
     assert sorted(contact.tags) == ["checked-high", "likely-buyer"]
