@@ -16,7 +16,13 @@ from nurture.adapters.delivery import DynamoDelivery
 from nurture.adapters.dynamodb import DynamoActivities
 from nurture.api import routes as doc
 from nurture.delivery.config import load_policy
-from nurture.delivery.preferences import ONE_CLICK_BODY, PreferenceCenter, PreferenceError, page
+from nurture.delivery.preferences import (
+    ONE_CLICK_BODY,
+    PreferenceCenter,
+    PreferenceError,
+    browser_of,
+    page,
+)
 from nurture.settings import Tables, load
 
 MAX_BODY_BYTES = 16 * 1024
@@ -123,7 +129,9 @@ def view_confirmation(token: str) -> Response[str]:
     responses={200: doc.html_answer("confirmed"), **_LINK},
 )
 def post_confirmation(token: str) -> Response[str]:
-    html = center.confirm(token)
+    # analytics.js's cookie, when this API shares the site's domain: the browser that
+    # followed the link proves it reads the mailbox (README, "Who may change a contact")
+    html = center.confirm(token, browser_of(app.current_event.cookies))
     logger.info("double opt-in confirmed")
     return _html(200, html)
 

@@ -105,6 +105,9 @@ class HttpApiMixin:
         }
         if iam is not None:
             event["requestContext"]["authorizer"] = {"iam": iam}  # type: ignore[index]
+        if "cookie" in headers:  # payload 2.0 moves the Cookie header to `cookies`
+            cookies = headers.pop("cookie").split(";")
+            event["cookies"] = [c.strip() for c in cookies if c.strip()]
         if "?" in path:
             from urllib.parse import parse_qsl
 

@@ -54,7 +54,8 @@ class Person:
             },
         )
         if confirm:
-            follow_confirmation(self.cloud, since=sent, to=self.email)
+            # in their own browser, which the confirmation thereby proves
+            follow_confirmation(self.cloud, since=sent, to=self.email, browser=self.anonymous_id)
 
     def identify(self, **traits: Any) -> None:
         """What the shop's or CRM's backend knows of the person (a stage, an owner, an

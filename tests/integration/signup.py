@@ -31,8 +31,9 @@ def sign_up(
     sent = len(cloud.outbox)
     status, _, answer = cloud.http("POST", f"/v1/forms/{form}", body, write_key=write_key)
     assert status == 202, f"{form}: {status} {answer}"
-    if confirm_it:
-        confirm(cloud, since=sent)
+    if confirm_it:  # in the browser that posted it, if it said which
+        browser = body.get("anonymousId") if isinstance(body, dict) else None
+        confirm(cloud, since=sent, browser=browser)
     return answer
 
 
@@ -45,15 +46,21 @@ def confirmations(cloud: LocalCloud, since: int = 0, to: str | None = None) -> l
     ]
 
 
-def confirm(cloud: LocalCloud, since: int = 0, to: str | None = None) -> list[CapturedEmail]:
+def confirm(
+    cloud: LocalCloud, since: int = 0, to: str | None = None, browser: str | None = None
+) -> list[CapturedEmail]:
     """Follow each confirmation email sent since `since` as its reader does: open the link
-    (a page with a button; the GET changes nothing), then press the button (a POST)."""
+    (a page with a button; the GET changes nothing), then press the button (a POST).
+    `browser`: the anonymous id of the reader's browser, whose analytics.js cookie the link
+    receives (the API on the site's domain), so the confirmation proves that browser."""
     followed = confirmations(cloud, since, to)
+    cookie = {"Cookie": f"ajs_anonymous_id={browser}"} if browser else {}
     for email in followed:
         [path] = _CONFIRM_PATH.findall(email.text)
         status, _, page = cloud.http("GET", path, write_key=None)
         assert status == 200 and "<form" in page, f"opening {path}: {status}"
-        status, _, _ = cloud.http("POST", path, "", headers=FORM_POST, write_key=None)
+        headers = {**FORM_POST, **cookie}
+        status, _, _ = cloud.http("POST", path, "", headers=headers, write_key=None)
         assert status == 200, f"confirming {path}: {status}"
     return followed
 

@@ -251,6 +251,26 @@ def test_a_confirmation_proves_the_browser_that_followed_it_not_the_one_that_sig
     assert site.errors == []
 
 
+def test_a_confirmation_from_a_browser_on_the_sites_domain_proves_that_browser(
+    site: LocalCloud, tables_of: Tables
+) -> None:
+    tables = tables_of
+    mallory_downloads_adas_guide(site)
+    squatted = tables.contact_by_email(ADA)
+
+    # Ada confirms; the link is on the site's domain, so it gets her browser's cookie (V),
+    # written by analytics.js in the older, URL-encoded JSON form
+    confirm_in_browser(site, ADA, cookie="%22V%22")
+
+    ada = assert_squat_left_behind(site, tables, squatted.contact_id)
+    assert sorted(ada.actors) == ["anon:V", f"email:{ADA}"]
+    assert ada.adopted_by == "double_opt_in"
+    assert ada.consent["email:marketing"].status == "granted"
+    joined = [a for a in tables.activities_of(ada) if a.properties.get("via") == "confirmation"]
+    assert [j.properties["actors"] for j in joined] == [["anon:V"]]
+    assert site.errors == []
+
+
 def test_a_squatted_user_id_with_an_address_of_the_squatters_gets_none_of_the_users_events(
     site: LocalCloud, tables_of: Tables
 ) -> None:
@@ -326,13 +346,15 @@ def test_trusted_calls_by_a_browser_id_or_a_user_id_adopt_nothing(
     # and of Ada's user id, without her address yet
     post(site, "/v1/identify", {"userId": "u-ada", "traits": {"plan": "pro"}}, SECRET)
 
+    # the browser's: said of whoever holds it, adopting nothing; the user id moved
     after = tables.contact_by_email(ADA)
-    assert after.adopted_by is None and (after.fields, after.account_id) == ({}, None)
-    assert sorted(after.actors) == ["anon:M", f"email:{ADA}"]  # the user id moved
+    assert after.adopted_by is None and (after.fields, after.account_id) == (
+        {"plan": "pro"},
+        "acme",
+    )
+    assert sorted(after.actors) == ["anon:M", f"email:{ADA}"]
     own = contact(tables, tables.contact_for_actor("user:u-ada"))
     assert own.email is None and own.fields == {"plan": "pro"} and own.created_trust == "secret"
-    claimed = [a for a in tables.activities_of(after) if a.name == "contact.claimed"]
-    assert [c.properties["fields"] for c in claimed] == [{"plan": "pro"}]
 
     # when the backend names her address with her user id, the address is adopted without M
     post(site, "/v1/identify", {"userId": "u-ada", "traits": {"email": ADA}}, SECRET)
@@ -340,7 +362,9 @@ def test_trusted_calls_by_a_browser_id_or_a_user_id_adopt_nothing(
     assert ada.contact_id == squatted.contact_id
     assert sorted(ada.actors) == [f"email:{ADA}", "user:u-ada"]
     assert "m-1" not in history(tables, ada) and ada.score == 0
-    assert tables.contact_for_actor("anon:M") not in (None, ada.contact_id)
+    assert (ada.fields, ada.account_id) == ({}, None)  # what M's holder was told left with M
+    orphan = contact(tables, tables.contact_for_actor("anon:M"))
+    assert orphan.contact_id != ada.contact_id and orphan.account_id == "acme"
     assert site.errors == []
 
 
@@ -401,6 +425,27 @@ def test_sign_up_confirm_in_the_same_browser_then_log_in_keeps_everything(
     assert run_status(site, ada.contact_id, "welcome") == "started"
     assert len(tables.contacts()) == 1
     assert [e for e in site.outbox if e.tags.get("program_id") == "welcome"][0].to == [ADA]
+    assert site.errors == []
+
+
+def test_sign_up_and_confirm_with_the_sites_cookie_then_the_backend_without_it(
+    site: LocalCloud, tables_of: Tables
+) -> None:
+    tables = tables_of
+    pricing(site, "A", "a-1")
+    post(
+        site,
+        "/v1/forms/newsletter-signup",
+        {"email": ADA, "first_name": "Ada", "consent_newsletter": "on", "anonymousId": "A"},
+    )
+    confirm_in_browser(site, ADA, cookie="A")
+    post(site, "/v1/identify", {"userId": "u-ada", "traits": {"email": ADA}}, SECRET)
+
+    ada = tables.contact_by_email(ADA)
+    assert ada.adopted_by == "double_opt_in" and len(tables.contacts()) == 1
+    assert sorted(ada.actors) == ["anon:A", f"email:{ADA}", "user:u-ada"]
+    assert "a-1" in history(tables, ada) and ada.first_name == "Ada" and ada.score == 15
+    assert run_status(site, ada.contact_id, "welcome") == "started"
     assert site.errors == []
 
 
@@ -467,10 +512,13 @@ def tables_of(site: LocalCloud) -> Tables:
     return Tables(site)
 
 
-def confirm_in_browser(cloud: LocalCloud, to: str) -> str:
-    """Open the confirmation email's link and press its button; returns the page shown."""
+def confirm_in_browser(cloud: LocalCloud, to: str, cookie: str | None = None) -> str:
+    """Open the confirmation email's link and press its button; returns the page shown.
+    `cookie`: the anonymous id in the browser's analytics.js cookie, which the link receives
+    when the API is on a domain of the site's."""
     [email] = confirmations(cloud, to=to)[-1:]
     [path] = re.findall(r"https?://[^/\s]+(/c/[\w.-]+)", email.text)
-    status, _, page = cloud.http("POST", path, "", headers=FORM_POST, write_key=None)
+    headers = {**FORM_POST, **({"Cookie": f"ajs_anonymous_id={cookie}"} if cookie else {})}
+    status, _, page = cloud.http("POST", path, "", headers=headers, write_key=None)
     assert status == 200, page
     return str(page)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from jinja2 import Environment
 
@@ -64,6 +65,25 @@ _CONTINUE = _env.from_string('<p><a href="{{ url }}">Continue to {{ host }}</a><
 _CONFIRM = _env.from_string("""<p>Please confirm that you want to receive {{ what }}.</p>
 <form method="post"><button type="submit">Yes, confirm my subscription</button></form>""")
 _CHANNEL_NAMES = {"email": "Email", "sms": "Text messages (SMS)"}
+
+
+# analytics.js keeps the browser's anonymous id in this cookie, on the site's top domain: a
+# confirmation link on a custom domain of the site's (PublicBaseUrl) receives it
+ANONYMOUS_ID_COOKIE = "ajs_anonymous_id"
+MAX_ID_CHARS = 200  # as tracking calls' ids
+
+
+def browser_of(cookies: list[str] | None) -> str | None:
+    """The anonymous id in analytics.js's cookie (plain, or a URL-encoded JSON string as
+    older versions write it), or None."""
+    for cookie in cookies or []:
+        name, _, value = cookie.partition("=")
+        if name.strip() != ANONYMOUS_ID_COOKIE:
+            continue
+        value = unquote(value.strip()).strip('"')
+        if 0 < len(value) <= MAX_ID_CHARS and value.isprintable():
+            return value
+    return None
 
 
 class PreferenceError(Exception):
@@ -264,7 +284,10 @@ class PreferenceCenter:
         what = ", ".join(_label(k.split(":", 1)[1]).lower() for k in keys) or "our messages"
         return page("Confirm your subscription", _CONFIRM.render(what=what))
 
-    def confirm(self, token_text: str) -> str:
+    def confirm(self, token_text: str, browser: str | None = None) -> str:
+        """Grant the pending consents. `browser`: the anonymous id of the browser that
+        followed the link (`browser_of` its cookies), which this proves reads the mailbox:
+        the react function adopts the contact with it (nurture.runtime.identity)."""
         token = self._verify(token_text, CONFIRM)
         keys = [str(k) for k in token.scope.get("k", [])]
         now = clock.iso(clock.now())
@@ -286,7 +309,11 @@ class PreferenceCenter:
                     name="consent.confirmed",
                     occurred_at=now,
                     received_at=now,
-                    properties={"keys": changed, "form": token.scope.get("f")},
+                    properties={
+                        "keys": changed,
+                        "form": token.scope.get("f"),
+                        **({"browser": browser} if browser else {}),
+                    },
                 )
             )
         thanks = _MESSAGE.render(message="Your subscription is confirmed.")

@@ -47,10 +47,17 @@ class Identities:
     def identify(self, activity: Activity) -> Contact | None:
         # Who may change a known contact: see nurture.tracking.trust and the README.
         if activity.contact_id:
-            if activity.trust == "signed_link":
+            confirmed_by = activity.properties.get("browser")
+            if activity.name == "consent.confirmed" and isinstance(confirmed_by, str):
+                # the browser that followed a double opt-in link: proven as a click is
+                activity = activity.model_copy(update={"anonymous_id": confirmed_by})
+            elif activity.trust != "signed_link":
+                return self.contacts.get(str(activity.contact_id))
+            if activity.anonymous_id:
                 self._adopt_clicked(activity)
                 owner = self._browser_owner(activity)
-                clicked = self._claims().join_clicked(activity)
+                via = "email_click" if activity.trust == "signed_link" else "confirmation"
+                clicked = self._claims().join_clicked(activity, via)
                 if clicked is not None and owner not in (None, clicked.contact_id):
                     # the click proved the browser: it leaves the contact that had it
                     release_actors(
@@ -59,11 +66,12 @@ class Identities:
                         [f"anon:{activity.anonymous_id}"],
                         clicked.contact_id,
                     )
-                if clicked is not None and activity.anonymous_id:
+                if clicked is not None:
                     self._account_of_visitor(clicked.contact_id, [f"anon:{activity.anonymous_id}"])
                     return self.contacts.get(clicked.contact_id)
                 return clicked
-            return self.contacts.get(activity.contact_id)
+            self._adopt_clicked(activity)  # a click without a browser id proves the mailbox
+            return self.contacts.get(str(activity.contact_id))
         if activity.kind == "alias":
             return self._alias(activity)
         email, fields, consents = _identity_claims(activity)
@@ -80,9 +88,11 @@ class Identities:
                 # the site's word about a user id a public key put on a contact: the user id
                 # moves to a contact of its own (README, "Who may change a contact")
                 return contact_for_user(self.contacts, activity.user_id, activity.trust)[0]
-            if fields and (not trusted or squatted):  # a browser id proves no identity
+            if fields and not trusted:
                 return self._claims().claim(known_id, activity, fields, [])
-            if fields:  # e.g. a CRM's identify call with a new address for a known user
+            # e.g. a CRM's identify call with a new address for a known user; by a browser id
+            # alone, the site's word about whoever holds it (adopting nothing)
+            if fields:
                 self._update_profile(known_id, activity, fields, [], [], created=False)
                 return self.contacts.get(known_id)
             return known_contact
@@ -135,7 +145,8 @@ class Identities:
     def _adopt(self, squatted: Contact, named: list[str], activity: Activity) -> Contact:
         """A trusted call adopts a contact a public key made (tracking.identity.adopt); what
         it does not name or prove moves to an orphan contact, whose history joins it there."""
-        outcome = adopt(self.contacts, squatted, named, activity.trust)
+        trust = "double_opt_in" if activity.name == "consent.confirmed" else activity.trust
+        outcome = adopt(self.contacts, squatted, named, trust)
         orphan = outcome.orphan
         if orphan is not None:
             moved = {"actors": outcome.released, "by": activity.trust}

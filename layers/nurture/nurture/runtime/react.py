@@ -49,7 +49,7 @@ from nurture.runtime.triggers import (
 )
 from nurture.runtime.view import ContactView
 from nurture.tracking.events import Activity
-from nurture.tracking.identity import RELEASED, join_account, unproven
+from nurture.tracking.identity import RELEASED, join_account
 from nurture.tracking.trust import may_change_known
 
 # Program records and the trigger index are read eventually consistent and kept this long
@@ -85,9 +85,9 @@ class Reactor:
     def handle(self, activity: Activity) -> None:
         contact = self.identities().identify(activity)
         if activity.kind == "group":  # the company account, and the contact's link to it
-            # a trusted group reaching an unproven contact by a browser id proves nothing
-            trusted = may_change_known(activity.trust) and not unproven(contact)
-            _, contact = join_account(self.contacts, activity, contact, trusted)
+            _, contact = join_account(
+                self.contacts, activity, contact, may_change_known(activity.trust)
+            )
         if contact is None:
             return  # still anonymous: stored, and joined to the contact once they identify
         if activity.name == RELEASED:  # an adoption: runs the released actors started end

@@ -99,7 +99,7 @@ class IdentityClaims:
             self.on_pending_consent(contact_id, with_consents(activity, requested))
         return self.contacts.get(contact_id)
 
-    def join_clicked(self, activity: Activity) -> Contact | None:
+    def join_clicked(self, activity: Activity, via: str = "email_click") -> Contact | None:
         """The browser (its anonymous id) that landed from a signed link joins the contact the
         link was signed for. A userId sent beside it is not proven by the link: not joined."""
         contact_id = str(activity.contact_id)
@@ -121,6 +121,6 @@ class IdentityClaims:
             return {}
 
         self.contacts.apply_once(contact_id, f"profile#{activity.message_id}", join)
-        joined = {"created": False, "joined_actors": 1, "actors": [browser], "via": "email_click"}
+        joined = {"created": False, "joined_actors": 1, "actors": [browser], "via": via}
         self.record(contact_id, "contact.identified", activity.message_id, joined)
         return self.contacts.get(contact_id)
