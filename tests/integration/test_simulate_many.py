@@ -113,3 +113,28 @@ def test_the_fast_engine_runs_hundreds_of_contacts_for_a_month_with_a_cost(
     assert cost, out
     total, steps = (float(g.replace(",", "")) for g in cost.groups())
     assert total >= steps > 0
+
+
+def test_two_workers_give_the_same_summary_as_one(capsys: pytest.CaptureFixture[str]) -> None:
+    """The fast engine shares the contacts between processes (one per core): no contact's
+    run touches another's, so the summary is the same, count for count."""
+    outs = []
+    for workers in ("1", "2"):
+        code = main(
+            [
+                "simulate",
+                str(ROOT / "programs/welcome.yaml"),
+                "--contacts",
+                "200",
+                "--days",
+                "8",
+                "--workers",
+                workers,
+                "--no-progress",
+            ]
+        )
+        out = capsys.readouterr().out
+        assert code == 0, out
+        outs.append(out.splitlines()[1:])  # the first line has the timings
+    assert outs[0] == outs[1]
+    assert any("opens: " in line and "opens: 0," not in line for line in outs[0])

@@ -26,7 +26,7 @@ import itertools
 import random
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 
     Driver = CloudDriver | FastDriver
 
+# How often the outbox is looked at, at least (virtual time): less than the soonest an
+# email is opened (an hour after it is sent).
+LOOK = timedelta(minutes=50)
 DEFAULT_ZONES = "Europe/London=0.4,America/New_York=0.35,Asia/Tokyo=0.25"
 
 
@@ -81,6 +84,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="fast",
         help="fast: the compiled machines and step code in memory (default); "
         "cloud: the moto-based local cloud (slow; what the fast engine is tested against)",
+    )
+    group.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="fast engine: processes to share the contacts (default: one per core, "
+        "at most 2, from 2,000 contacts)",
     )
 
 
@@ -145,12 +155,22 @@ def synthetic_contacts(mix: Mix, program: Any, n: int) -> list[dict[str, Any]]:
 
 
 def run_many(
-    args: argparse.Namespace, driver: Driver, program: Any, contacts: list[dict[str, Any]]
+    args: argparse.Namespace,
+    driver: Driver,
+    program: Any,
+    contacts: list[dict[str, Any]],
+    shard: tuple[int, int] = (0, 1),
+    progress: Callable[[float], None] | None = None,
 ) -> Tally:
     """Enter the contacts over the spread, let virtual time pass, and let each email be
     opened, clicked and converted on by the mix's chances. Each email's fate is drawn from
     its own seeded generator (seed, contact, execution, step), so it is the same on either
-    engine whatever order two emails of one instant are looked at in."""
+    engine whatever order two emails of one instant are looked at in.
+
+    `shard` (number, of how many): only every how-many-th contact, from the number-th, at
+    the same moments as in the whole run (localcloud.simulation.shards runs shards side by
+    side: no contact's run touches another's). `progress` hears the virtual seconds done
+    (instead of the progress bar)."""
     from localcloud.commands.simulate import _make_contact
 
     mix = Mix.from_args(args)
@@ -164,13 +184,23 @@ def run_many(
     plan: list[tuple[datetime, int, str, Any, Any]] = []
     order = itertools.count()  # ties at one moment: in the order they were planned
     for number, data in enumerate(contacts):
-        heapq.heappush(plan, (_whole(start + spacing * number), next(order), "enter", data, None))
+        if number % shard[1] == shard[0]:
+            moment = _whole(start + spacing * number)
+            heapq.heappush(plan, (moment, next(order), "enter", data, None))
     seen_emails = 0
-    with _progress(args) as bar:
+    with _progress(args, quiet=progress is not None) as bar:
         task = bar.add_task("simulating", total=(end - start).total_seconds())
-        while plan and plan[0][0] <= end:
-            at, _, action, subject, detail = heapq.heappop(plan)
-            driver.advance_to(at)
+        done = progress or (lambda seconds: bar.update(task, completed=seconds))
+        while True:
+            # look at the outbox at least every LOOK of virtual time, so each email's fate
+            # is planned before it comes due, whatever the other contacts do
+            look = min(driver.now() + LOOK, end)
+            if not plan or plan[0][0] > look:
+                driver.advance_to(look)
+                action = "look"
+            else:
+                at, _, action, subject, detail = heapq.heappop(plan)
+                driver.advance_to(at)
             if action == "enter":
                 contact = _make_contact(subject, _iso(driver.now()))
                 if not driver.enter(program, contact):
@@ -199,9 +229,10 @@ def run_many(
                 tally.sends[email.tags.get("step_id", "?")] += 1
                 _engage(mix, email, plan, order)
             seen_emails = len(outbox)
-            bar.update(task, completed=(driver.now() - start).total_seconds())
-        driver.advance_to(end)
-        bar.update(task, completed=(end - start).total_seconds())
+            done((driver.now() - start).total_seconds())
+            if driver.now() >= end and not (plan and plan[0][0] <= end):
+                break
+        done((end - start).total_seconds())
     for email in driver.outbox[seen_emails:]:
         if email.tags.get("program_id") == program.id:
             tally.sends[email.tags.get("step_id", "?")] += 1
@@ -239,7 +270,7 @@ def _whole(moment: datetime) -> datetime:
     return moment.replace(microsecond=0)
 
 
-def _progress(args: argparse.Namespace) -> Any:
+def _progress(args: argparse.Namespace, quiet: bool = False) -> Any:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -249,7 +280,7 @@ def _progress(args: argparse.Namespace) -> Any:
         TextColumn("{task.percentage:>3.0f}% of virtual time"),
         TimeElapsedColumn(),
         console=Console(file=getattr(args, "progress_to", None) or sys.stderr),
-        disable=bool(args.no_progress) or args.contacts < 50,
+        disable=quiet or bool(args.no_progress) or args.contacts < 50,
         transient=True,
     )
 
@@ -348,6 +379,7 @@ def main(args: argparse.Namespace) -> int:
     import contextlib
     import io
     import logging
+    import os
     import time
     from pathlib import Path
 
@@ -366,29 +398,43 @@ def main(args: argparse.Namespace) -> int:
     logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component").setLevel(
         logging.DEBUG if args.verbose else logging.CRITICAL
     )
-    noise = io.StringIO()
     args.progress_to = sys.stderr  # the terminal, whatever the engine's noise goes to
-    quiet = contextlib.ExitStack()
-    if not args.verbose:
-        quiet.enter_context(contextlib.redirect_stdout(noise))
-        quiet.enter_context(contextlib.redirect_stderr(noise))
+
+    def quiet() -> contextlib.ExitStack:
+        stack = contextlib.ExitStack()
+        if not args.verbose:
+            noise = io.StringIO()
+            stack.enter_context(contextlib.redirect_stdout(noise))
+            stack.enter_context(contextlib.redirect_stderr(noise))
+        return stack
+
     started, cpu = time.perf_counter(), time.process_time()
     from localcloud.cloud import DEFAULT_START, ROOT
 
     begin = datetime.fromisoformat(args.start.replace("Z", "+00:00")) if args.start else None
+    workers = args.workers or (min(2, os.cpu_count() or 1) if args.contacts >= 2000 else 1)
     driver: Driver
     if args.engine == "cloud":
-        driver = CloudDriver(args.root, begin, args.program)
+        driver, workers = CloudDriver(args.root, begin, args.program), 1
     else:
         driver = FastDriver(Path(args.root or ROOT), begin or DEFAULT_START)
-    with quiet, driver.running():
+    with quiet(), driver.running():
         program, status = driver.deploy(args.program)
         if program is None:
             return _report_invalid(args.program, status, out)
-        contacts = synthetic_contacts(mix, program, args.contacts)
-        tally = run_many(args, driver, program, contacts)
+        if workers == 1:
+            contacts = synthetic_contacts(mix, program, args.contacts)
+            tally = run_many(args, driver, program, contacts)
     errors = list(driver.errors)
-    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    workers_cpu = 0.0
+    if workers > 1:
+        from localcloud.simulation.shards import run_sharded
+
+        with quiet():
+            tally, errors, workers_cpu = run_sharded(
+                args, Path(args.root or ROOT), begin or DEFAULT_START, workers
+            )
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu + workers_cpu
     report(program, args, tally, wall, out, cpu)
     if errors:
         print(f"Errors ({len(errors)}):", file=out)
