@@ -181,3 +181,18 @@ def test_encoding_words():
     assert x["email"] == "personal"
     assert features.words("pricing_views_14d", 3) == "viewed pricing 3× in the last 14 days"
     assert not math.isnan(features.log1p(0))
+
+
+def test_an_erase_removes_the_person_from_the_profile_snapshot():
+    from nurture.reporting.lake import erase_from_lake
+    from nurture.reporting.ports import MemoryLake
+
+    lake = MemoryLake()
+    people = [{"contact_id": "c1", "job_title": "CEO"}, {"contact_id": "c2", "job_title": "VP"}]
+    lake.put("lake/profiles/contacts.json.gz", encode(people))
+    counts = erase_from_lake(lake, ["c1", "contact:c1"])
+    assert counts["rows_removed"] == 1
+    blob = lake.get("lake/profiles/contacts.json.gz")
+    assert [json.loads(x)["contact_id"] for x in gzip.decompress(blob).decode().splitlines()] == [
+        "c2"
+    ]

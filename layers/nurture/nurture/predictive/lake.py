@@ -15,8 +15,8 @@ from typing import Any
 
 from nurture.predictive import features
 from nurture.reporting.duckdb_engine import DuckDbEngine
+from nurture.reporting.lake import PROFILES_PREFIX
 
-PROFILES_PREFIX = "lake/profiles/"
 PROFILE_COLUMNS = {
     "contact_id": "VARCHAR",
     "created_at": "VARCHAR",

@@ -26,7 +26,7 @@ from nurture.contacts import Contact, normalise_email
 from nurture.ports import ContactStore, StateStore, Workflows
 from nurture.privacy.hashes import erased_hash
 from nurture.privacy.ports import Exports, PersonalItems, PersonalSchedules
-from nurture.reporting.lake import LAKE_PREFIX, erase_from_lake
+from nurture.reporting.lake import LAKE_PREFIX, PROFILES_PREFIX, erase_from_lake
 from nurture.reporting.ports import LakeStore
 from nurture.runtime.records import contact_actors
 
@@ -200,7 +200,7 @@ def erase_person(
     counts["lake_rows_removed"] = lake_counts["rows_removed"]
     counts["exports_deleted"] = exports.delete_prefix(subject.folder())
     counts["old_versions_deleted"] = exports.purge_old_versions(
-        [LAKE_PREFIX, subject.folder()], mentions
+        [LAKE_PREFIX, PROFILES_PREFIX, subject.folder()], mentions
     )
     now = clock.iso(clock.now())
     hashes = []

@@ -25,6 +25,9 @@ from nurture.reporting.ports import LakeStore
 from nurture.tracking.events import Activity
 
 LAKE_PREFIX = "lake/activities/"
+# The fit-only contact snapshot predictive training exports (nurture.predictive.lake): an
+# erase removes the person's row there too.
+PROFILES_PREFIX = "lake/profiles/"
 # Revenue comes from a completed order (Segment's e-commerce spec) or a CRM deal won.
 REVENUE_EVENTS = frozenset(
     {"Order Completed", "order_completed", "Deal Won", "deal_won", "crm.deal_won"}
@@ -202,7 +205,7 @@ def erase_from_lake(lake: LakeStore, contact_keys: Iterable[str]) -> dict[str, i
     keys = {k for k in contact_keys if k}
     contact_ids = {k.removeprefix("contact:") for k in keys}
     rewritten = deleted = rows_removed = 0
-    for name in lake.list(LAKE_PREFIX):
+    for name in [*lake.list(LAKE_PREFIX), *lake.list(PROFILES_PREFIX)]:
         rows = decode(lake.get(name))
         kept = [
             r
