@@ -53,7 +53,9 @@ TimeOfDay = Annotated[
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # defer_build: a model's validator is built when first used, not when the functions that
+    # import this module (react, sweep, steps, deploy) start (#9 cold starts)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
 
 def _duration(value: str | int) -> str | int:

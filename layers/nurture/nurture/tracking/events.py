@@ -52,7 +52,9 @@ _MODEL_ERROR_FIELDS = {
 
 
 class _Base(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    # defer_build: the Segment call models are built on the first event validated (ingest),
+    # never in the functions that import this module for Activity only (#9 cold starts)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, defer_build=True)
 
     message_id: Id | None = Field(default=None, alias="messageId")
     anonymous_id: Id | None = Field(default=None, alias="anonymousId")
@@ -173,7 +175,7 @@ def _email_problem(email: Any) -> str | None:
 
 Event = TrackEvent | IdentifyEvent | PageEvent | ScreenEvent | GroupEvent | AliasEvent
 InboundEvent = Annotated[Event, Field(discriminator="type")]
-_inbound = TypeAdapter(InboundEvent)
+_inbound = TypeAdapter(InboundEvent, config=ConfigDict(defer_build=True))
 
 
 @dataclass(frozen=True)
