@@ -119,7 +119,12 @@ class CloudDriver:
 
         @contextlib.contextmanager
         def up() -> Any:
-            self.cloud.start()
+            try:
+                self.cloud.start()
+            except BaseException:
+                if self.cloud._mock is not None:  # started part way: leave nothing behind
+                    self.cloud.__exit__()
+                raise
             try:
                 yield self
             finally:
