@@ -28,6 +28,7 @@ _db = client("dynamodb")
 _s3 = client("s3")
 _sfn = client("stepfunctions")
 _scheduler = client("scheduler")
+_lambda = client("lambda")  # an import's next part
 HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
@@ -279,6 +280,72 @@ def erase_person() -> Response[str]:
     return _json(200, body)
 
 
+# --- imports (nurture.imports.jobs): a file in the bucket, in parts of one invocation each --
+def _import_ports() -> tuple[Any, Any]:
+    from nurture.adapters.imports import DynamoImportJobs, S3ImportFiles
+
+    return DynamoImportJobs(_db, settings.state_table), S3ImportFiles(_s3, settings.content_bucket)
+
+
+def _invoke_part(function_arn: str) -> Any:
+    def invoke(import_id: str) -> None:
+        _lambda.invoke(
+            FunctionName=function_arn,
+            InvocationType="Event",
+            Payload=json.dumps({"nurture_import": import_id}).encode(),
+        )
+
+    return invoke
+
+
+@app.post("/admin/imports", **doc.IMPORT_START)
+def start_import() -> Response[str]:
+    from nurture.imports.jobs import JobError, start
+
+    jobs, files = _import_ports()
+    invoke = _invoke_part(app.lambda_context.invoked_function_arn)
+    try:
+        status, body = start(jobs, files, _body(), clock.iso(clock.now()), invoke)
+    except JobError as exc:
+        raise AdminError(exc.status, exc.message, exc.field) from None
+    logger.info("import started", extra={"import_id": body["import_id"]})
+    return _json(status, body)
+
+
+@app.get("/admin/imports/<import_id>", **doc.IMPORT_STATUS)
+def import_status(import_id: str) -> Response[str]:
+    doc.check_id(import_id, "import_id")
+    job = _import_ports()[0].get(import_id)
+    if job is None:
+        raise AdminError(404, "no such import", "import_id")
+    return _json(200, job.answer())
+
+
+def _import_part(import_id: str, context: Any) -> dict[str, Any]:
+    from nurture.adapters.imports import DynamoImports
+    from nurture.imports.jobs import run_part
+
+    jobs, files = _import_ports()
+    store = DynamoImports(
+        _db, settings.contacts_table, settings.activities_table, settings.state_table
+    )
+    status = run_part(
+        jobs,
+        files,
+        store,
+        import_id,
+        lambda: clock.iso(clock.now()),
+        context.get_remaining_time_in_millis,
+        _invoke_part(context.invoked_function_arn),
+    )
+    job = jobs.get(import_id)
+    logger.info(
+        "import part",
+        extra={"import_id": import_id, "status": status, "totals": job.totals if job else None},
+    )
+    return {"import_id": import_id, "status": status}
+
+
 @app.get("/admin/openapi.json", **doc.DOCUMENT_ROUTE)
 def openapi_document() -> Response[str]:
     return Response(200, "application/json", doc.served(), headers=HEADERS)
@@ -298,4 +365,6 @@ def not_found(exc: NotFoundError) -> Response[str]:
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if isinstance(event.get("nurture_import"), str):  # a part of an import (its own invoke)
+        return _import_part(event["nurture_import"], context)
     return app.resolve(event, context)

@@ -16,7 +16,9 @@ transaction per row.
 
 from __future__ import annotations
 
-from typing import Any
+import io
+import json
+from typing import IO, Any
 
 from nurture.adapters.activities import DynamoActivities
 from nurture.adapters.bulk import Backoff, get_all, put_all
@@ -128,3 +130,91 @@ class DynamoImports:
 
     def record(self, activities: list[Activity]) -> None:
         self._activities.put_many_new(activities)
+
+
+class DynamoImportJobs:
+    """Import jobs (nurture.imports.jobs.Job) as `IMPORT#<id>` / `IMPORT` in the StateTable."""
+
+    def __init__(self, client: Any, state_table: str):
+        self._db = client
+        self._table = state_table
+
+    @staticmethod
+    def _key(import_id: str) -> dict[str, Any]:
+        return {"pk": _s(f"IMPORT#{import_id}"), "sk": _s("IMPORT")}
+
+    def get(self, import_id: str) -> Any:
+        from nurture.imports.jobs import Job
+
+        item = self._db.get_item(
+            TableName=self._table, Key=self._key(import_id), ConsistentRead=True
+        ).get("Item")
+        return Job(**json.loads(item["doc"]["S"])) if item else None
+
+    def create(self, job: Any) -> bool:
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item={**self._key(job.import_id), "doc": _s(json.dumps(job.as_dict()))},
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def save(self, job: Any) -> None:
+        self._db.put_item(
+            TableName=self._table,
+            Item={**self._key(job.import_id), "doc": _s(json.dumps(job.as_dict()))},
+        )
+
+
+class S3ImportFiles:
+    """The files of imports under `imports/` in the content bucket."""
+
+    def __init__(self, client: Any, bucket: str):
+        self._s3 = client
+        self._bucket = bucket
+
+    def etag(self, key: str) -> str | None:
+        try:
+            return str(self._s3.head_object(Bucket=self._bucket, Key=key)["ETag"])
+        except self._s3.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+
+    def open_text(self, key: str) -> IO[str]:
+        body = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"]
+        return io.TextIOWrapper(io.BufferedReader(_Readable(body)), encoding="utf-8-sig", newline="")
+
+    def put_text(self, key: str, text: str) -> None:
+        self._s3.put_object(
+            Bucket=self._bucket, Key=key, Body=text.encode(), ContentType="text/csv"
+        )
+
+    def texts_under(self, prefix: str) -> list[str]:
+        keys: list[str] = []
+        for page in self._s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self._bucket, Prefix=prefix
+        ):
+            keys += [o["Key"] for o in page.get("Contents", [])]
+        return [
+            self._s3.get_object(Bucket=self._bucket, Key=k)["Body"].read().decode()
+            for k in sorted(keys)
+        ]
+
+
+class _Readable(io.RawIOBase):
+    """botocore's StreamingBody as a raw stream TextIOWrapper can read line by line."""
+
+    def __init__(self, body: Any):
+        self._body = body
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._body.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)

@@ -281,6 +281,28 @@ class PersonalDataErase(BaseModel):
     counts: dict[str, int]
 
 
+class ImportRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(max_length=220, description="imports/<name>.csv in the content bucket")
+    mapping: dict[str, Any] = Field(description="the mapping (README, Importing contacts)")
+
+
+class ImportStarted(BaseModel):
+    import_id: str
+
+
+class ImportStatus(BaseModel):
+    import_id: str
+    status: Literal["queued", "running", "done"]
+    key: str
+    rows_done: int
+    totals: dict[str, int]
+    report: str | None = Field(description="the rejected rows' CSV key, once done")
+    started_at: str
+    updated_at: str
+
+
 class OpenApiDocument(BaseModel):
     model_config = _OPEN
 
@@ -312,6 +334,8 @@ ANSWERS: tuple[type[BaseModel], ...] = (
     Lifted,
     PersonalDataExport,
     PersonalDataErase,
+    ImportStarted,
+    ImportStatus,
     OpenApiDocument,
 )
 BODIES: tuple[type[BaseModel], ...] = (
@@ -319,6 +343,7 @@ BODIES: tuple[type[BaseModel], ...] = (
     TaskComplete,
     SuppressionLift,
     PersonalDataRequest,
+    ImportRequest,
 )
 MODELS = {m.__name__: m for m in (*ANSWERS, *BODIES)}
 

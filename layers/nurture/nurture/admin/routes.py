@@ -174,4 +174,16 @@ ERASE = route(
     {400: _BODY},
     ("PersonalDataRequest", "The person: email or contact_id (never in the URL)."),
 )
+IMPORT_START = route(
+    "Import contacts from a CSV file in the bucket (202: runs in parts; poll its status)",
+    "ImportStarted",
+    {400: "the key, the mapping (field named) or the file's header is wrong"},
+    ("ImportRequest", "The file's key under imports/ and the mapping (README, Importing)."),
+)
+IMPORT_START["responses"] = {202: IMPORT_START["responses"].pop(200), **IMPORT_START["responses"]}
+IMPORT_STATUS = route(
+    "An import's progress, totals and the key of its rejected-rows report",
+    "ImportStatus",
+    {400: "not an import id", 404: "no such import"},
+)
 DOCUMENT_ROUTE = route("This API's OpenAPI document", "OpenApiDocument", {})

@@ -72,6 +72,8 @@ def merge(existing: Contact | None, row: Row, blocks: Blocks, ctx: Context) -> O
             )
         )
         return out
+    if existing is not None and not _changes(existing, row):
+        return out  # already as the file says (a second run): no copy, nothing to write
     contact = (
         existing.model_copy(deep=True)
         if existing is not None
@@ -140,3 +142,16 @@ def _refused(
     if current is not None and (at is None or at <= current.at):
         return "the contact's own consent record is newer: kept"
     return None
+
+
+def _changes(contact: Contact, row: Row) -> bool:
+    """Whether the row may change the contact at all (a cheap look before a deep copy)."""
+    return (
+        any(getattr(contact, name) != value for name, value in row.profile.items())
+        or any(contact.fields.get(name) != value for name, value in row.custom.items())
+        or any(tag not in contact.tags for tag in row.tags)
+        or any(
+            (contact.consent.get(c.key) is None or contact.consent[c.key].status != c.status)
+            for c in row.consents
+        )
+    )

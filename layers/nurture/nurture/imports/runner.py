@@ -131,7 +131,11 @@ class Importer:
         found = self.store.load(emails)
         addresses = sorted(
             {("email", r.email) for r in rows}
-            | {("sms", r.profile["phone"]) for r in rows if "phone" in r.profile}
+            | {
+                ("sms", r.profile["phone"])
+                for r in rows
+                if any(c.channel == "sms" and c.status == "granted" for c in r.consents)
+            }
         )
         blocked = self.store.blocks(addresses)
         current: dict[str, Contact | None] = {
