@@ -28,6 +28,7 @@ SAMPLE = {
     "task_id": "t1",
     "assignee": "sam@example.com",
     "report": "funnel",
+    "import_id": "0123abcd",
 }
 
 
