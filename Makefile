@@ -96,6 +96,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/react_per_record.py
 	$(BIN)/python bench/sweep_cost.py
 	$(BIN)/python bench/predictive.py
+	$(BIN)/python bench/import_contacts.py
 	$(BIN)/python bench/simulate_scale.py
 	$(BIN)/python bench/reports_lake.py --rows $(if $(BENCH_SMOKE),20000,$(REPORT_ROWS))
 
