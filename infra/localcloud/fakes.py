@@ -20,6 +20,9 @@ class InMemoryActivities:
     def put_many_new(self, activities: list[Activity]) -> list[bool]:
         return [self.put_new(a) for a in activities]
 
+    def put_once(self, activity: Activity) -> bool:
+        return self.put_new(activity)  # every copy has one key: once per message id as well
+
     def list_for(self, actors: list[str], limit: int = 200) -> list[Activity]:
         wanted = set(actors)
         found = [a for a in self.items.values() if a.actor in wanted]

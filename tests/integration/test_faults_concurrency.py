@@ -107,7 +107,7 @@ def test_one_click_delivered_to_two_engagement_instances_at_once_sends_the_follo
 
     # When two instances handle it together (meeting before their first DynamoDB write)
     outcomes = invoke_concurrently(
-        journey, function, [event, event], meet_at=("dynamodb", "TransactWriteItems")
+        journey, function, [event, event], meet_at=("dynamodb", "PutItem")
     )
     journey.run_until_idle()
 

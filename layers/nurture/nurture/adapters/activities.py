@@ -49,8 +49,9 @@ class DynamoActivities:
 
     What Nurture records itself (`put_new`: email engagement, program runs, forms) keeps the
     earlier shape: `sk` `<time>#<message id>`, and a marker item in the state table
-    (`MSG#<message id>`, kept MESSAGE_DEDUPE_DAYS) written with it in one transaction, so a
-    message id is stored once whatever its time or actor. Activities the ingest API stored
+    (`MSG#<message id>`, kept MESSAGE_DEDUPE_DAYS, holding the activity) put before it on
+    condition that it is new, so a message id is stored once whatever its time or actor; what
+    has its key fixed by the message itself (an SES event) is one conditional put (`put_once`). Activities the ingest API stored
     before the message-keyed shape are such time-keyed items with a marker; `list_for` reads
     both shapes. Until `legacy_markers_until` (35 days after an upgrade, when the last marker
     the old ingest path wrote expires), ingest also looks its message ids up among the
@@ -143,13 +144,13 @@ class DynamoActivities:
     # --- what Nurture records itself: time-keyed, with a marker -----------------------------
 
     @staticmethod
-    def _timed_item(activity: Activity) -> dict[str, Any]:
+    def _timed_item(activity: Activity, doc: str | None = None) -> dict[str, Any]:
         item = {
             "pk": _s(activity.actor),
             "sk": _s(activity.sort_key),
             "kind": _s(activity.kind),
             "name": _s(activity.name),
-            "doc": _s(activity.model_dump_json()),
+            "doc": _s(doc if doc is not None else activity.model_dump_json()),
         }
         if activity.contact_id:
             item["contact_id"] = _s(activity.contact_id)
@@ -166,25 +167,47 @@ class DynamoActivities:
         return {**self._guard_key(activity.message_id), "expires_at": {"N": str(expires)}}
 
     def put_new(self, activity: Activity) -> bool:
+        """Two puts, no transaction (2 write units; the transaction of the two cost 4): the
+        marker, on condition that it is new and holding the activity's document, then the
+        activity. A later copy of the message (a retry, whatever its time) finds the marker
+        and puts the first copy's activity again from it - byte for byte the same item, a put
+        that changes nothing, of which DynamoDB writes no stream record - so an activity lost
+        between the two puts (a timeout, a crash) is stored by the next copy, and none is
+        stored, or reacted to, twice."""
+        item = self._timed_item(activity)
         try:
-            self._db.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._state_table,
-                            "Item": self._guard(activity),
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                    {"Put": {"TableName": self._table, "Item": self._timed_item(activity)}},
-                ]
+            self._db.put_item(
+                TableName=self._state_table,
+                Item={**self._guard(activity), "doc": item["doc"]},
+                ConditionExpression="attribute_not_exists(pk)",
             )
-            return True
-        except self._db.exceptions.TransactionCanceledException as exc:
-            reasons = exc.response.get("CancellationReasons", [])
-            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
-                return False
-            raise
+        except self._db.exceptions.ConditionalCheckFailedException:
+            marker = self._db.get_item(
+                TableName=self._state_table,
+                Key=self._guard_key(activity.message_id),
+                ConsistentRead=True,
+            ).get("Item", {})
+            if "doc" in marker:  # markers of the transactional put_new of before have none
+                doc = marker["doc"]["S"]
+                first = self._timed_item(Activity.model_validate_json(doc), doc)
+                self._db.put_item(TableName=self._table, Item=first)
+            return False
+        self._db.put_item(TableName=self._table, Item=item)
+        return True
+
+    def put_once(self, activity: Activity) -> bool:
+        """For an activity every copy of which has the same key (actor, time and message id
+        all fixed by the message itself, e.g. an SES event's): one PutItem on condition that
+        the key is new - 1 write unit, no marker. False when it was already stored."""
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item=self._timed_item(activity),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
     # --- reading ----------------------------------------------------------------------------
 

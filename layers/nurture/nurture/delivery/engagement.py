@@ -11,7 +11,7 @@ from nurture import clock
 from nurture.contacts import Contact, Suppression, normalise_email
 from nurture.delivery.caps import FrequencyCap
 from nurture.delivery.clicks import without_token
-from nurture.delivery.ports import DeliveryStore, SuppressionRecord
+from nurture.delivery.ports import DeliveryStore, EngagementActivities, SuppressionRecord
 from nurture.ids import stable_id
 from nurture.ports import ActivityStore
 from nurture.tracking.events import Activity
@@ -119,7 +119,7 @@ class EngagementRecorder:
     delivering an event twice changes nothing the second time.
     """
 
-    activities: ActivityStore
+    activities: EngagementActivities
     store: DeliveryStore
     soft_bounce_limit: FrequencyCap = field(default_factory=lambda: FrequencyCap(3, 30 * 86400))
 
@@ -127,9 +127,14 @@ class EngagementRecorder:
         activity = activity_from_ses_event(event)
         if activity is None:
             return None
-        self.activities.put_new(activity)
         event_type = str(event.get("eventType") or event.get("notificationType"))
         mail = event.get("mail") or {}
+        detail = event.get(_DETAIL_KEYS.get(event_type, ""), {}) or {}
+        if isinstance(detail.get("timestamp") or mail.get("timestamp"), str):
+            # its time is the event's own: every copy has the same key, one conditional put
+            self.activities.put_once(activity)
+        else:  # dated on arrival: the message id's marker finds a copy
+            self.activities.put_new(activity)
         tags = mail.get("tags") or {}
         program_id, step_id = _tag(tags, "program_id"), _tag(tags, "step_id")
         send_id = _tag(tags, "send_id")

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from nurture.contacts import Contact
+from nurture.ports import ActivityStore
+from nurture.tracking.events import Activity
 
 
 @dataclass(frozen=True)
@@ -15,6 +17,12 @@ class OutgoingSms:
     text: str
     sender_id: str | None
     transactional: bool
+
+
+class EngagementActivities(ActivityStore, Protocol):
+    def put_once(self, activity: Activity) -> bool:
+        """Store an activity whose key every copy shares (actor, time and message id fixed by
+        the message itself); False when it was already stored."""
 
 
 class Texter(Protocol):
