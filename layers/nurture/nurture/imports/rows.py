@@ -3,14 +3,17 @@ or the reasons it cannot be imported (row number, field, reason; never the value
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from nurture.contacts import PhoneError, email_problem, normalise_email, normalise_phone
 from nurture.imports.mapping import DATE_FIELDS, GRANTED, WITHDRAWN, Mapping
 
 MAX_VALUE_CHARS = 1000
+ISO_DATE = "%Y-%m-%d"
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_TAGS = 50
 
 
@@ -47,6 +50,12 @@ class Row:
 def parse_moment(text: str, date_format: str) -> str | None:
     """An ISO 8601 UTC time from a date (date_format) or an ISO 8601 time; None if neither."""
     value = text.strip()
+    if date_format == ISO_DATE and len(value) == 10 and value[4] == "-":  # the usual case, fast
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            return None
+        return f"{day.isoformat()}T00:00:00Z" if 1900 <= day.year <= 2200 else None
     for parse in (
         lambda v: datetime.strptime(v, date_format).replace(tzinfo=UTC),
         lambda v: datetime.fromisoformat(v.replace("Z", "+00:00")),
@@ -88,7 +97,7 @@ def check_row(mapping: Mapping, number: int, cells: dict[str, Any]) -> Row | lis
             continue
         if not value:
             continue  # an empty cell changes nothing
-        if len(value) > MAX_VALUE_CHARS or any(ord(c) < 32 for c in value):
+        if len(value) > MAX_VALUE_CHARS or CONTROL.search(value):
             bad(column, f"over {MAX_VALUE_CHARS} characters or holds control characters")
         elif target == "phone":
             try:
