@@ -106,11 +106,12 @@ def store(dynamo: Dynamo) -> DynamoImports:
 
 
 def baseline(path: Path) -> float:
-    started = time.perf_counter()
+    """CPU seconds of the least any import does: read the CSV, check each address."""
+    started = time.process_time()
     with path.open(newline="") as text:
         for cells in csv.DictReader(text):
             email_problem(cells["email"])
-    return time.perf_counter() - started
+    return time.process_time() - started
 
 
 def run_import(dynamo: Dynamo, path: Path) -> tuple[Any, float, float]:
@@ -137,10 +138,10 @@ def main() -> None:
         dynamo = Dynamo()
         dynamo.metering = True
         totals, wall, cpu = run_import(dynamo, path)
-        print(f"  baseline (csv + email-validator):  {base:7.2f} s  {rows / base:9,.0f} rows/s")
+        print(f"  baseline (csv + email-validator):  {base:7.2f} s CPU {rows / base:9,.0f} rows/s")
         print(
-            f"  first import:                       {wall:7.2f} s  {rows / wall:9,.0f} rows/s  "
-            f"CPU (stub's share removed) {cpu:.2f} s  = {cpu / base:.1f}x the baseline"
+            f"  first import:                       {wall:7.2f} s wall; CPU (stub's share removed) "
+            f"{cpu:.2f} s = {rows / cpu:,.0f} rows/s = {cpu / base:.1f}x the baseline"
         )
         print(
             f"    {totals.imported:,} imported, {totals.rejected:,} rejected, {totals.consents:,} consents; "
