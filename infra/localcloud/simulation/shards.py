@@ -56,7 +56,8 @@ def run_sharded(
     """The whole run's tally, errors and the workers' CPU seconds."""
     from localcloud.commands.simulate_many import Tally, _progress
 
-    context = multiprocessing.get_context("fork")
+    # spawned, not forked: the parent may hold threads (a progress bar, a local cloud)
+    context = multiprocessing.get_context("spawn")
     done = [context.Value("d", 0.0) for _ in range(workers)]
     results = context.Queue()
     quiet = argparse.Namespace(**{**vars(args), "no_progress": True, "progress_to": None})
