@@ -332,20 +332,19 @@ def _patch_timestamp_wait() -> None:
     for 08:00:00) that is 0, the Wait passes at once, and a step deferred to 08:00:00 (a send
     window opening) runs again at 07:59:59.5, is deferred again to 08:00:00, and so on without
     end: virtual time never moves, as no thread ever blocks on it. AWS waits until the
-    timestamp; so, rounded up to the next whole second, does the local cloud."""
-    import math
-
+    timestamp; so, to the microsecond, does the local cloud."""
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function import timestamp
 
-    def _get_wait_seconds(self: Any, env: Any) -> int:
+    def _get_wait_seconds(self: Any, env: Any) -> float:
         self.string.eval(env=env)
         timestamp_str: str = env.stack.pop()
         moment = self._from_timestamp_string(timestamp=timestamp_str)
         if moment is None:
             raise timestamp.FailureEventException(self._create_failure_event(env, timestamp_str))
-        return math.ceil((moment - timestamp.datetime.datetime.now()).total_seconds())
+        # a float: the virtual clock waits fractions of a second as well (VirtualEvent.wait)
+        return (moment - timestamp.datetime.datetime.now()).total_seconds()
 
-    timestamp.Timestamp._get_wait_seconds = _get_wait_seconds  # type: ignore[method-assign]
+    timestamp.Timestamp._get_wait_seconds = _get_wait_seconds  # type: ignore[method-assign,assignment]
 
 
 def _patch_retrier() -> None:
