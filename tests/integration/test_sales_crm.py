@@ -143,7 +143,13 @@ def test_other_stage_changes_are_pushed(crm: tuple[LocalCloud, Any]) -> None:
     status, _, answer = cloud.http(
         "POST",
         "/v1/identify",
-        {"userId": "u-ada", "traits": {"stage": "lead"}, "messageId": "back-to-lead"},
+        # with her address: warm_up's identify was the browser's (public key), so the user id
+        # alone would not adopt that contact (README, "Who may change a contact")
+        {
+            "userId": "u-ada",
+            "traits": {"email": "ada@engines.example", "stage": "lead"},
+            "messageId": "back-to-lead",
+        },
         write_key="local-secret-key",
     )
     assert status == 200, answer
