@@ -486,9 +486,9 @@ def main() -> None:
     print()
     worst = max(small)
     print(
-        f"DynamoDB per event under 1 KB ({len(small)} of {events}): at most {worst} write unit(s),"
-        f" mean {statistics.mean(small):.2f} (goal <= {GOAL_WRITE_UNITS:.0f}: "
-        f"{verdict(worst, GOAL_WRITE_UNITS)}; was {BEFORE_WRITE_UNITS} with the marker design)"
+        f"DynamoDB per event under 1 KB ({len(small)} of {events}): at most {worst}"
+        f" write units (goal <= {GOAL_WRITE_UNITS:.0f}: {verdict(worst, GOAL_WRITE_UNITS)};"
+        f" mean {statistics.mean(small):.2f}; was {BEFORE_WRITE_UNITS} with the marker design)"
     )
     print(
         f"DynamoDB per event, all sizes: {write_units:.2f} write units, {read_units:.2f} read"
