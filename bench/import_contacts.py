@@ -8,8 +8,8 @@ Rows: 100,000 contacts (email, names, phone, a date, a custom field, tags, two c
 columns with a date), 1 in 50 rejected (a bad address, a bad date); then the same file again
 (idempotent: nothing written). Printed: seconds (wall and CPU) and rows a second, the ratio
 to the baseline, DynamoDB calls and write units, the peak of Python allocations
-(tracemalloc, a separate pass of a tenth of the rows, x10 being no guide: memory is per
-chunk, so it does not grow with the file) and the process's peak RSS.
+(tracemalloc, a separate pass of a tenth of the rows; the stub's in-memory tables, which
+grow with the rows, are counted in it) and the process's peak RSS (the same).
 
 `.venv/bin/python bench/import_contacts.py [--rows N]`; `BENCH_SMOKE=1` runs 2,000 rows.
 """
