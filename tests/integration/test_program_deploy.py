@@ -133,10 +133,15 @@ def test_a_four_year_wait_resumes_through_a_one_time_schedule(local: LocalCloud)
     assert detail["ActionAfterCompletion"] == "DELETE"
     # resumed runs go to the resume machine (they enter through "resume?"; fresh runs
     # start at the first step): the version published with this program version
-    assert detail["Target"]["Arn"].startswith(
+    # Scheduler's universal target StartExecution, so the resumed run has the name the step
+    # chose (a goal or an erase finds and stops it; a retried delivery is the same run)
+    assert detail["Target"]["Arn"] == "arn:aws:scheduler:::aws-sdk:sfn:startExecution"
+    call = json.loads(detail["Target"]["Input"])
+    assert call["StateMachineArn"].startswith(
         "arn:aws:states:us-east-1:123456789012:stateMachine:nurture-program-repurchase_resume:"
     )
-    execution_input = json.loads(detail["Target"]["Input"])
+    assert call["Name"].startswith("repurchase-r") and "--" in call["Name"]
+    execution_input = json.loads(call["Input"])
     assert execution_input["resume_at"] == "renew"
     assert execution_input["program_id"] == "repurchase"
     assert execution_input["run"]  # the first execution of this run
@@ -146,6 +151,14 @@ def test_a_four_year_wait_resumes_through_a_one_time_schedule(local: LocalCloud)
     local.advance(timedelta(days=2))
     sent = [(e.tags["step_id"], e.sent_at.date().isoformat()) for e in marketing(local)]
     assert sent == [("thanks", "2026-01-05"), ("renew", "2030-01-04")]
+    resumed = local.client("stepfunctions").describe_execution(
+        executionArn=call["StateMachineArn"]
+        .replace(":stateMachine:", ":execution:", 1)
+        .rsplit(":", 1)[0]
+        + ":"
+        + call["Name"]
+    )
+    assert resumed["name"] == call["Name"]
     assert scheduler.list_schedules(GroupName=group)["Schedules"] == []
     assert any("paused for a long wait" in t.what for t in local.timeline)
     assert local.errors == []

@@ -20,7 +20,6 @@ from __future__ import annotations
 import heapq
 import json
 import os
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -223,14 +222,10 @@ class SimResumes:
         execution_name: str,
         payload: dict[str, Any],
     ) -> str:
-        # Scheduler's templated target names the execution itself (`execution_name` is only
-        # the schedule's description): named as the local cloud's Scheduler names it
-        program = state_machine_arn.split(":")[6].split("-program-", 1)[-1]
-        tag = uuid.uuid5(uuid.NAMESPACE_URL, name).hex[:6]
-        started = f"{program[:38]}-r{tag}--{payload.get('contact_id', 'unknown')}"[:80]
+        # Scheduler's universal StartExecution target: the run is named as the step chose
 
         def fire() -> None:
-            self.sim.workflows.start(state_machine_arn, started, payload)
+            self.sim.workflows.start(state_machine_arn, execution_name, payload)
 
         self.sim.schedule(name, at, fire)
         return SCHEDULES + name

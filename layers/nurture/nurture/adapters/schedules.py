@@ -1,8 +1,8 @@
 """EventBridge Scheduler for long waits, and Step Functions calls the deploy side needs.
 
 A long wait ends its execution after creating a one-time schedule (`at(...)`, UTC) whose
-target is Step Functions StartExecution (the templated target: Arn = the program version's
-or live alias's ARN, Input = the execution input). The schedule deletes itself after it ran.
+target is Step Functions StartExecution (the universal target: the program version's or live
+alias's ARN, the execution's name and input). The schedule deletes itself after it ran.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ def schedule_name(program_id: str, suffix: str) -> str:
 
 
 SEND_TASK_SUCCESS = "arn:aws:scheduler:::aws-sdk:sfn:sendTaskSuccess"
+START_EXECUTION = "arn:aws:scheduler:::aws-sdk:sfn:startExecution"
 
 
 class EventBridgeResumes:
@@ -38,13 +39,21 @@ class EventBridgeResumes:
         execution_name: str,
         payload: dict[str, Any],
     ) -> str:
-        """Create (or keep, if it exists) a one-time schedule that starts an execution.
-        (Scheduler names the execution itself; `execution_name` goes into the description.)"""
+        """Create (or keep, if it exists) a one-time schedule that starts the execution
+        `execution_name`. Through the universal target (StartExecution's own parameters), not
+        the templated one, which names the execution itself: the run that resumes must be
+        findable by name (a goal or an erase stops it), and a retried delivery with the same
+        name and input is the same execution, never a second run."""
         when = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        target: dict[str, Any] = {
-            "Arn": state_machine_arn,
-            "RoleArn": self._role_arn,
+        call = {
+            "StateMachineArn": state_machine_arn,
+            "Name": execution_name,
             "Input": json.dumps(payload, sort_keys=True),
+        }
+        target: dict[str, Any] = {
+            "Arn": START_EXECUTION,
+            "RoleArn": self._role_arn,
+            "Input": json.dumps(call, sort_keys=True),
             "RetryPolicy": {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 185},
         }
         if self._dead_letter_arn:
