@@ -155,18 +155,33 @@ class DynamoImportJobs:
         try:
             self._db.put_item(
                 TableName=self._table,
-                Item={**self._key(job.import_id), "doc": _s(json.dumps(job.as_dict()))},
+                Item={
+                    **self._key(job.import_id),
+                    "doc": _s(json.dumps(job.as_dict())),
+                    "next_row": {"N": str(job.next_row)},
+                },
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except self._db.exceptions.ConditionalCheckFailedException:
             return False
         return True
 
-    def save(self, job: Any) -> None:
-        self._db.put_item(
-            TableName=self._table,
-            Item={**self._key(job.import_id), "doc": _s(json.dumps(job.as_dict()))},
-        )
+    def save(self, job: Any, from_row: int) -> bool:
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item={
+                    **self._key(job.import_id),
+                    "doc": _s(json.dumps(job.as_dict())),
+                    "next_row": {"N": str(job.next_row)},
+                },
+                # progress moves on from where this part found it, or not at all
+                ConditionExpression="attribute_not_exists(next_row) OR next_row = :from",
+                ExpressionAttributeValues={":from": {"N": str(from_row)}},
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
 
 class S3ImportFiles:
@@ -186,7 +201,9 @@ class S3ImportFiles:
 
     def open_text(self, key: str) -> IO[str]:
         body = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"]
-        return io.TextIOWrapper(io.BufferedReader(_Readable(body)), encoding="utf-8-sig", newline="")
+        return io.TextIOWrapper(
+            io.BufferedReader(_Readable(body)), encoding="utf-8-sig", newline=""
+        )
 
     def put_text(self, key: str, text: str) -> None:
         self._s3.put_object(

@@ -32,6 +32,9 @@ from nurture.imports.runner import Importer, Totals, chunks, read_rows
 
 ROWS_PER_PART = 50_000
 MARGIN_MS = 12_000  # stop taking chunks when less than this is left of the invocation
+# a running job with no progress for this long has lost its chain of parts (Lambda retries a
+# failed asynchronous invocation twice, within minutes): re-posting it resumes it
+STALLED_AFTER_SECONDS = 900
 KEY = re.compile(r"^imports/[A-Za-z0-9][A-Za-z0-9._/-]{0,200}\.csv$")
 
 
@@ -75,7 +78,9 @@ class JobStore(Protocol):
     def create(self, job: Job) -> bool:
         """Record a new job; False when one with this id exists."""
 
-    def save(self, job: Job) -> None: ...
+    def save(self, job: Job, from_row: int) -> bool:
+        """Store the job's progress if it still stands at `from_row`; False when another
+        part (a retried or re-posted invocation) has moved it on meanwhile."""
 
 
 class Files(Protocol):
@@ -115,8 +120,8 @@ def start(
     job = Job(import_id, key, mapping.model_dump(mode="json"), started_at=now, updated_at=now)
     if not jobs.create(job):
         existing = jobs.get(import_id)
-        if existing is not None and existing.status == "done":
-            return 202, {"import_id": import_id}
+        if existing is None or existing.status == "done" or not _stalled(existing, now):
+            return 202, {"import_id": import_id}  # done, or its parts are still going
     invoke(import_id)
     return 202, {"import_id": import_id}
 
@@ -147,9 +152,12 @@ def run_part(
             totals = Totals(**job.totals)
             totals.add(result.totals)
             job.totals = totals.as_dict()
-            job.next_row += len(batch)
+            from_row, job.next_row = job.next_row, job.next_row + len(batch)
             job.updated_at = now()
-            jobs.save(job)
+            if not jobs.save(job, from_row):
+                # another part got here first: its rows were the same writes (an import is
+                # idempotent) and it counts them; this one stops rather than count twice
+                return "superseded"
             done_here += len(batch)
             if done_here >= ROWS_PER_PART or remaining_ms() < MARGIN_MS:
                 invoke(import_id)
@@ -158,8 +166,21 @@ def run_part(
     job.report_key = f"imports/{import_id}/rejected.csv"
     files.put_text(job.report_key, "row,field,reason\r\n" + report)
     job.status, job.updated_at = "done", now()
-    jobs.save(job)
+    jobs.save(job, job.next_row)
     return "done"
+
+
+def _stalled(job: Job, now: str) -> bool:
+    """A running job whose parts stopped (an invocation that failed all its retries): its
+    last progress is older than a part can take. Re-posting the file resumes it."""
+    from datetime import datetime
+
+    try:
+        last = datetime.fromisoformat(job.updated_at.replace("Z", "+00:00"))
+        current = datetime.fromisoformat(now.replace("Z", "+00:00"))
+    except ValueError:
+        return True
+    return (current - last).total_seconds() > STALLED_AFTER_SECONDS
 
 
 def _part_key(import_id: str, first_row: int) -> str:
