@@ -286,28 +286,13 @@ def _contact(cloud: LocalCloud, program: Any, fields: dict[str, str]) -> Any:
 
 
 def _enter(cloud: MeteredCloud, program: Any, contact: Any) -> None:
+    from localcloud.enrolment import store_with_cause
     from nurture.adapters.dynamodb import DynamoContacts
-    from nurture.ids import stable_id
-    from nurture.tracking.events import Activity
 
     contacts = DynamoContacts(cloud.client("dynamodb"), cloud.resolver.refs["ContactsTable"])
     cloud.meter.on = False  # the contact exists before the run: not its cost
-    contact.actors = [f"email:{contact.email}", f"user:{contact.contact_id}"]
-    contacts.create_if_absent(contact, contact.email)
-    for actor in contact.actors:
-        contacts.link_actor(actor, contact.contact_id)
-    contacts.save(contact)
+    cause = store_with_cause(contacts, contact, program.id, "cost", _iso(cloud.clock.now()))
     cloud.meter.on = True
-    now = _iso(cloud.clock.now())
-    cause = Activity(
-        actor=f"contact:{contact.contact_id}",
-        contact_id=contact.contact_id,
-        message_id=stable_id("cost", contact.contact_id, program.id),
-        kind="cost",
-        name="cost",
-        occurred_at=now,
-        received_at=now,
-    )
     react = cloud.function_by_name("ReactFunction")
     # the first lifecycle stage the program's entry conditions let in
     for stage in (contact.stage, "lead", "customer"):

@@ -241,27 +241,13 @@ class Simulation:
         return program, status
 
     def enter(self, program: Any, contact: Any) -> bool:
+        from localcloud.enrolment import store_with_cause
         from nurture.adapters.dynamodb import DynamoContacts
-        from nurture.ids import stable_id
-        from nurture.tracking.events import Activity
 
         cloud = self.cloud
         contacts = DynamoContacts(cloud.client("dynamodb"), cloud.resolver.refs["ContactsTable"])
-        contact.actors = [f"email:{contact.email}", f"user:{contact.contact_id}"]
-        stored = contacts.create_if_absent(contact, contact.email)
-        for actor in contact.actors:
-            contacts.link_actor(actor, stored.contact_id)
-        contacts.save(contact)
         now = _iso(cloud.clock.now())
-        cause = Activity(
-            actor=f"contact:{contact.contact_id}",
-            contact_id=contact.contact_id,
-            message_id=stable_id("simulate", contact.contact_id, program.id),
-            kind="simulate",
-            name="simulate",
-            occurred_at=now,
-            received_at=now,
-        )
+        cause = store_with_cause(contacts, contact, program.id, "simulate", now)
         react = cloud.function_by_name("ReactFunction")
         with cloud._lock, cloud._function_env(react.env):
             entered = react.module.reactor.enrol(program.id, contact, cause)

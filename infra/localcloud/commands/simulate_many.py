@@ -329,8 +329,8 @@ def _cost(program: Any, tally: Tally, root: Any = None) -> str:
     """The `nurture cost` model's prices (localcloud.commands.cost) on this run's counts:
     state transitions, Lambda requests and GB-seconds (its BASE_MS per invocation plus
     CALL_MS per AWS call, at each function's memory), DynamoDB request units (one per port
-    call the functions made; an activity and a guarded change are two-item transactions,
-    four write units), Scheduler and S3; SES apart. Only transitions and sends are known
+    call the functions made; a recorded activity is a marker and the activity, two write
+    units, and a guarded change a two-item transaction, four), Scheduler and S3; SES apart. Only transitions and sends are known
     on the cloud engine."""
     from pathlib import Path
 
@@ -353,11 +353,11 @@ def _cost(program: Any, tally: Tally, root: Any = None) -> str:
         ms / 1000 * mean_mb / 1024 * PRICES["lambda_gb_second_arm64"]
     )
     reads = sum(c for name, c in calls.items() if name in READS and name != "get_text")
-    doubled = calls.get("put_new", 0) + calls.get("apply_once", 0)
+    extra_units = calls.get("put_new", 0) + 3 * calls.get("apply_once", 0)
     writes = sum(c for name, c in calls.items() if name not in READS and name != "send")
     dynamodb = (
         reads * PRICES["dynamodb_read_unit"]
-        + (writes + 3 * doubled) * PRICES["dynamodb_write_unit"]
+        + (writes + extra_units) * PRICES["dynamodb_write_unit"]
     )
     s3 = calls.get("get_text", 0) * PRICES["s3_get"]
     scheduler = counts.schedules * PRICES["scheduler_invocation"]

@@ -495,24 +495,11 @@ class FastSimulation:
     def enter(self, program: Any, contact: Any) -> bool:
         """As `nurture simulate` enters a contact on the local cloud: stored, then enrolled
         by the react function's Reactor with a `simulate` cause."""
+        from localcloud.enrolment import store_with_cause
         from nurture import clock
-        from nurture.ids import stable_id
-        from nurture.tracking.events import Activity
 
-        contact.actors = [f"email:{contact.email}", f"user:{contact.contact_id}"]
-        self.contacts.create_if_absent(contact, contact.email)
-        for actor in contact.actors:
-            self.contacts.link_actor(actor, contact.contact_id)
-        self.contacts.save(contact)
-        now = clock.iso(self._now)
-        cause = Activity(
-            actor=f"contact:{contact.contact_id}",
-            contact_id=contact.contact_id,
-            message_id=stable_id("simulate", contact.contact_id, program.id),
-            kind="simulate",
-            name="simulate",
-            occurred_at=now,
-            received_at=now,
+        cause = store_with_cause(
+            self.contacts, contact, program.id, "simulate", clock.iso(self._now)
         )
         entered = self.reactor.enrol(program.id, contact, cause)
         self.run_until(self._now)
