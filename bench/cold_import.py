@@ -54,6 +54,7 @@ from localcloud.lambda_layout import (
     function_environment,
     secrets_server,
     shipped_layer,
+    zip_functions,
 )
 from localcloud.template import load_template
 
@@ -204,11 +205,7 @@ def importtime_breakdown(case: Case) -> dict[str, float]:
 
 def main() -> None:
     template: dict[str, Any] = load_template(ROOT / "template.yaml")
-    functions = {
-        name: res["Properties"]
-        for name, res in sorted(template["Resources"].items())
-        if res["Type"] == "AWS::Serverless::Function"
-    }
+    functions = zip_functions(template)
     layer = shipped_layer()
     with secrets_server(STACK, REGION, template=template) as endpoint:
         plain = {

@@ -52,6 +52,16 @@ def _make(target: str, artifacts: Path) -> None:
     )
 
 
+def zip_functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The template's zip functions (AWS::Serverless::Function), by logical id, sorted: the
+    handlers laid out on the shipped layer (the image function is not one)."""
+    return {
+        name: res["Properties"]
+        for name, res in sorted(template["Resources"].items())
+        if res["Type"] == "AWS::Serverless::Function"
+    }
+
+
 def shipped_layer(cache: Path = CACHE) -> Path:
     """The layer's python/ folder as `make build-SharedLayer` leaves it (bytecode included)."""
     artifacts = cache / "shipped-layer"

@@ -25,6 +25,7 @@ from localcloud.lambda_layout import (
     function_environment,
     secrets_server,
     shipped_layer,
+    zip_functions,
 )
 from localcloud.template import load_template
 
@@ -32,11 +33,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template(ROOT / "template.yaml")
-FUNCTIONS = {
-    name: res["Properties"]
-    for name, res in TEMPLATE["Resources"].items()
-    if res["Type"] == "AWS::Serverless::Function"
-}
+FUNCTIONS = zip_functions(TEMPLATE)
 # Never imported by any handler's top level.
 NEVER = [
     "boto3",
@@ -114,8 +111,6 @@ def _probe(name: str, layer: Path, endpoint: str) -> dict[str, Any]:
 def test_a_cold_import_leaves_aws_and_unused_models_to_the_first_call(
     name: str, layer: Path, aws: str
 ) -> None:
-    if FUNCTIONS[name]["Handler"].split(".")[0] != "app":
-        pytest.skip("not a Python app.py handler")
     report = _probe(name, layer, aws)
     modules = set(report["modules"])
     assert [m for m in NEVER if m in modules] == [], name

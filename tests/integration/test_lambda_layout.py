@@ -21,6 +21,7 @@ from localcloud.lambda_layout import (
     function_environment,
     secrets_server,
     shipped_layer,
+    zip_functions,
 )
 from localcloud.template import load_template
 
@@ -28,11 +29,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template(ROOT / "template.yaml")
-FUNCTIONS = {
-    name: res["Properties"]
-    for name, res in TEMPLATE["Resources"].items()
-    if res["Type"] == "AWS::Serverless::Function"
-}
+FUNCTIONS = zip_functions(TEMPLATE)
 STACK, REGION, ACCOUNT = "nurture", "eu-west-1", "123456789012"
 
 
