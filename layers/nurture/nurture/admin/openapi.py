@@ -9,7 +9,6 @@ committed copy is stale."""
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from typing import Any, Literal
 
@@ -20,6 +19,7 @@ from nurture.admin.routes import DOCUMENT
 from nurture.admin.search import SearchRequest
 from nurture.admin.suppressions import LiftRequest
 from nurture.admin.tasks import CompleteRequest
+from nurture.api.openapi import _refs, _shape  # the public document's own helpers
 from nurture.api.routes import REF
 
 TITLE = "Nurture admin API"
@@ -346,19 +346,6 @@ BODIES: tuple[type[BaseModel], ...] = (
     ImportRequest,
 )
 MODELS = {m.__name__: m for m in (*ANSWERS, *BODIES)}
-
-
-def _shape(path: str) -> str:
-    return re.sub(r"\{[^}]*\}", "{}", path)
-
-
-def _refs(node: Any) -> set[str]:
-    if isinstance(node, dict):
-        found = {str(node["$ref"]).rsplit("/", 1)[-1]} if "$ref" in node else set()
-        return found.union(*(_refs(v) for v in node.values()))
-    if isinstance(node, list):
-        return set().union(*(_refs(v) for v in node))
-    return set()
 
 
 def build(app: Any, routes: Iterable[tuple[str, str]]) -> dict[str, Any]:
