@@ -134,3 +134,27 @@ def test_a_poison_record_among_throttled_batches_is_dead_lettered_once_and_the_r
     [letter] = react_letters(journey)
     assert letter["body"]["requestContext"]["condition"] == "RetryAttemptsExhausted"
     assert_nothing_lost_or_doubled(journey, tables, {p: WELCOME_1 for p in people})
+
+
+@pytest.mark.expect_function_errors
+def test_a_steps_write_conflicting_with_a_transaction_is_retried_by_the_state_machine(
+    journey: LocalCloud, tables: Tables
+) -> None:
+    # Given the steps function's plain writes collide with another caller's transaction, 3
+    # times (DynamoDB answers TransactionConflictException; the SDK does not retry it)
+    conflict = journey.faults.fail(
+        "dynamodb",
+        "PutItem",
+        "TransactionConflictException",
+        message="Transaction is ongoing for the item",
+        function="StepsFunction",
+        times=3,
+    )
+
+    # When Ada signs up (and a minute passes: the compiled Task retries after seconds)
+    sign_up(journey, "ada@example.com")
+    journey.advance(timedelta(minutes=1))
+
+    # Then the conflicts happened and the run went on: one contact, one welcome-1
+    assert conflict.injected == 3
+    assert_nothing_lost_or_doubled(journey, tables, {"ada@example.com": WELCOME_1})

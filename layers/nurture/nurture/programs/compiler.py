@@ -131,6 +131,7 @@ LAMBDA_RETRY = [
             "ProvisionedThroughputExceededException",
             "ThrottlingException",
             "TransactionCanceledException",
+            "TransactionConflictException",
             "InternalServerError",
             "ClientError",
         ],
