@@ -12,12 +12,19 @@ measured is finding out).
 Read units follow AWS's rules: 1 per 4 KB read strongly consistent, half that eventually
 consistent (item sizes: localcloud.metering.item_size).
 
+A second table times stream batches as the react function gets them: 100 records of page
+views and tracked events by 300 visitors, a fifth of whom are known contacts (as in
+bench/local_http.py), against the same records read per record as before. The batch reads
+(`nurture.adapters.batch_reads`: who each record is about read in bulk up front, reads
+shared by the records of one batch) are what the react handler uses.
+
 Run from the repository root: `.venv/bin/python bench/react_per_record.py`.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import statistics
 import sys
 import time
@@ -32,13 +39,26 @@ from scoring_per_event import BenchClock, Dynamo, Workflows, page_view  # noqa: 
 import nurture.runtime.react as react  # noqa: E402
 from localcloud.metering import read_units  # noqa: E402
 from nurture import clock  # noqa: E402
+from nurture.adapters.batch_reads import (  # noqa: E402
+    BatchActivities,
+    BatchContacts,
+    BatchReads,
+    BatchState,
+)
 from nurture.adapters.dynamodb import DynamoActivities, DynamoContacts, DynamoState  # noqa: E402
 from nurture.contacts import Contact  # noqa: E402
 from nurture.ports import ProgramRecord  # noqa: E402
+from nurture.tracking.events import Activity  # noqa: E402
 
 PROGRAMS = 3
 EVENTS = 10 if os.environ.get("BENCH_SMOKE") else 50
 REPEATS = 3 if os.environ.get("BENCH_SMOKE") else 7
+# the stream batches
+BATCH = 100
+BATCHES = 2 if os.environ.get("BENCH_SMOKE") else 10
+VISITORS = 300
+KNOWN = VISITORS // 5
+PATHS = ["/", "/pricing", "/blog/deliverability", "/features/journeys", "/docs/start"]
 
 
 class CountingDynamo(Dynamo):
@@ -51,13 +71,19 @@ class CountingDynamo(Dynamo):
 
     def answer(self, operation: str, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         status, body = super().answer(operation, request)
-        if operation in ("GetItem", "Query"):
-            from localcloud.metering import item_size
+        from localcloud.metering import item_size
 
+        if operation in ("GetItem", "Query"):
             consistent = bool(request.get("ConsistentRead"))
             self.strong += consistent
             items = body.get("Items") or ([body["Item"]] if body.get("Item") else [])
             self.units += read_units(sum(item_size(i) for i in items), consistent)
+        if operation == "BatchGetItem":  # each item read is metered alone
+            for table, wanted in request["RequestItems"].items():
+                consistent = bool(wanted.get("ConsistentRead"))
+                self.strong += consistent
+                for item in body["Responses"].get(table, []):
+                    self.units += read_units(item_size(item), consistent)
         return status, body
 
 
@@ -136,6 +162,90 @@ def run(before: bool) -> tuple[float, float, float, float]:
     )[:4]
 
 
+def visit(rng: random.Random, n: int) -> Activity:
+    """A page view (7 in 10) or a tracked event of one of the visitors."""
+    visitor = f"visitor-{rng.randrange(VISITORS):05d}"
+    at = clock.iso(clock.now())
+    url = f"https://acme.example{rng.choice(PATHS)}"
+    page = n % 10 < 7
+    return Activity(
+        actor=f"anon:{visitor}",
+        message_id=f"m-{n}",
+        kind="page" if page else "track",
+        name="page" if page else rng.choice(["Product Viewed", "Video Played"]),
+        occurred_at=at,
+        received_at=at,
+        anonymous_id=visitor,
+        properties={"url": url} if page else {"sku": f"SKU-{rng.randrange(50)}"},
+        page={"url": url},
+        trust="public",
+    )
+
+
+def run_stream(batched: bool) -> tuple[float, float, float, float]:
+    """(best CPU us per record of a batch, calls, read units, strong reads per record)."""
+    react.PROGRAM_CACHE_SECONDS = 60
+    dynamo = CountingDynamo()
+    client = boto3.session.Session(
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",  # noqa: S106 - a dummy; the network is stubbed
+        region_name="us-east-1",
+    ).client("dynamodb")
+    client.meta.events.register("before-send.dynamodb", dynamo.before_send)
+    if batched:
+        reads = BatchReads(
+            BatchContacts(client, "contacts"),
+            BatchActivities(client, "activities", "state"),
+            BatchState(client, "state"),
+        )
+        reactor = react.Reactor(reads.contacts, reads.activities, reads.state, Workflows())
+    else:
+        reactor = react.Reactor(
+            contacts=DynamoContacts(client, "contacts"),
+            activities=DynamoActivities(client, "activities", "state"),
+            state=DynamoState(client, "state"),
+            workflows=Workflows(),
+        )
+    seed(reactor)
+    now = clock.iso(clock.now())
+    for k in range(KNOWN):
+        visitor = f"visitor-{k * (VISITORS // KNOWN):05d}"
+        contact = Contact(
+            contact_id=f"c-{k}",
+            created_at=now,
+            updated_at=now,
+            email=f"person{k}@acme.example",
+            actors=[f"anon:{visitor}", f"email:person{k}@acme.example"],
+        )
+        reactor.contacts.save(contact)
+        for actor in contact.actors:
+            reactor.contacts.link_actor(actor, contact.contact_id)
+    rng = random.Random(7)
+    batches = [[visit(rng, b * BATCH + i) for i in range(BATCH)] for b in range(BATCHES + 1)]
+    samples = []
+    calls0 = units0 = strong0 = 0.0
+    for number, batch in enumerate(batches):
+        if number == 1:  # the first batch warms up
+            calls0, units0, strong0 = sum(dynamo.calls.values()), dynamo.units, dynamo.strong
+        started = time.process_time()
+        if batched:
+            with reads.batch(batch):
+                for activity in batch:
+                    reactor.handle(activity)
+        else:
+            for activity in batch:
+                reactor.handle(activity)
+        if number:
+            samples.append((time.process_time() - started) / BATCH * 1e6)
+    records = BATCHES * BATCH
+    return (
+        min(samples),
+        (sum(dynamo.calls.values()) - calls0) / records,
+        (dynamo.units - units0) / records,
+        (dynamo.strong - strong0) / records,
+    )
+
+
 def main() -> None:
     clock.set_clock(BenchClock())  # a fixed moment: within the cache's time, as in a burst
     old = run(before=True)
@@ -153,6 +263,23 @@ def main() -> None:
     print(
         f"{'ratio now / baseline':44}{new[0] / old[0]:8.2f}x{new[1] / old[1]:7.2f}x"
         f"{new[2] / old[2]:11.2f}x{(new[3] / old[3] if old[3] else 0):13.2f}x"
+    )
+    per_record, batched = run_stream(batched=False), run_stream(batched=True)
+    print()
+    print(
+        f"react per stream batch: {BATCHES} batches of {BATCH} page views / tracked events by "
+        f"{VISITORS} visitors ({KNOWN} known contacts), {PROGRAMS} live programs"
+    )
+    print(f"{'':44}{'CPU us':>9}{'calls':>8}{'read units':>12}{'strong reads':>14}")
+    for label, row in (
+        ("baseline: read per record", per_record),
+        ("now: batch reads (bulk, shared)", batched),
+    ):
+        print(f"{label:44}{row[0]:9.0f}{row[1]:8.2f}{row[2]:12.2f}{row[3]:14.2f}")
+    print(
+        f"{'ratio now / baseline':44}{batched[0] / per_record[0]:8.2f}x"
+        f"{batched[1] / per_record[1]:7.2f}x{batched[2] / per_record[2]:11.2f}x"
+        f"{batched[3] / per_record[3]:13.2f}x"
     )
 
 

@@ -11,13 +11,21 @@ from aws_lambda_powertools.utilities.batch import (
     EventType,
     process_partial_response,
 )
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
+    DynamoDBRecord,
+    DynamoDBRecordEventName,
+)
 
 from nurture.adapters.aws import S3Blobs, SesMailer, StepFunctionsWorkflows
+from nurture.adapters.batch_reads import (
+    BatchActivities,
+    BatchContacts,
+    BatchReads,
+    BatchState,
+)
 from nurture.adapters.clients import client
 from nurture.adapters.delivery import DynamoDelivery
 from nurture.adapters.due import DynamoDue
-from nurture.adapters.dynamodb import DynamoActivities, DynamoContacts, DynamoState
 from nurture.adapters.sales import desk_from_env
 from nurture.adapters.scoring import DynamoScoringModels
 from nurture.delivery.config import MailSettings, load_policy
@@ -45,8 +53,8 @@ def _confirmations() -> ConfirmationSender:
     from nurture.delivery.confirmation import ConfirmationSender
 
     return ConfirmationSender(
-        contacts=DynamoContacts(_db, settings.contacts_table),
-        activities=DynamoActivities(_db, settings.activities_table, settings.state_table),
+        contacts=contacts,
+        activities=activities,
         blobs=S3Blobs(client("s3"), _mail.content_bucket),
         store=DynamoDelivery(_db, settings.state_table, settings.contacts_table),
         mailer=SesMailer(client("sesv2"), _mail.configuration_set),
@@ -60,10 +68,15 @@ def request_confirmation(contact_id: str, activity: Activity) -> str:
     return _confirmations().request(contact_id, activity)
 
 
+# One stream batch's records share their reads of who they are about (adapters.batch_reads).
+contacts = BatchContacts(_db, settings.contacts_table)
+state = BatchState(_db, settings.state_table)
+activities = BatchActivities(_db, settings.activities_table, settings.state_table)
+reads = BatchReads(contacts, activities, state)
 reactor = Reactor(
-    contacts=DynamoContacts(_db, settings.contacts_table),
-    activities=DynamoActivities(_db, settings.activities_table, settings.state_table),
-    state=DynamoState(_db, settings.state_table),
+    contacts=contacts,
+    activities=activities,
+    state=state,
     # The scheduler client cancels a run's pending resume when a goal ends the run.
     workflows=StepFunctionsWorkflows(
         client("stepfunctions"), client("scheduler"), settings.schedule_group
@@ -78,25 +91,53 @@ scorer = Scorer(
 )
 reactor.scoring = scorer
 # After the MQL crossing: the owner's email, digest markers, CRM push (nurture.sales).
-reactor.sales = desk_from_env(_db, client("s3"), client("sesv2"), scores=scorer)
+# Its writes (the owner, lead.* activities) go through the batch's stores, keeping them true.
+reactor.sales = desk_from_env(
+    _db, client("s3"), client("sesv2"), scores=scorer, contacts=contacts, activities=activities
+)
 # Dates and last activity of known contacts, so the daily sweep reads only who can be due.
 reactor.due = DueIndex(DynamoDue(_db, settings.state_table), reactor)
 
 
+# The activities of the batch being handled, by their stored document (parsed once, in
+# `_parse_batch`, which also reads in bulk who they are about).
+_batch: dict[str, Activity] = {}
+
+
 def handle_record(record: DynamoDBRecord) -> None:
+    if record.event_name is not DynamoDBRecordEventName.INSERT:
+        return  # activities are never changed in place: only a new one is acted on
     image = record.dynamodb.new_image if record.dynamodb else None
     if not image or "doc" not in image:
         return
-    activity = Activity.model_validate_json(image["doc"])
+    activity = _batch.get(image["doc"]) or Activity.model_validate_json(image["doc"])
     # The kind only: a name comes from the client (a fuzzed one was a phone number).
     logger.debug("reacting", extra={"kind": activity.kind})
     reactor.handle(activity)
+
+
+def _parse_batch(event: dict[str, Any]) -> list[Activity]:
+    """The batch's new activities, parsed once (`handle_record` finds them in `_batch`)."""
+    _batch.clear()
+    for record in event.get("Records") or []:
+        doc = (((record.get("dynamodb") or {}).get("NewImage") or {}).get("doc") or {}).get("S")
+        if record.get("eventName") != "INSERT" or not isinstance(doc, str):
+            continue
+        try:
+            _batch[doc] = Activity.model_validate_json(doc)
+        except ValueError:
+            continue  # handle_record fails this record on its own
+    return list(_batch.values())
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     scorer.refresh()
-    return process_partial_response(
-        event=event, record_handler=handle_record, processor=processor, context=context
-    )
+    try:
+        with reads.batch(_parse_batch(event)):
+            return process_partial_response(
+                event=event, record_handler=handle_record, processor=processor, context=context
+            )
+    finally:
+        _batch.clear()

@@ -431,9 +431,12 @@ def scoring_explainer(contacts: Any) -> ScoreExplainer:
     return ScoreExplainer(contacts, explain_now)
 
 
-def desk_from_env(db: Any, s3: Any, sesv2: Any, scores: Any = None) -> Any:
+def desk_from_env(
+    db: Any, s3: Any, sesv2: Any, scores: Any = None, contacts: Any = None, activities: Any = None
+) -> Any:
     """The sales desk (with its CRM pusher) as a function's environment configures it;
-    `scores` (a ScoreReader, e.g. the react function's Scorer) defaults to reading them."""
+    `scores` (a ScoreReader, e.g. the react function's Scorer) defaults to reading them;
+    `contacts` / `activities`: the caller's stores (the react function's batch reads)."""
     from nurture.adapters.aws import S3Blobs, SesMailer
     from nurture.adapters.delivery import DynamoDelivery
     from nurture.adapters.dynamodb import DynamoActivities, DynamoContacts
@@ -444,8 +447,8 @@ def desk_from_env(db: Any, s3: Any, sesv2: Any, scores: Any = None) -> Any:
 
     tables = load(Tables)
     mail = MailSettings.from_env()
-    contacts = DynamoContacts(db, tables.contacts_table)
-    activities = DynamoActivities(db, tables.activities_table, tables.state_table)
+    contacts = contacts or DynamoContacts(db, tables.contacts_table)
+    activities = activities or DynamoActivities(db, tables.activities_table, tables.state_table)
     sales = DynamoSales(db, tables.state_table)
     scores = scores or scoring_explainer(contacts)
     accounts = ContactAccounts(contacts)

@@ -102,19 +102,25 @@ class DueIndex:
 
     # --- kept as activity arrives ------------------------------------------------------
     def observe(self, contact: Contact, activity: Activity) -> None:
-        changes_fields = activity.kind in FIELD_ACTIVITIES or activity.name in (
-            "contact.field_changed",
-            "contact.identified",
-        )
+        joined = activity.name == "contact.identified"
+        changes_fields = joined or activity.kind in FIELD_ACTIVITIES
+        changes_fields = changes_fields or activity.name == "contact.field_changed"
         inactivity = self.programs("inactivity")
         if changes_fields:
             for program in self.programs("date"):
                 assert isinstance(program.trigger, DateTrigger)
                 self.index_date(contact, program.trigger.date)
-            if inactivity:  # what they did before they were known is theirs now
-                history = self.reactor.activities.list_for(contact_actors(contact), HISTORY_LIMIT)
-                for program in inactivity:
-                    self.mark_last(program, contact.contact_id, history)
+        if joined and inactivity:
+            # what they did before they were known is theirs now: the history of the actor
+            # keys that joined (the rest of theirs was marked as it arrived); nothing else
+            # changes a contact's history, so no other activity reads it
+            actors = activity.properties.get("actors")
+            keys = [str(a) for a in actors] if isinstance(actors, list) else None
+            if keys is None:
+                keys = contact_actors(contact)
+            history = self.reactor.activities.list_for(keys, HISTORY_LIMIT) if keys else []
+            for program in inactivity:
+                self.mark_last(program, contact.contact_id, history)
         for program in inactivity:
             trigger = program.trigger
             assert isinstance(trigger, InactivityTrigger)
