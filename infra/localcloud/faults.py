@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from localcloud import dynamo_bridge
 from localcloud.sfn_callbacks import install_task_callback_guard
 
 if TYPE_CHECKING:
@@ -275,6 +276,12 @@ class Faults:
                     self._record("error", call, fault.code)
                     return fault.code, fault.status, fault.message, fault.extra
         return None
+
+    def could_fail(self, call: _Call) -> bool:
+        """Whether an error fault could hit this call (nothing counted or drawn): such a
+        call takes the HTTP path, where faults are made per attempt (dynamo_bridge)."""
+        with self._lock:
+            return any(f.kind in ("error", "random") and f.matches(call) for f in self.rules)
 
     def _crash_for(self, call: _Call) -> bool:
         with self._lock:
@@ -568,6 +575,7 @@ def install(cloud: LocalCloud) -> Faults:
     events.register("before-call", _before_call)
     events.register_first("before-call.lambda.Invoke", _before_call)
     events.register("after-call", _after_call)
+    dynamo_bridge.install(events)  # last on before-call: after the hook above
     return faults
 
 

@@ -30,14 +30,18 @@ def _replace(owner: Any, name: str, new: Any) -> None:
 
 @contextlib.contextmanager
 def moto_as_shipped() -> Iterator[None]:
-    """moto's own code in place of the speed bridges, for the differential tests that
-    check a bridge answers as moto does."""
+    """moto's own code in place of the speed bridges, and every DynamoDB call over HTTP
+    (dynamo_bridge off), for the differential tests that check a bridge answers as moto does."""
+    from localcloud import dynamo_bridge
+
     saved = {key: key[0].__dict__[key[1]] for key in _ORIGINALS}
     for (owner, name), original in _ORIGINALS.items():
         setattr(owner, name, original)
+    bridged = dynamo_bridge.set_enabled(False)  # every DynamoDB call over HTTP, too
     try:
         yield
     finally:
+        dynamo_bridge.set_enabled(bridged)
         for (owner, name), new in saved.items():
             setattr(owner, name, new)
 
