@@ -15,6 +15,15 @@ stream or read an execution's history for its timeline, is AWS's own work). Per 
 functions run by a Schedule event (the daily sweep, digests, reports) are a cost
 of the deployment, not of a contact, and what they do is left out, as are the program's
 deploy and the contact's creation (metering starts at the entry).
+
+Contacts at once: `run_program(..., contacts=N)` enters N contacts at the same moment and
+gives every count per contact (the totals divided by N). Stream consumers then see the N
+contacts' records in shared batches, as Lambda's event source mappings batch them in AWS
+(up to the mapping's BatchSize, records arriving within its batching window): the lake's
+objects (one S3 PUT per stream batch and day) and the stream functions' invocations are
+shared by contacts that move in the same minute. One contact (N=1) is the upper bound: every
+small batch its own PUT and invocation. What N assumes: N contacts entering in the same
+minute (a list's campaign, a busy form), so their waits end and their emails go together.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -79,8 +89,27 @@ class Meter:
     write_units: float = 0.0
     strong_reads: int = 0
     schedules_fired: int = 0
-    _current: list[str] = field(default_factory=list)  # the function running now
-    _skipping: int = 0  # inside a scheduled function: not this contact's cost
+    records: Counter[str] = field(default_factory=Counter)  # stream records, per function
+    # Per thread (the interpreter runs executions in threads, each invoking functions):
+    # the functions running in this thread, innermost last, and how many of them run from a
+    # schedule (not this contact's cost).
+    _threads: threading.local = field(default_factory=threading.local)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def _current(self) -> list[str]:
+        stack: list[str] | None = getattr(self._threads, "stack", None)
+        if stack is None:
+            stack = self._threads.stack = []
+        return stack
+
+    @property
+    def _skipping(self) -> int:
+        return int(getattr(self._threads, "skipping", 0))
+
+    @_skipping.setter
+    def _skipping(self, value: int) -> None:
+        self._threads.skipping = value
 
     # --- botocore hooks ---------------------------------------------------------------
     def params(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
@@ -90,10 +119,11 @@ class Meter:
         if not self.on or self._skipping or not self._current:
             return  # the local cloud's own calls (stream polling, the timeline) are not AWS's
         service = model.service_model.endpoint_prefix
-        self.calls[f"{service}.{model.name}"] += 1
-        self.api_calls_in[self._current[-1]] += 1
-        if service == "dynamodb":
-            self._dynamodb(model.name, context.get("nurture_meter_params") or {}, parsed)
+        with self._lock:
+            self.calls[f"{service}.{model.name}"] += 1
+            self.api_calls_in[self._current[-1]] += 1
+            if service == "dynamodb":
+                self._dynamodb(model.name, context.get("nurture_meter_params") or {}, parsed)
 
     def _dynamodb(self, op: str, params: dict[str, Any], parsed: dict[str, Any]) -> None:
         if op == "PutItem":
@@ -168,7 +198,10 @@ class MeteredCloud(LocalCloud):
         scheduled = isinstance(event, dict) and event.get("detail-type") == "Scheduled Event"
         meter = self.meter
         if meter.on and not meter._skipping and not scheduled:
-            meter.invocations[fn.logical_id] += 1
+            with meter._lock:
+                meter.invocations[fn.logical_id] += 1
+                if isinstance(event, dict) and isinstance(event.get("Records"), list):
+                    meter.records[fn.logical_id] += len(event["Records"])
         meter._current.append(fn.logical_id)
         meter._skipping += scheduled
         try:
@@ -180,26 +213,32 @@ class MeteredCloud(LocalCloud):
 
 @dataclass
 class Run:
+    """One program's run, every count per contact (the totals over `contacts` divided)."""
+
     program_id: str
-    steps: int  # the program's own step states entered
-    transitions: int  # every state entered and every Task retry, over the run's executions
-    executions: int
-    states: list[str]
-    invocations: dict[str, int]
-    api_calls: dict[str, int]
-    api_calls_in: dict[str, int]
+    steps: float  # the program's own step states entered
+    transitions: float  # every state entered and every Task retry, over the run's executions
+    executions: float
+    states: list[str]  # the first contact's, in order
+    invocations: dict[str, float]
+    api_calls: dict[str, float]
+    api_calls_in: dict[str, float]
     read_units: float
     write_units: float
-    strong_reads: int
-    emails: int
-    sms: int
-    schedules: int
+    strong_reads: float
+    emails: float
+    sms: float
+    schedules: float
     errors: list[str]
+    contacts: int = 1  # entered at the same moment
+    lake_records: float = 0.0  # stream records the lake stored (its PUTs carry them)
 
 
-def run_program(path: Path, root: Path = ROOT, start: datetime = DEFAULT_START) -> Run:
-    """Enter one contact into the program at `path` and let it run its main path (the
-    contact does nothing: waits time out, branches take their default) to the end."""
+def run_program(
+    path: Path, root: Path = ROOT, start: datetime = DEFAULT_START, contacts: int = 1
+) -> Run:
+    """Enter `contacts` contacts at once into the program at `path` and let them run its main
+    path (they do nothing: waits time out, branches take their default) to the end."""
     import yaml
 
     from nurture.programs.model import Program, WaitUntil, Webhook
@@ -227,12 +266,14 @@ def run_program(path: Path, root: Path = ROOT, start: datetime = DEFAULT_START) 
             for step in program.steps
             if isinstance(step, WaitUntil) and step.field
         }
-        contact = _contact(cloud, program, fields)
+        people = [_contact(cloud, program, fields, n) for n in range(contacts)]
         cloud.meter.on = True
-        _enter(cloud, program, contact)
+        for person in people:
+            _enter(cloud, program, person)
+        cloud.run_until_idle()
         _run_to_the_end(cloud)
         cloud.meter.on = False
-        return _measure(cloud, program, contact)
+        return _measure(cloud, program, people)
     finally:
         cloud.__exit__()
         if receiver is not None:
@@ -272,11 +313,11 @@ class _Receiver:
         self._server.server_close()
 
 
-def _contact(cloud: LocalCloud, program: Any, fields: dict[str, str]) -> Any:
+def _contact(cloud: LocalCloud, program: Any, fields: dict[str, str], n: int = 0) -> Any:
     from localcloud.commands.simulate import _make_contact, assumed_consent
 
     data: dict[str, Any] = {
-        "email": "cost@example.com",
+        "email": f"cost{n or ''}@example.com",
         "first_name": "Ada",
         "fields": {k: v for k, v in fields.items() if "." not in k},
         "consent": assumed_consent(program),
@@ -289,26 +330,24 @@ def _enter(cloud: MeteredCloud, program: Any, contact: Any) -> None:
     from localcloud.enrolment import store_with_cause
     from nurture.adapters.dynamodb import DynamoContacts
 
+    # The contact exists before the run: made outside any function, it is not counted (the
+    # meter counts what functions call; other contacts' runs go on in other threads).
     contacts = DynamoContacts(cloud.client("dynamodb"), cloud.resolver.refs["ContactsTable"])
-    cloud.meter.on = False  # the contact exists before the run: not its cost
     cause = store_with_cause(contacts, contact, program.id, "cost", _iso(cloud.clock.now()))
-    cloud.meter.on = True
     react = cloud.function_by_name("ReactFunction")
     # the first lifecycle stage the program's entry conditions let in
     for stage in (contact.stage, "lead", "customer"):
         contact.stage = stage
-        cloud.meter.on = False
         contacts.save(contact)
-        cloud.meter.on = True
         cloud.meter._current.append(react.logical_id)  # the react function enrols, as in AWS
         try:
             with cloud._lock, cloud._function_env(react.env):
                 entered = react.module.reactor.enrol(program.id, contact, cause)
         finally:
             cloud.meter._current.pop()
-        if entered:  # outside the lock: the interpreter's invocations take it
-            cloud.meter.invocations[react.logical_id] += 1
-            cloud.run_until_idle()
+        if entered:  # the pump runs after every contact entered (they enter together)
+            with cloud.meter._lock:
+                cloud.meter.invocations[react.logical_id] += 1
             return
     raise ValueError(f"the contact did not enter {program.id} (entry rules)")
 
@@ -335,10 +374,13 @@ def _run_to_the_end(cloud: LocalCloud, limit_days: int = 5 * 366) -> None:
         waited += step
 
 
-def _measure(cloud: MeteredCloud, program: Any, contact: Any) -> Run:
+def _measure(cloud: MeteredCloud, program: Any, people: list[Any]) -> Run:
     sfn = cloud.client("stepfunctions")
     own = {s.id for s in program.steps}
-    entered: list[str] = []
+    ids = {person.contact_id for person in people}
+    first = people[0].contact_id
+    entered: list[str] = []  # every contact's
+    states: list[str] = []  # the first contact's
     retries = 0  # a Task retried: AWS bills each attempt as a transition
     executions = 0
     for machine in sfn.list_state_machines()["stateMachines"]:
@@ -347,36 +389,47 @@ def _measure(cloud: MeteredCloud, program: Any, contact: Any) -> Run:
         for execution in sfn.list_executions(stateMachineArn=machine["stateMachineArn"])[
             "executions"
         ]:
-            if not execution["name"].endswith(contact.contact_id):
+            whose = next((i for i in ids if execution["name"].endswith(i)), None)
+            if whose is None:
                 continue
             executions += 1
             history = sfn.get_execution_history(
                 executionArn=execution["executionArn"], maxResults=1000
             )["events"]
-            entered += [
+            names = [
                 e["stateEnteredEventDetails"]["name"]
                 for e in history
                 if "stateEnteredEventDetails" in e
             ]
+            entered += names
+            if whose == first:
+                states += names
             tasks = sum(1 for e in history if e["type"] == "TaskStateEntered")
             retries += max(0, sum(1 for e in history if e["type"] == "TaskScheduled") - tasks)
     meter = cloud.meter
+    n = len(people)
+
+    def each(counts: Counter[str]) -> dict[str, float]:
+        return {name: count / n for name, count in counts.items()}
+
     return Run(
         program_id=program.id,
-        steps=sum(1 for name in entered if name in own),
-        transitions=len(entered) + retries,
-        executions=executions,
-        states=entered,
-        invocations=dict(meter.invocations),
-        api_calls=dict(meter.calls),
-        api_calls_in=dict(meter.api_calls_in),
-        read_units=meter.read_units,
-        write_units=meter.write_units,
-        strong_reads=meter.strong_reads,
-        emails=len([e for e in cloud.outbox if e.tags.get("contact_id") == contact.contact_id]),
-        sms=len(cloud.sms_outbox),
-        schedules=meter.calls.get("scheduler.CreateSchedule", 0),
+        steps=sum(1 for name in entered if name in own) / n,
+        transitions=(len(entered) + retries) / n,
+        executions=executions / n,
+        states=states,
+        invocations=each(meter.invocations),
+        api_calls=each(meter.calls),
+        api_calls_in=each(meter.api_calls_in),
+        read_units=meter.read_units / n,
+        write_units=meter.write_units / n,
+        strong_reads=meter.strong_reads / n,
+        emails=len([e for e in cloud.outbox if e.tags.get("contact_id") in ids]) / n,
+        sms=len(cloud.sms_outbox) / n,
+        schedules=meter.calls.get("scheduler.CreateSchedule", 0) / n,
         errors=list(cloud.errors),
+        contacts=n,
+        lake_records=meter.records.get("LakeFunction", 0) / n,
     )
 
 

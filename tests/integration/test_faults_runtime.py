@@ -318,8 +318,8 @@ def test_scheduler_refused_starting_the_resume_dead_letters_it_for_an_operator(
     [
         ("ReactFunction", "dynamodb", "TransactWriteItems"),  # the contact made
         ("ReactFunction", "stepfunctions", "StartExecution"),  # the entry started
-        ("StepsFunction", "dynamodb", "UpdateItem"),  # the send's ledger written
-        ("StepsFunction", "dynamodb", "PutItem:MSG#"),  # email.sent's marker
+        ("StepsFunction", "dynamodb", "UpdateItem"),  # the send's ledger claimed
+        ("StepsFunction", "dynamodb", "UpdateItem=sent"),  # the ledger says sent
         ("StepsFunction", "dynamodb", "PutItem:contact:"),  # email.sent's activity put
         ("StepsFunction", "stepfunctions", "SendTaskSuccess"),  # the step reported done
     ],
@@ -328,9 +328,13 @@ def test_a_crash_right_after_a_write_is_recovered_by_the_retry_once(
     journey: LocalCloud, tables: Tables, function: str, service: str, operation: str
 ) -> None:
     # Given the function dies right after its first such request succeeded (PutItem:<prefix>:
-    # the first PutItem of an item whose key starts so)
+    # the first PutItem of an item whose key starts so; UpdateItem=<value>: the first update
+    # that sets that value (`:sent`), e.g. the ledger's status "sent")
     operation, _, prefix = operation.partition(":")
+    operation, _, value = operation.partition("=")
     where = (lambda params: params["Item"]["pk"]["S"].startswith(prefix)) if prefix else None
+    if value:
+        where = lambda params: f":{value}" in params.get("ExpressionAttributeValues", {})  # noqa: E731
     fault = journey.faults.crash_after(service, operation, function=function, times=1, where=where)
 
     # When Ada signs up and the retries run their course

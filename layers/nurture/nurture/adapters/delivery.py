@@ -57,9 +57,11 @@ class DynamoDelivery:
         return {"pk": _s(f"DELIVERY#{send_id}"), "sk": _s("SEND")}
 
     def ledger_get(self, send_id: str) -> LedgerEntry | None:
-        item = self._db.get_item(
-            TableName=self._state, Key=self._ledger_key(send_id), ConsistentRead=True
-        ).get("Item")
+        # Eventually consistent (half the read units): no caller reads its own write here,
+        # and every caller claims before it sends (`ledger_claim`, conditional): a stale
+        # read of a claim or a send made a moment ago ends in that claim failing (deferred,
+        # or "already sent"), never in a second message.
+        item = self._db.get_item(TableName=self._state, Key=self._ledger_key(send_id)).get("Item")
         if not item:
             return None
         return LedgerEntry(
@@ -137,7 +139,19 @@ class DynamoDelivery:
             )
 
     def ledger_confirm(self, send_id: str, message_id: str) -> None:
-        # already recorded as sent (the usual case), or not ours: nothing to do
+        # Already recorded as sent (the usual case: the sender writes it as SES answers, the
+        # Send event comes seconds later): an eventual read (0.5 read unit) spares the
+        # conditional write (1 write unit even when its condition fails). "sent" is final,
+        # so a stale read can only show an earlier state, which goes on to the write.
+        item = self._db.get_item(
+            TableName=self._state,
+            Key=self._ledger_key(send_id),
+            ProjectionExpression="#s",
+            ExpressionAttributeNames={"#s": "status"},
+        ).get("Item")
+        if item and item.get("status", {}).get("S") == "sent":
+            return
+        # not ours, or sent already: nothing to do
         with contextlib.suppress(self._db.exceptions.ConditionalCheckFailedException):
             self._db.update_item(
                 TableName=self._state,
@@ -163,16 +177,17 @@ class DynamoDelivery:
     def suppression_for(self, channel: str, address: str) -> SuppressionRecord | None:
         """The address's suppression; an erased person's address (nurture.privacy, kept as
         a hash only) counts as suppressed. Two GetItems, not a BatchGetItem: the functions
-        that send hold dynamodb:GetItem on the StateTable already."""
+        that send hold dynamodb:GetItem on the StateTable already. Both eventually
+        consistent (half the read units): nothing reads its own write here, and a bounce,
+        complaint or erasure stored less than a second ago is read as one a second later."""
         item = self._db.get_item(
-            TableName=self._state, Key=self._suppress_key(channel, address), ConsistentRead=True
+            TableName=self._state, Key=self._suppress_key(channel, address)
         ).get("Item")
         if item:
             return SuppressionRecord(**json.loads(item["doc"]["S"]))
         erased = self._db.get_item(
             TableName=self._state,
             Key=erased_key(channel, erased_hash(channel, address)),
-            ConsistentRead=True,
         ).get("Item")
         if erased:
             return SuppressionRecord(channel=channel, reason="erased", at=erased["at"]["S"])

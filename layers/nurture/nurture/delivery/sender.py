@@ -29,11 +29,17 @@ from nurture.contacts import Contact
 from nurture.delivery.config import DeliveryPolicy
 from nurture.delivery.consent import permission
 from nurture.delivery.errors import DeliveryRejected, DeliveryThrottled
-from nurture.delivery.ports import DeliveryStore, LedgerEntry, OutgoingSms, Texter
+from nurture.delivery.ports import (
+    DeliveryStore,
+    EngagementActivities,
+    LedgerEntry,
+    OutgoingSms,
+    Texter,
+)
 from nurture.delivery.sms import MAX_SEGMENTS, InvalidNumber, measure, normalise_phone
 from nurture.delivery.windows import SendWindow, zone_for
 from nurture.ids import stable_id, tag_safe
-from nurture.ports import ActivityStore, BlobStore, ContactStore, Mailer, OutgoingEmail, StateStore
+from nurture.ports import BlobStore, ContactStore, Mailer, OutgoingEmail, StateStore
 from nurture.rendering import TemplateProblem, load_template, render_text
 from nurture.tracking.events import Activity
 
@@ -88,7 +94,7 @@ class _Skip(Exception):
 @dataclass
 class DeliveryService:
     contacts: ContactStore
-    activities: ActivityStore
+    activities: EngagementActivities  # put_once: the sent activity (its time is the claim's)
     state: StateStore
     blobs: BlobStore
     store: DeliveryStore
@@ -218,7 +224,8 @@ class DeliveryService:
             # The attempt that sent may have died before recording it (or SES's Send event
             # marked the ledger): record it now; the activity and the count are once-only.
             known = {"template": job.params["template"]} if "template" in job.params else {}
-            self._sent(job, channel, entry.message_id, {**known, "recovered": True})
+            recovered = {**known, "recovered": True}
+            self._sent(job, channel, entry.message_id, recovered, entry.claimed_at)
             return {"status": "already_sent", "message_id": entry.message_id, "retry_at": None}
         if entry is not None and entry.status == "failed":
             return {"status": "skipped", "reason": entry.reason, "retry_at": None}
@@ -271,23 +278,30 @@ class DeliveryService:
             self._release_cap(job, channel)
             return self._skipped(job, channel, f"rejected_{exc.code}", str(exc), name="failed")
         self.store.ledger_sent(job.send_id, message_id)
-        self._sent(job, channel, message_id, prepared.properties)
+        self._sent(job, channel, message_id, prepared.properties, now)
         return {"status": "sent", "message_id": message_id, "retry_at": None}
 
     def _sent(
-        self, job: SendJob, channel: str, message_id: str, properties: dict[str, Any]
+        self,
+        job: SendJob,
+        channel: str,
+        message_id: str,
+        properties: dict[str, Any],
+        claimed_at: int,
     ) -> None:
-        """The `<channel>.sent` activity and the SMS count, each stored once per send."""
-        self._record(
-            job,
-            channel,
-            "sent",
-            {
-                "provider_message_id": message_id,
-                **properties,
-                **({"ses_message_id": message_id} if channel == "email" else {}),
-            },
-        )
+        """The `<channel>.sent` activity and the SMS count, each stored once per send.
+
+        The activity is timed at the ledger's claim (whole seconds), which is fixed once the
+        ledger says sent: every copy - this attempt's, or a retry's that finds the ledger
+        sent - has one key, so one conditional put stores it once (1 write unit, no marker).
+        A ledger without a claim time (none is written so) falls back to the marker."""
+        props = {
+            "provider_message_id": message_id,
+            **properties,
+            **({"ses_message_id": message_id} if channel == "email" else {}),
+        }
+        at = clock.iso(datetime.fromtimestamp(claimed_at, UTC)) if claimed_at else None
+        self._record(job, channel, "sent", props, occurred_at=at)
         if channel == "sms":  # SNS reports no SMS events to us: count the send here
             self.store.count(
                 job.program_id, job.step_id, {"sms_sent": 1}, f"sms.sent#{job.send_id}"
@@ -383,18 +397,27 @@ class DeliveryService:
         return {"status": "skipped", "reason": reason, "retry_at": None}
 
     def _record(
-        self, job: SendJob, channel: str, what: str, properties: dict[str, Any], unique: str = ""
+        self,
+        job: SendJob,
+        channel: str,
+        what: str,
+        properties: dict[str, Any],
+        unique: str = "",
+        occurred_at: str | None = None,
     ) -> bool:
+        """Store the step's activity once: with `occurred_at` (the same for every copy) one
+        conditional put; otherwise put_new (a marker keeps the first copy's time)."""
         now = clock.iso(clock.now())
         name = f"{channel}.{what}"
-        return self.activities.put_new(
+        put = self.activities.put_once if occurred_at else self.activities.put_new
+        return put(
             Activity(
                 actor=f"contact:{job.contact_id}",
                 contact_id=job.contact_id,
                 message_id=stable_id(name, job.send_key, unique),
                 kind=channel,
                 name=name,
-                occurred_at=now,
+                occurred_at=occurred_at or now,
                 received_at=now,
                 properties={
                     "program_id": job.program_id,
