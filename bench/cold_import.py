@@ -35,7 +35,9 @@ stack's tables and bucket, empty, on the loopback moto server, with an X-Ray tra
 as Lambda sets it. The moto server's own work runs in this process, not in the timed one.
 
 Run from the repository root: `.venv/bin/python bench/cold_import.py`;
-`BENCH_SMOKE=1` runs a short pass: one round, no warm-up, the ingest handler only.
+`BENCH_SMOKE=1` runs a short pass: one round, no warm-up, the ingest handler only;
+`COLD_ONLY=SalesFunction,ReactFunction` times only those handlers (with the floor and the
+baseline), for working on one function's cold start.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ from localcloud.template import load_template
 ROOT = Path(__file__).resolve().parent.parent
 SMOKE = os.environ.get("BENCH_SMOKE", "") not in ("", "0")
 ROUNDS = 1 if SMOKE else int(os.environ.get("COLD_ROUNDS", "7"))  # fewer on a busy machine
+ONLY = {name for name in os.environ.get("COLD_ONLY", "").split(",") if name}
 GOAL_RATIO = 1.5
 STACK, REGION = "nurture", "eu-west-1"
 
@@ -221,6 +224,8 @@ def main() -> None:
         for name, props in functions.items():
             if SMOKE and name != "IngestFunction":
                 continue  # tests/integration/test_lambda_layout.py imports every handler
+            if ONLY and name not in ONLY:
+                continue
             task = function_dir(name, props["CodeUri"])
             env = function_environment(props, template, stack=STACK, region=REGION, task_root=task)
             env["AWS_ENDPOINT_URL"] = endpoint
@@ -235,11 +240,10 @@ def main() -> None:
             )
             first = {**env, "_X_AMZN_TRACE_ID": TRACE_HEADER}
             first_calls.append(Case("  import + first call", code, [task, layer], first))
-        ingest = next(h for h in handlers if h.label == "IngestFunction")
         no_bytecode = [boto_source] + [
             Case("  without bytecode", h.code, h.path, h.env, bytecode=False)
             for h in handlers
-            if not SMOKE or h is ingest
+            if not SMOKE or h.label == "IngestFunction"
         ]
         cases = [floor, boto, *handlers, *first_calls, *no_bytecode]
         outcomes = {

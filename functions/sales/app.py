@@ -5,8 +5,9 @@ by the CRM: POST /crm/events. IAM-authorised (admin): the tasks of any assignee.
 from __future__ import annotations
 
 import base64
+import functools
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from aws_lambda_powertools import Logger, Tracer
@@ -17,10 +18,12 @@ from nurture.adapters.clients import client
 from nurture.adapters.dynamodb import DynamoState
 from nurture.adapters.sales import desk_from_env, webhook_secret
 from nurture.api import routes as doc
-from nurture.sales.crm import SIGNATURE_HEADER, PostbackError, parse_postback, verify_signature
 from nurture.sales.pages import LinkRefused, SalesPages, page
-from nurture.sales.postback import Postbacks
 from nurture.settings import Tables, load
+
+if TYPE_CHECKING:
+    from nurture.sales.desk import SalesDesk
+    from nurture.sales.postback import Postbacks
 
 MAX_BODY_BYTES = 16 * 1024
 settings = load(Tables)
@@ -28,9 +31,29 @@ logger = Logger()
 tracer = Tracer(auto_patch=False)  # botocore is patched before the first AWS call (clients)
 app = APIGatewayHttpResolver()
 _db = client("dynamodb")
-desk = desk_from_env(_db, client("s3"), client("sesv2"))
-pages = SalesPages(desk=desk, state=DynamoState(_db, settings.state_table))
-postbacks = Postbacks(desk=desk)
+_state = DynamoState(_db, settings.state_table)
+
+
+# The desk (team file, CRM pusher, templates) and what uses it are made on the first call
+# that needs them, not at import: a cold start pays for the modules a call uses (#9).
+@functools.cache
+def _desk() -> SalesDesk:
+    desk: SalesDesk = desk_from_env(_db, client("s3"), client("sesv2"))
+    return desk
+
+
+@functools.cache
+def _pages() -> SalesPages:
+    return SalesPages(desk=_desk(), state=_state)
+
+
+@functools.cache
+def _postbacks() -> Postbacks:
+    from nurture.sales.postback import Postbacks
+
+    return Postbacks(desk=_desk())
+
+
 # The token is in the URL: never send it on as a referrer, never cache or index the page.
 HEADERS = {
     "Cache-Control": "no-store",
@@ -80,7 +103,7 @@ _FORM = ("application/x-www-form-urlencoded",)
     responses={200: doc.html_answer("the answer form"), **_LINK},
 )
 def view_answer(token: str) -> Response[str]:
-    return _html(200, pages.answer_view(token))
+    return _html(200, _pages().answer_view(token))
 
 
 @app.post(
@@ -98,7 +121,7 @@ def view_answer(token: str) -> Response[str]:
     openapi_extensions=doc.request_body("SalesAnswerForm", _FORM, "The answer page's form."),
 )
 def post_answer(token: str) -> Response[str]:
-    html = pages.answer_post(token, _form())
+    html = _pages().answer_post(token, _form())
     logger.info("sales answer recorded")
     return _html(200, html)
 
@@ -110,7 +133,7 @@ def post_answer(token: str) -> Response[str]:
     responses={200: doc.html_answer("the tasks"), **_LINK},
 )
 def view_tasks(token: str) -> Response[str]:
-    return _html(200, pages.tasks_view(token))
+    return _html(200, _pages().tasks_view(token))
 
 
 @app.post(
@@ -125,7 +148,7 @@ def view_tasks(token: str) -> Response[str]:
     openapi_extensions=doc.request_body("TaskDone", _FORM, "Which task is done."),
 )
 def post_tasks(token: str) -> Response[str]:
-    return _html(200, pages.tasks_post(token, _form()))
+    return _html(200, _pages().tasks_post(token, _form()))
 
 
 @app.post(
@@ -144,7 +167,11 @@ def post_tasks(token: str) -> Response[str]:
     openapi_extensions=doc.request_body("CrmEvent", ("application/json",), "One event."),
 )
 def crm_event() -> Response[str]:
+    # The CRM's models and signing load on the first post-back, not at import (#9).
+    from nurture.sales.crm import SIGNATURE_HEADER, PostbackError, parse_postback, verify_signature
+
     body = _raw_body()
+    desk = _desk()
     secret = webhook_secret(desk.team.crm.secret)
     if not secret:
         return _json(503, {"error": "the CRM signing secret is not configured"})
@@ -154,21 +181,24 @@ def crm_event() -> Response[str]:
     if refused:
         logger.info("crm post-back refused", extra={"why": refused})
         return _json(401, {"error": refused})
-    event = parse_postback(body)
-    result = postbacks.apply(event)
+    try:
+        event = parse_postback(body)
+        result = _postbacks().apply(event)
+    except PostbackError as exc:
+        return _json(exc.status, {"error": str(exc), "errors": exc.errors})
     logger.info("crm post-back applied", extra={"type": event.type, "status": result["status"]})
     return _json(200, result)
 
 
 @app.get("/admin/tasks/<assignee>")
 def admin_tasks(assignee: str) -> Response[str]:
-    tasks = pages.state.tasks_for(assignee.lower())
+    tasks = _state.tasks_for(assignee.lower())
     return _json(200, {"assignee": assignee.lower(), "tasks": [t.__dict__ for t in tasks]})
 
 
 @app.post("/admin/tasks/<assignee>/<task_id>/done")
 def admin_complete(assignee: str, task_id: str) -> Response[str]:
-    task = pages.complete(assignee.lower(), task_id, source="admin")
+    task = _pages().complete(assignee.lower(), task_id, source="admin")
     return _json(200, {"task": task.__dict__})
 
 
@@ -178,11 +208,6 @@ def refuse_link(exc: LinkRefused) -> Response:
     if app.current_event.raw_path.startswith("/admin/"):
         return _json(exc.status, {"error": str(exc)})
     return _html(exc.status, page("Sorry", f"<p>{_escape(str(exc))}</p>"))
-
-
-@app.exception_handler(PostbackError)
-def refuse_postback(exc: PostbackError) -> Response:
-    return _json(exc.status, {"error": str(exc), "errors": exc.errors})
 
 
 def _escape(text: str) -> str:

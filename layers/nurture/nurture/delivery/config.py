@@ -20,7 +20,8 @@ _LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 class DeliverySettings(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # defer_build: built when a function first loads its policy, not by every import (#9)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     public_base_url: str = Field(alias="PUBLIC_BASE_URL")
     send_window: str = Field(default="08:00-20:00", alias="SEND_WINDOW")
@@ -145,7 +146,7 @@ def load_policy() -> DeliveryPolicy:
 class MailSettings(BaseModel):
     """Where a function that sends email (outside program steps) sends from."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)  # as above
 
     sender_email: str = Field(alias="SENDER_EMAIL")
     configuration_set: str = Field(alias="SES_CONFIGURATION_SET")

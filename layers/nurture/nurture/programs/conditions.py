@@ -58,7 +58,9 @@ _OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in_", "contains", "exists",
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # defer_build: built when a condition is first validated (a program or scoring model
+    # read), not when a handler that imports this module starts (#9 cold starts)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
 
 class Operators(_Strict):
@@ -224,10 +226,8 @@ Condition = Annotated[
         "did, all, any or not",
     ),
 ]
-
-All.model_rebuild()
-AnyOf.model_rebuild()
-Not.model_rebuild()
+# (All, AnyOf and Not name `Condition` before it is defined: their deferred build finds it
+# in this module when they are first used.)
 
 
 # --- evaluation ------------------------------------------------------------------------

@@ -161,7 +161,8 @@ def signed_request(
 
 # --- what a CRM posts back -----------------------------------------------------------------
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: built on the first CRM post-back, not when the sales function starts (#9)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class ContactRef(_Strict):

@@ -6,20 +6,21 @@ could identify the lead."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-from jinja2 import Environment
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from nurture import clock
 from nurture.delivery.tokens import InvalidToken
 from nurture.ids import stable_id
 from nurture.ports import StateStore
-from nurture.sales.desk import AnswerRefused, SalesDesk
 from nurture.sales.links import AnswerLink, read_answer, read_tasks
-from nurture.sales.summary import display_name
+
+if TYPE_CHECKING:
+    from jinja2 import Template
+
+    from nurture.sales.desk import SalesDesk
 
 MAX_REASON = 500
-_env = Environment(autoescape=True)  # every value is escaped: lead data is untrusted
 
 _LAYOUT = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>{{ title }}</title>
@@ -27,7 +28,7 @@ _LAYOUT = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 button{font-size:1rem;padding:.5rem 1rem}label{display:block;margin:.75rem 0}</style></head>
 <body><h1>{{ title }}</h1>{{ body }}</body></html>"""
 
-_ANSWER_FORM = _env.from_string("""
+_ANSWER_FORM = """
 <p>{{ question }}</p>
 <p><strong>{{ name }}</strong>{% if company %}, {{ company }}{% endif %}</p>
 <form method="post">
@@ -38,15 +39,15 @@ _ANSWER_FORM = _env.from_string("""
 <label>Reason<br><textarea name="reason" rows="3" cols="40" maxlength="500"></textarea></label>
 {% endif %}
 <button type="submit">{{ button }}</button>
-</form>""")
+</form>"""
 
-_TASKS = _env.from_string("""
+_TASKS = """
 {% if done %}<p>Done: {{ done }}</p>{% endif %}
 {% for task in tasks %}
 <form method="post"><p>{{ task.due }} - {{ task.title }}
 <input type="hidden" name="task_id" value="{{ task.task_id }}">
 <button type="submit">Mark done</button></p></form>
-{% else %}<p>No open tasks.</p>{% endfor %}""")
+{% else %}<p>No open tasks.</p>{% endfor %}"""
 
 QUESTIONS = {
     "accept": ("Accept this lead?", "Accept: I will contact them"),
@@ -66,11 +67,22 @@ class LinkRefused(Exception):
         self.status = status
 
 
+@cache
+def _template(source: str) -> Template:
+    """One of this module's templates, compiled once. jinja2 is imported here, not with the
+    module: the sales function's usual first calls (a task done from the admin API, a CRM
+    post-back) render no page, and its cold start should not pay for it (#9)."""
+    from jinja2 import Environment
+
+    env = Environment(autoescape=True)  # every value is escaped: lead data is untrusted
+    return env.from_string(source)
+
+
 def page(title: str, body_html: str) -> str:
     """`body_html` must already be escaped (rendered with autoescape)."""
     from markupsafe import Markup
 
-    return _env.from_string(_LAYOUT).render(title=title, body=Markup(body_html))  # noqa: S704
+    return _template(_LAYOUT).render(title=title, body=Markup(body_html))  # noqa: S704
 
 
 @dataclass
@@ -85,6 +97,9 @@ class SalesPages:
             raise LinkRefused(403 if "signature" in str(exc) else 400, _why(exc)) from None
 
     def answer_view(self, token: str) -> str:
+        # the desk's modules load with the desk, on the sales function's first call (#9)
+        from nurture.sales.summary import display_name
+
         link = self._answer_link(token)
         contact = self.desk.contacts.get(link.contact_id)
         if contact is None:
@@ -92,10 +107,10 @@ class SalesPages:
         handoff = self.desk.sales.get_handoff(link.contact_id)
         if handoff is not None and handoff.mql_id == link.handoff and handoff.status != "notified":
             return page(
-                "Already answered", f"<p>{_env.from_string('{{ s }}').render(s=handoff.status)}</p>"
+                "Already answered", f"<p>{_template('{{ s }}').render(s=handoff.status)}</p>"
             )
         question, button = QUESTIONS[link.answer]
-        body = _ANSWER_FORM.render(
+        body = _template(_ANSWER_FORM).render(
             question=question,
             button=button,
             answer=link.answer,
@@ -106,6 +121,8 @@ class SalesPages:
         return page(question.split("?")[0] + "?", body)
 
     def answer_post(self, token: str, form: dict[str, str]) -> str:
+        from nurture.sales.desk import AnswerRefused  # loaded with the desk (#9)
+
         link = self._answer_link(token)
         reason = (form.get("reason") or "").strip()
         if len(reason) > MAX_REASON:
@@ -130,7 +147,7 @@ class SalesPages:
         except AnswerRefused as exc:
             raise LinkRefused(exc.status, str(exc)) from None
         title = "Thank you" if applied else "Already done"
-        return page(title, _env.from_string("<p>{{ m }}</p>").render(m=DONE[link.answer]))
+        return page(title, _template("<p>{{ m }}</p>").render(m=DONE[link.answer]))
 
     # --- tasks -----------------------------------------------------------------------------
     def _tasks_link(self, token: str) -> tuple[str, str | None]:
@@ -142,7 +159,8 @@ class SalesPages:
 
     def tasks_view(self, token: str) -> str:
         assignee, only = self._tasks_link(token)
-        return page("Your tasks", _TASKS.render(tasks=self._open(assignee, only), done=""))
+        tasks = self._open(assignee, only)
+        return page("Your tasks", _template(_TASKS).render(tasks=tasks, done=""))
 
     def tasks_post(self, token: str, form: dict[str, str]) -> str:
         assignee, only = self._tasks_link(token)
@@ -152,7 +170,8 @@ class SalesPages:
         if only is not None and task_id != only:
             raise LinkRefused(403, "this link is for another task")
         task = self.complete(assignee, task_id, source="link")
-        return page("Your tasks", _TASKS.render(tasks=self._open(assignee, None), done=task.title))
+        tasks = self._open(assignee, None)
+        return page("Your tasks", _template(_TASKS).render(tasks=tasks, done=task.title))
 
     def complete(self, assignee: str, task_id: str, source: str) -> Any:
         task = self.desk.sales.complete_task(assignee, task_id, clock.iso(clock.now()))

@@ -23,7 +23,6 @@ from __future__ import annotations
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from nurture.contacts import looks_like_email
@@ -34,7 +33,9 @@ MATCH_FIELDS = ("country", "region", "industry")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: built when the team file is first read, not when a handler that imports
+    # this module starts (#9 cold starts)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 def _email(value: str) -> str:
@@ -179,6 +180,8 @@ def parse_team(source: str | None) -> Team:
     """The team from its YAML (no file: an empty team, so nothing is assigned)."""
     if not source:
         return Team()
+    import yaml  # here, not at import: the handlers importing this module read the file later
+
     try:
         data = yaml.safe_load(source) or {}
         return Team.model_validate(data)

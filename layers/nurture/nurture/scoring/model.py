@@ -61,7 +61,9 @@ RuleId = Annotated[str, Field(pattern=ID_PATTERN, description="lower-case letter
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # defer_build: built when a scoring model is first read, not when a handler that imports
+    # this module starts (#9 cold starts)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
 
 class OncePer(_Strict):
