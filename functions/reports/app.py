@@ -99,8 +99,10 @@ def lambda_handler(event: dict[str, Any], context: Any) -> Any:
             detail.get("cause") == STOP_CAUSE or _contacts.get(ended.contact_id) is None
         ):
             ended = None  # stopped by an erase: nothing about the person may come back
-        if ended is not None:
-            activities.put_new(ended)
+        if ended is not None and isinstance(detail.get("stopDate"), (int, float)):
+            activities.put_once(ended)  # timed by the event: every copy has one key, 1 WCU
+        elif ended is not None:
+            activities.put_new(ended)  # dated on arrival: the marker finds a copy
         return {"recorded": ended is not None}
     if event.get("detail-type") == "Scheduled Event":
         with _Engine() as engine:
