@@ -14,7 +14,7 @@ from moto import mock_aws
 from nurture.adapters.batch_reads import BatchActivities, BatchContacts, BatchReads, BatchState
 from nurture.adapters.dynamodb import DynamoActivities, DynamoContacts, DynamoState
 from nurture.contacts import Contact
-from nurture.ports import Enrolment
+from nurture.ports import Enrolment, WaitRegistration
 from nurture.tracking.events import Activity
 
 NOW = "2026-03-02T10:00:00Z"
@@ -225,3 +225,21 @@ def test_histories_are_shared_and_a_recorded_activity_is_seen(db: Any) -> None:
             "m-v1-2",
             "rec-1",
         }
+
+
+def test_waits_are_read_once_per_key_and_a_resumed_one_is_gone(db: Any) -> None:
+    _, reads, calls = seeded(db)
+    wait = WaitRegistration("c-1", "page", "run-1", "look", "token-1", 2_000_000_000)
+    DynamoState(db, "state").register_wait(wait)  # the steps function, before the batch
+    with reads.batch([page("v1", 1), page("v1", 2)]):
+        mark = len(calls.names)
+        assert reads.state.waits_for("c-1", "page") == [wait]
+        assert reads.state.waits_for("c-1", "page") == [wait]
+        assert reads.state.waits_for("c-1", "track:signed_up") == []
+        assert calls.since(mark) == ["Query", "Query"]
+        reads.state.remove_wait(wait)  # resumed by the first page view
+        assert reads.state.waits_for("c-1", "page") == []
+    mark = len(calls.names)
+    assert reads.state.waits_for("c-1", "page") == []
+    assert reads.state.waits_for("c-1", "page") == []
+    assert calls.since(mark) == ["Query", "Query"]

@@ -30,7 +30,7 @@ from nurture.adapters.activities import DynamoActivities
 from nurture.adapters.bulk import Backoff, get_all
 from nurture.adapters.dynamodb import DynamoContacts, DynamoState, _s
 from nurture.contacts import Contact
-from nurture.ports import Enrolment
+from nurture.ports import Enrolment, WaitRegistration
 from nurture.tracking.events import Activity
 
 _ABSENT = ""  # the cache's value for "no such item" (contact ids and docs are never empty)
@@ -160,20 +160,39 @@ class BatchContacts(DynamoContacts):
 
 class BatchState(DynamoState):
     """`DynamoState` whose `enrolments_of` (read for every record of a known contact, for
-    goals) is read once per contact per invocation (`begin` ... `forget`). Any enrolment
-    written through it drops that contact's entry (read again when asked for): a run entered
-    by this batch is seen by its later records. Runs entered elsewhere after an activity was
-    stored are not that activity's to convert; those entered before it are in the read."""
+    goals) and `waits_for` (for every page view, tracked event, form or email event of one)
+    are read once per contact (and event key) per invocation (`begin` ... `forget`). An
+    enrolment or wait written through it drops that contact's entries (read again when asked
+    for): a run entered or a wait ended by this batch is seen by its later records. Runs
+    entered and waits registered elsewhere after an activity was stored are not that
+    activity's to convert or resume; those from before it are in the read."""
 
     def __init__(self, client: Any, table: str):
         super().__init__(client, table)
         self._enrolments: dict[str, list[Enrolment]] | None = None
+        self._waits: dict[tuple[str, str], list[WaitRegistration]] = {}
 
     def begin(self) -> None:
-        self._enrolments = {}
+        self._enrolments, self._waits = {}, {}
 
     def forget(self) -> None:
-        self._enrolments = None
+        self._enrolments, self._waits = None, {}
+
+    def waits_for(self, contact_id: str, event_key: str) -> list[WaitRegistration]:
+        if self._enrolments is None:
+            return super().waits_for(contact_id, event_key)
+        found = self._waits.get((contact_id, event_key))
+        if found is None:
+            found = self._waits[contact_id, event_key] = super().waits_for(contact_id, event_key)
+        return list(found)
+
+    def register_wait(self, wait: WaitRegistration) -> None:
+        self._waits.pop((wait.contact_id, wait.event_key), None)
+        super().register_wait(wait)
+
+    def remove_wait(self, wait: WaitRegistration) -> None:
+        self._waits.pop((wait.contact_id, wait.event_key), None)
+        super().remove_wait(wait)
 
     def enrolments_of(self, contact_id: str) -> list[Enrolment]:
         if self._enrolments is None:
