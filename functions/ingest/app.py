@@ -41,6 +41,7 @@ from nurture.tracking.forms import FormCatalog, FormError, FormMisconfigured
 from nurture.tracking.ingest import ingest_events, ingest_form
 from nurture.tracking.timestamps import in_utc
 from nurture.tracking.trust import Proofs, key_kind
+from nurture.tracking.values import fits_budget
 
 settings = load(IngestSettings)
 logger = Logger()
@@ -117,12 +118,19 @@ def _raw_body(limit: int) -> bytes:
         raise Refusal(400, "invalid_body", str(exc)) from exc
 
 
-def _json_body(limit: int) -> Any:
+def _json_body(limit: int, data: bytes | None = None) -> Any:
     """The body as JSON whatever its Content-Type: analytics.js sends `text/plain`."""
     try:
-        return bodies.parse_json(_raw_body(limit))
+        return bodies.parse_json(_raw_body(limit) if data is None else data)
     except bodies.BadBody as exc:
         raise Refusal(400, "invalid_body", str(exc)) from exc
+
+
+def _json_document(limit: int) -> tuple[Any, bool]:
+    """The body as JSON, and whether every value in it fits the value budget (a screen of
+    the whole body at once: then no event's values need walking one by one)."""
+    data = _raw_body(limit)
+    return _json_body(limit, data), fits_budget(data)
 
 
 def _write_key_from_header() -> str | None:
@@ -214,25 +222,35 @@ def _results_json() -> TypeAdapter[list[EventResult]]:
     return TypeAdapter(list[EventResult])  # built on the first answer, not at import
 
 
+def _with_context(event: Any, shared: dict[str, Any]) -> Any:
+    """The event with the batch's own `context` under its own (an event's wins). A
+    non-object event or context is left as sent, for validation to reject it by name; an
+    event whose context has nothing to gain is not copied."""
+    if not isinstance(event, dict):
+        return event
+    sent = event.get("context")
+    own = sent or {}
+    if not isinstance(own, dict) or (own is sent and not shared):
+        return event
+    return {**event, "context": {**shared, **own}}
+
+
 def _batch(route: str) -> Callable[[], Response]:
     def post_batch() -> Response[str]:
-        body = _json_body(MAX_BATCH_BYTES)
+        body, within_budget = _json_document(MAX_BATCH_BYTES)
         if not isinstance(body, dict) or not isinstance(body.get("batch"), list):
             raise Refusal(
                 400, "invalid_body", "body must be a JSON object with a 'batch' list of events"
             )
         key = _authorise(body.get("writeKey"))
         shared = body.get("context") if isinstance(body.get("context"), dict) else {}
-        # A non-object event or context is left as sent, for validation to reject it by name.
-        events = [
-            {**e, "context": {**shared, **(e.get("context") or {})}}
-            if isinstance(e, dict) and isinstance(e.get("context") or {}, dict)
-            else e
-            for e in body["batch"]
-        ]
+        events = [_with_context(e, shared) for e in body["batch"]]
         try:
             results = ingest_events(
-                events, _activities(), receipt=_receipt(key, body.get("sentAt"))
+                events,
+                _activities(),
+                receipt=_receipt(key, body.get("sentAt")),
+                within_budget=within_budget,
             )
         except ValueError as exc:  # too many events
             raise Refusal(400, "invalid_body", str(exc)) from exc
@@ -244,11 +262,17 @@ def _batch(route: str) -> Callable[[], Response]:
 
 def _single(kind: str, route: str) -> Callable[[], Response]:
     def post_single() -> Response[str]:
-        body = _json_body(MAX_EVENT_BYTES)
+        body, within_budget = _json_document(MAX_EVENT_BYTES)
         if not isinstance(body, dict):
             raise Refusal(400, "invalid_body", "body must be a JSON object (one event)")
         key = _authorise(body.get("writeKey"))
-        results = ingest_events([body], _activities(), default_type=kind, receipt=_receipt(key))
+        results = ingest_events(
+            [body],
+            _activities(),
+            default_type=kind,
+            receipt=_receipt(key),
+            within_budget=within_budget,
+        )
         return _answer(results, route)
 
     post_single.__name__ = f"post_{kind}_{route.rsplit('/', 1)[-1]}"

@@ -6,14 +6,23 @@ inf and nan, date-like strings that do and do not exist in UTC, lone surrogates,
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nurture.tracking.values import MAX_INT_DIGITS, MAX_NESTING, ValueProblem, check_fields
+from nurture.tracking.body import BadBody, parse_json
+from nurture.tracking.values import (
+    MAX_INT_DIGITS,
+    MAX_NESTING,
+    ValueProblem,
+    check_fields,
+    fits_budget,
+)
 
 MAX_NUMBER = 10**126
 MIN_NUMBER = 1e-130
@@ -179,3 +188,93 @@ def test_a_plain_event_passes_and_a_bad_one_is_named() -> None:
         "properties.when",
         "is a date-time that does not exist in UTC (out of range)",
     )
+
+
+# --- the document screen (fits_budget): True only where the walk finds nothing ----------------
+
+
+def _json(value: Any, escape: bool, space: str) -> str:
+    """JSON as a sender might write it: `escape` writes every digit and '-' in strings as
+    \\u00XX (legal JSON, and a way to spell a year 9999 the screen must not miss)."""
+    if isinstance(value, str):
+        chars = (
+            f"\\u{ord(c):04x}" if escape and c in "0123456789-" else json.dumps(c)[1:-1]
+            for c in value
+        )
+        return '"' + "".join(chars) + '"'
+    if isinstance(value, dict):
+        items = (
+            f"{_json(str(k), escape, space)}:{space}{_json(v, escape, space)}"
+            for k, v in value.items()
+        )
+        return "{" + f",{space}".join(items) + "}"
+    if isinstance(value, list):
+        return "[" + f",{space}".join(_json(v, escape, space) for v in value) + "]"
+    return json.dumps(value)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.lists(events, min_size=1, max_size=3),
+    events | st.none(),
+    st.booleans(),
+    st.sampled_from(["", " ", "\n  "]),
+)
+def test_a_document_the_screen_passes_holds_nothing_the_walk_refuses(
+    batch: list[dict[str, Any]], shared: dict[str, Any] | None, escape: bool, space: str
+) -> None:
+    body: dict[str, Any] = {"batch": batch, **({"context": shared} if shared is not None else {})}
+    try:
+        document = _json(body, escape, space).encode()
+        parsed = parse_json(document)
+    except (UnicodeEncodeError, BadBody):  # what the ingest API refuses before any check
+        return
+    if not fits_budget(document):
+        return
+    for event in parsed["batch"]:
+        merged = {**event, "context": parsed.get("context")}  # as the batch route merges them
+        assert oracle(event) is None and oracle(merged) is None, document
+
+
+def test_the_screen_passes_events_as_sdks_send_them() -> None:
+    event = {
+        "messageId": "ajs-next-3e8b2f330c5c7fd0a6a3a4506513270e",  # hex: '3e8' is no number
+        "anonymousId": "5d9dc9f8-1818-e811-892f-902bd23f0824",
+        "timestamp": "2026-06-01T09:00:00.000Z",
+        "context": {"page": {"title": "Acme — pricing"}, "library": {"version": "next-1.72.0"}},
+        "properties": {"price": 49.0, "items": [1, 2, -3], "note": "5e100 is text here"},
+    }
+    assert fits_budget(json.dumps({"batch": [event] * 3}).encode())  # \u2014 escapes
+    assert fits_budget(json.dumps({"batch": [event]}, ensure_ascii=False).encode())
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "9999-12-31T23:59:59-23:59",
+        "0001-01-01T00:00:00+01:00",
+        1e200,
+        1.5e-131,
+        10**38,
+        -(10**40),
+    ],
+)
+def test_the_screen_sends_anything_the_budget_is_about_to_the_walk(value: Any) -> None:
+    body = {"batch": [{"messageId": "m", "properties": {"x": value}}]}
+    assert not fits_budget(json.dumps(body).encode())
+    assert not fits_budget(_json(body, escape=True, space="").encode())
+
+
+def test_the_screen_counts_levels_as_the_walk_does() -> None:
+    def nested(levels: int) -> Any:
+        value: Any = "leaf"
+        for _ in range(levels):
+            value = {"a": value}
+        return value
+
+    # The whole document 32 containers deep passes: its deepest field holds 31 levels.
+    assert fits_budget(json.dumps(nested(32)).encode())
+    assert not fits_budget(json.dumps(nested(33)).encode())
+    # Brackets inside strings are text, not levels; escaped quotes do not end a string.
+    text = '"{[{[\\" \\\\"'
+    assert fits_budget(json.dumps({"a": text * 40, "b": nested(30)}).encode())

@@ -336,11 +336,16 @@ def describe_errors(exc: ValidationError) -> list[dict[str, str]]:
     return out
 
 
-def parse_event(raw: Any, default_type: str | None = None, country: str = "") -> Event:
-    """Validate one raw event; raises ValidationError or ValueError with a clear reason."""
+def parse_event(
+    raw: Any, default_type: str | None = None, country: str = "", within_budget: bool = False
+) -> Event:
+    """Validate one raw event; raises ValidationError or ValueError with a clear reason.
+    `within_budget`: the document it came from passed `values.fits_budget` (no value in it
+    can be outside the budget), so its values are not walked again."""
     if not isinstance(raw, dict):
         raise ValueError("event must be a JSON object")
-    check_fields(raw)  # nesting, numbers, strings a later reader can read
+    if not within_budget:
+        check_fields(raw)  # nesting, numbers, strings a later reader can read
     # Measured as sent (compact UTF-8), so a call the HTTP limit lets through is not then
     # rejected for the type we add or for escaping non-ASCII text.
     size = len(to_json(raw, fallback=str))  # compact UTF-8; a fifth of json.dumps' cost

@@ -30,9 +30,11 @@ def ingest_events(
     store: ActivityStore,
     default_type: str | None = None,
     receipt: Receipt | None = None,
+    within_budget: bool = False,
 ) -> list[EventResult]:
     """Validate all, then store the valid ones. A rejected event stores nothing, and never
-    keeps its valid neighbours from being stored."""
+    keeps its valid neighbours from being stored. `within_budget`: the request's document
+    passed `nurture.tracking.values.fits_budget` (see `parse_event`)."""
     receipt = receipt or Receipt(received_at=clock.now())
     if len(raw_events) > MAX_BATCH_EVENTS:
         raise ValueError(
@@ -46,7 +48,9 @@ def ingest_events(
         message_id = message_id if isinstance(message_id, str) else None
         try:
             activity, note = timed_activity(
-                parse_event(raw, default_type, receipt.default_country_code), raw, receipt
+                parse_event(raw, default_type, receipt.default_country_code, within_budget),
+                raw,
+                receipt,
             )
             if receipt.prove is not None:
                 activity = receipt.prove(activity, raw)

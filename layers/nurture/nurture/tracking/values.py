@@ -24,6 +24,7 @@ break them for good. So it is refused when it arrives, with its field and the re
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -179,3 +180,50 @@ def check_fields(fields: dict[Any, Any]) -> None:
         ):
             continue
         check_value(str(name), value)
+
+
+# --- a screen of a whole document, so that the walk is needed only when it could find something
+
+# The only years a UTC offset can carry out of range (a day either way), as a string starts.
+_DATE_EDGES = (b'"0001-', b'"9999-')
+_ESCAPED_DATE_CHARACTER = re.compile(rb"\\u00(?:3[0-9]|2[dD])")  # a digit or '-' as \uXXXX
+# Outside strings, a digit before an exponent or 39 digits in a row: where any number out of
+# DynamoDB's range (or with too many significant digits) shows itself in JSON.
+_NUMBER_SIGN = re.compile(rb"[0-9](?:[eE]|[0-9]{38})")
+# What the screen deletes first: all but quotes, brackets, separators and what numbers show.
+_NOT_LOOKED_AT = bytes(range(256)).translate(None, b'"{}[],:0123456789eE')
+_ALL_BUT_BRACKETS = bytes(range(256)).translate(None, b"{}[]")
+_INNERMOST = re.compile(rb"\{\}|\[\]")
+
+
+def fits_budget(document: bytes) -> bool:
+    """True when no value anywhere in `document` can be outside the budget, so `check_fields`
+    has nothing to find in any object it holds; False when one might be (then walk them).
+
+    `document` is JSON that `nurture.tracking.body.parse_json` read without error (so no
+    lone surrogate, NaN, Infinity or 4,300-digit integer). Read as bytes, with a few passes
+    of C code over them (a whole batch at once) instead of a call per value:
+    - nesting: the document is at most MAX_NESTING containers deep (strings left out), so no
+      field of an object in it holds more than MAX_NESTING - 1 levels of containers;
+    - numbers: none has an exponent or 39 digits in a row (only such numbers can be out of
+      range: 1E+126 needs 127 digits written out, 1E-130 a hundred and thirty);
+    - dates: no string starts with year 0001 or 9999 (nor has a digit or '-' escaped, which
+      could spell one), the only years an offset can carry out of UTC's range.
+    """
+    if any(edge in document for edge in _DATE_EDGES):
+        return False
+    if b"\\" in document:
+        if _ESCAPED_DATE_CHARACTER.search(document):
+            return False
+        # Escaped backslashes, then escaped quotes: every quote left begins or ends a string.
+        document = document.replace(b"\\\\", b"").replace(b'\\"', b"")
+    kept = document.translate(None, _NOT_LOOKED_AT)
+    outside = b"".join(kept.split(b'"')[::2])  # without strings: numbers, brackets, true...
+    if _NUMBER_SIGN.search(outside):
+        return False
+    brackets = outside.translate(None, _ALL_BUT_BRACKETS)
+    for _ in range(MAX_NESTING):  # each pass takes the innermost level away
+        brackets = _INNERMOST.sub(b"", brackets)
+        if not brackets:
+            return True
+    return False
