@@ -95,6 +95,7 @@ HANDLER_ENV = {
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "POWERTOOLS_LOGGER_LOG_EVENT": "false",
+    "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",  # as Lambda's runtime sets it
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "bench",
