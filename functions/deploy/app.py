@@ -15,7 +15,6 @@ from nurture.adapters.dynamodb import DynamoState
 from nurture.adapters.schedules import EventBridgeResumes, ProgramMachines
 from nurture.adapters.scoring import DynamoScoringModels
 from nurture.programs.deploy import deploy_program
-from nurture.scoring.deploy import deploy_model
 from nurture.settings import DeploySettings, load
 
 settings = load(DeploySettings)
@@ -42,6 +41,10 @@ def lambda_handler(event: S3Event, context: Any) -> dict[str, Any]:
     for record in event.records:
         key = unquote_plus(record.s3.get_object.key)
         if key.startswith("scoring/"):  # a scoring model, not a program
+            # imported here: most deploys are programs, and a cold start need not load the
+            # scoring models' definitions for them (#9)
+            from nurture.scoring.deploy import deploy_model
+
             scored = deploy_model(key, blobs, scoring_models)
             logger.info(
                 "scoring deploy",

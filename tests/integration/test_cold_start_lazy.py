@@ -55,6 +55,8 @@ NO_TEMPLATES = {
 # (team file, CRM models, answer pages' jinja2) waits for the sales function's first call.
 LATER = {
     "SalesFunction": ["jinja2", "yaml", "nurture.sales.desk", "nurture.sales.crm"],
+    "ReportsFunction": ["sqlglot", "duckdb"],  # the first query (a run that ended queries none)
+    "DeployFunction": ["nurture.scoring.deploy", "nurture.scoring.model"],  # a scoring model
 }
 
 PROBE = """

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from functools import cache
 from importlib import resources
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import sqlglot
-from sqlglot import exp
+if TYPE_CHECKING:
+    from sqlglot import exp
 
 Dialect = Literal["duckdb", "athena"]
 # Queries that start from the shared contact-level CTEs in _people.sql.
@@ -34,11 +34,17 @@ def source(name: str) -> str:
 
 @cache
 def _parsed(name: str) -> exp.Expression:
+    # sqlglot is imported by the first query, not with the reports function (#9: it was half
+    # of its cold import, and a run that ended queries nothing)
+    import sqlglot
+
     parsed: exp.Expression = sqlglot.parse_one(source(name), read="duckdb")  # type: ignore[assignment]
     return parsed
 
 
 def placeholders(name: str) -> set[str]:
+    from sqlglot import exp  # loaded by _parsed
+
     return {p.name for p in _parsed(name).find_all(exp.Placeholder)}
 
 
@@ -51,5 +57,7 @@ def render(name: str, params: dict[str, Any], dialect: Dialect = "duckdb") -> st
     for key, value in params.items():
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
             raise TypeError(f"parameter {key!r} must be a string or a number")
+    from sqlglot import exp  # loaded by _parsed (placeholders)
+
     bound = exp.replace_placeholders(_parsed(name).copy(), **params)
     return bound.sql(dialect=dialect)

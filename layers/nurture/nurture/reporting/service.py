@@ -25,7 +25,8 @@ class ReportError(ValueError):
 
 
 class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # defer_build: built by the first report asked for, not at import (#9 cold starts)
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     since: date | None = Field(default=None, description="first day (UTC), default: 30 days ago")
     until: date | None = Field(default=None, description="last day (UTC), default: today")
@@ -69,7 +70,7 @@ class PipelineParams(_Params):
 
 
 class ReviewParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # as _Params
     stale_days: int = Field(default=90, ge=1, le=3650)
     edited_stale_days: int = Field(default=365, ge=1, le=3650)
 
