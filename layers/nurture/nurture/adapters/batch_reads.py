@@ -41,7 +41,6 @@ class BatchContacts(DynamoContacts):
         super().__init__(client, table)
         self._owners: dict[str, str] | None = None  # actor -> contact id (or _ABSENT)
         self._docs: dict[str, str] = {}  # contact id -> profile JSON (or _ABSENT)
-        self.reads = 0  # bulk calls made by `prefetch` (for the bench)
 
     # --- the invocation ------------------------------------------------------------------
     def prefetch(self, actors: Iterable[str], contact_ids: Iterable[str]) -> None:
