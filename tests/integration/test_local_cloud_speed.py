@@ -78,6 +78,9 @@ def _call(out: list[Any], fn: Callable[..., Any], **kwargs: Any) -> dict[str, An
             ("error", error.get("Code"), error.get("Message"), reasons, modeled, status, kind)
         )
         return None
+    except (ValueError, KeyError) as exc:  # moto refusing an expression outright: raised as is
+        out.append(("raised", type(exc).__name__, str(exc)))
+        return None
     meta = answer.pop("ResponseMetadata", None)
     assert meta and meta["HTTPStatusCode"] == 200 and meta["RequestId"]
     out.append(("ok", answer))
@@ -406,6 +409,16 @@ def _item_scenario(seed: int) -> list[Any]:
                     ]
                 )
                 _call(out, ddb.get_item, TableName="b", **bad)
+                big = {**item(), "z": {"S": "x" * rng.choice([404_900, 405_100])}}
+                _call(out, ddb.put_item, TableName="b", Item=big)  # 400 KB: near and over
+                condition = rng.choice(  # the same texts again and again (lexed once)
+                    ["attribute_not_exists(pk) AND", "n = = :n", "size(a0) > :n", "n IN (:n, :m)",
+                     "NOT (n BETWEEN :n AND :n) OR begins_with(#p, :n)", "n <> :n AND attribute_exists(a9)"]
+                )  # fmt: skip
+                names = {"#p": "pk"} if "#p" in condition else {}
+                _call(out, ddb.put_item, TableName="b", Item=item(), ConditionExpression=condition,
+                      ExpressionAttributeValues={":n": {"N": "3"}}, **({"ExpressionAttributeNames": names}
+                      if names else {}))  # fmt: skip
                 _call(out, ddb.update_item, TableName="b", Key=key(), UpdateExpression="SET n = :v")
             else:
                 _call(out, ddb.get_item, TableName="absent", Key=key())
@@ -420,6 +433,8 @@ def test_every_bridged_operation_answers_and_fails_as_moto_over_http(seed: int) 
     bridged = _compare(_item_scenario, seed)
     errors = {entry[1] for entry in bridged if isinstance(entry, tuple) and entry[0] == "error"}
     assert {"ConditionalCheckFailedException", "ValidationException"} <= errors
+    sizes = [e[2] for e in bridged if isinstance(e, tuple) and e[0] == "error" and "size" in e[2]]
+    assert sizes  # an item over 400 KB refused
     assert "ResourceNotFoundException" in errors
     failed = [e for e in bridged if isinstance(e, tuple) and e[0] == "error" and e[4].get("Item")]
     assert failed  # a failed condition's old item, binary values as bytes
