@@ -134,17 +134,25 @@ class DynamoContacts:
                     }
                 )
             try:
-                self._db.transact_write_items(TransactItems=writes)
+                if note is None:
+                    # Nothing to save: the guard alone, one conditional put (a transaction of
+                    # one item would cost twice the write units for the same condition).
+                    self._db.put_item(**writes[0]["Put"])
+                else:
+                    self._db.transact_write_items(TransactItems=writes)
                 return True, note
+            except self._db.exceptions.ConditionalCheckFailedException:
+                guard_taken = True
             except self._db.exceptions.TransactionCanceledException as exc:
                 reasons = exc.response.get("CancellationReasons", [])
-                if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
-                    done = self._db.get_item(
-                        TableName=self._table, Key=guard_key, ConsistentRead=True
-                    )["Item"]
-                    first: dict[str, Any] | None = json.loads(done["note"]["S"])
-                    return False, first
-                # The contact changed since we read it: read again and redo the change.
+                guard_taken = bool(reasons) and reasons[0].get("Code") == "ConditionalCheckFailed"
+            if guard_taken:  # applied before (a retry, a copy): its first note
+                done = self._db.get_item(TableName=self._table, Key=guard_key, ConsistentRead=True)[
+                    "Item"
+                ]
+                first: dict[str, Any] | None = json.loads(done["note"]["S"])
+                return False, first
+            # The contact changed since we read it: read again and redo the change.
         raise RuntimeError(
             f"contact {contact_id} kept changing; gave up after {APPLY_ATTEMPTS} attempts"
         )
