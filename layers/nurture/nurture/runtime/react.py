@@ -110,8 +110,6 @@ class Reactor:
                 if loaded and trigger_matches(loaded[1], activity, view):
                     self.enrol(program_id, contact, activity, view=view)
         self._resume_waits(contact.contact_id, activity)
-        if self.sales is not None:
-            self.sales.observe(contact, activity)
 
     def program(self, program_id: str, fresh: bool = False) -> tuple[ProgramRecord, Program] | None:
         """The live record and its parsed definition (`fresh`: read it now, consistently:
