@@ -81,8 +81,8 @@ GOAL_RATIO = 3.0
 GOAL_WRITE_UNITS = 1.0
 # What the README recorded before the message-keyed items (same bench, same events).
 BEFORE_WRITE_UNITS = 2.15
-# The handler's ratio before the value budget's screen and gc.freeze (this script, its rows
-# taking turns, 3 runs on the shared machine); 12-36x with the marker design.
+# The handler's ratio before the value budget's screen and the settled collector (this
+# script, its rows taking turns, 6 runs on the shared machine); 12-36x with the marker design.
 BEFORE_RATIO = "8.2-9.3x"
 
 # What the ingest function reads at import (nurture.settings.IngestSettings) and what powertools
