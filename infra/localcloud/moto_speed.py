@@ -56,8 +56,9 @@ def install_speedups() -> None:
     _install_method_names_cache()
     _install_json_path_cache()
     _install_handler_cache()
-    _install_item_size_total()
-    _install_condition_lexer_cache()
+    from localcloud.moto_items import install_item_speedups
+
+    install_item_speedups()
 
 
 def _install_transaction_journal() -> None:
@@ -510,57 +511,3 @@ def _install_handler_cache() -> None:
         return status, headers, body
 
     _replace(cls, "process_request", process_request)
-
-
-def _install_item_size_total() -> None:
-    """An item's 400 KB check with a running total. moto's LimitedSizeDict re-sums the size
-    of every attribute already stored each time one is added (quadratic in the attribute
-    count; a fifth of a PutItem's CPU). Building an item (attributes from a dict: each key
-    once), each new attribute is checked against the same sum, kept as it grows: the same
-    ItemSizeTooLarge at the same point. Later changes (updates) keep moto's check."""
-    from moto.dynamodb.exceptions import ItemSizeTooLarge
-    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
-    from moto.dynamodb.models.utilities import bytesize
-
-    if (Item, "__init__") in _ORIGINALS:
-        return
-
-    def init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
-        self.hash_key = hash_key
-        self.range_key = range_key
-        self.attrs = stored = LimitedSizeDict()
-        total = 0
-        for key, value in attrs.items():
-            typed = DynamoType(value)
-            size = bytesize(key) + typed.size()
-            if total + size > 405000:
-                raise ItemSizeTooLarge
-            dict.__setitem__(stored, key, typed)
-            total += size
-
-    _replace(Item, "__init__", init)
-
-
-def _install_condition_lexer_cache() -> None:
-    """moto lexes a condition or filter expression with six regular expressions per token,
-    on every call: the tokens depend on the expression's text only (names and values are
-    looked up after), so each text is lexed once. The parser consumes a copy."""
-    from collections import deque
-
-    from moto.dynamodb.comparisons import ConditionExpressionParser
-
-    if (ConditionExpressionParser, "_lex_condition_expression") in _ORIGINALS:
-        return
-    original = ConditionExpressionParser._lex_condition_expression
-    lexed: dict[str, tuple[Any, ...]] = {}
-
-    def lex(self: Any) -> Any:
-        text = self.condition_expression
-        tokens = lexed.get(text) if isinstance(text, str) else None
-        if tokens is None:
-            tokens = tuple(original(self))  # raises as moto does for a text it cannot lex
-            if isinstance(text, str) and len(lexed) < 4096:
-                lexed[text] = tokens
-        return deque(tokens)
-
-    _replace(ConditionExpressionParser, "_lex_condition_expression", lex)
