@@ -24,11 +24,10 @@ from nurture.adapters.batch_reads import (
     BatchState,
 )
 from nurture.adapters.clients import client
-from nurture.adapters.delivery import DynamoDelivery
 from nurture.adapters.due import DynamoDue
 from nurture.adapters.sales import desk_from_env
 from nurture.adapters.scoring import DynamoScoringModels
-from nurture.delivery.config import MailSettings, load_policy
+from nurture.delivery.config import MailSettings
 from nurture.runtime.due import DueIndex
 from nurture.runtime.react import Reactor
 from nurture.scoring.engine import Scorer
@@ -36,7 +35,9 @@ from nurture.settings import ReactSettings, load
 from nurture.tracking.events import Activity
 
 if TYPE_CHECKING:
+    from nurture.contacts import Contact
     from nurture.delivery.confirmation import ConfirmationSender
+    from nurture.sales.desk import SalesDesk
 
 settings = load(ReactSettings)
 logger = Logger()
@@ -50,6 +51,8 @@ _mail = MailSettings.from_env()
 def _confirmations() -> ConfirmationSender:
     # Made for the first double opt-in submission: it renders an email (jinja2, the email
     # template), which a batch of page views never needs.
+    from nurture.adapters.delivery import DynamoDelivery
+    from nurture.delivery.config import load_policy
     from nurture.delivery.confirmation import ConfirmationSender
 
     return ConfirmationSender(
@@ -90,11 +93,28 @@ scorer = Scorer(
     registry=DynamoScoringModels(_db, settings.state_table),
 )
 reactor.scoring = scorer
+
+
 # After the MQL crossing: the owner's email, digest markers, CRM push (nurture.sales).
 # Its writes (the owner, lead.* activities) go through the batch's stores, keeping them true.
-reactor.sales = desk_from_env(
-    _db, client("s3"), client("sesv2"), scores=scorer, contacts=contacts, activities=activities
-)
+# Made when a known contact's activity first reaches it, not at import: a batch of anonymous
+# page views never needs the desk (team file, CRM pusher, hand-off email) (#9 cold starts).
+@functools.cache
+def _desk() -> SalesDesk:
+    desk: SalesDesk = desk_from_env(
+        _db, client("s3"), client("sesv2"), scores=scorer, contacts=contacts, activities=activities
+    )
+    return desk
+
+
+class _SalesOnFirstUse:
+    """What the reactor calls of the sales desk, made on first use."""
+
+    def observe(self, contact: Contact, activity: Activity) -> None:
+        _desk().observe(contact, activity)
+
+
+reactor.sales = _SalesOnFirstUse()
 # Dates and last activity of known contacts, so the daily sweep reads only who can be due.
 reactor.due = DueIndex(DynamoDue(_db, settings.state_table), reactor)
 

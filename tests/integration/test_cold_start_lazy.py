@@ -57,6 +57,7 @@ LATER = {
     "SalesFunction": ["jinja2", "yaml", "nurture.sales.desk", "nurture.sales.crm"],
     "ReportsFunction": ["sqlglot", "duckdb"],  # the first query (a run that ended queries none)
     "DeployFunction": ["nurture.scoring.deploy", "nurture.scoring.model"],  # a scoring model
+    "ReactFunction": ["nurture.sales.desk", "nurture.sales.crm"],  # a known contact's activity
 }
 
 PROBE = """

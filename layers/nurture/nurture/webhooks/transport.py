@@ -17,12 +17,13 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import urllib3
-
 from nurture.webhooks.addresses import refusal
+
+if TYPE_CHECKING:
+    import urllib3
 
 Resolver = Callable[..., list[Any]]
 
@@ -98,6 +99,10 @@ def call(
     ca_certs: str | None = None,
 ) -> int:
     """Send the request to the vetted address; the HTTP status. Raises CallFailed."""
+    # imported by the first call, not with the steps function (#9 cold starts); botocore
+    # loads it with the first AWS client anyway
+    import urllib3
+
     pool: urllib3.HTTPConnectionPool
     options: dict[str, Any] = {
         "timeout": urllib3.Timeout(total=timeout),
