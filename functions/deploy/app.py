@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools import Logger, Tracer
@@ -11,11 +12,13 @@ from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 
 from nurture.adapters.aws import S3Blobs
 from nurture.adapters.clients import client
-from nurture.adapters.dynamodb import DynamoState
 from nurture.adapters.schedules import EventBridgeResumes, ProgramMachines
 from nurture.adapters.scoring import DynamoScoringModels
 from nurture.programs.deploy import deploy_program
 from nurture.settings import DeploySettings, load
+
+if TYPE_CHECKING:
+    from nurture.adapters.dynamodb import DynamoState
 
 settings = load(DeploySettings)
 logger = Logger()
@@ -27,7 +30,17 @@ machines = ProgramMachines(
     settings.program_arn_prefix,
     settings.program_log_group_arn,
 )
-state = DynamoState(client("dynamodb"), settings.state_table)
+
+
+@functools.cache
+def _state() -> DynamoState:
+    # Its module (the contact, account and activity stores, and their models) is imported by
+    # the first deploy, which writes the program record, not by the cold start (#9).
+    from nurture.adapters.dynamodb import DynamoState
+
+    return DynamoState(client("dynamodb"), settings.state_table)
+
+
 scoring_models = DynamoScoringModels(client("dynamodb"), settings.state_table)
 # Archiving a program also cancels its pending resumes (long waits).
 schedules = EventBridgeResumes(client("scheduler"), os.environ.get("SCHEDULE_GROUP", ""), "")
@@ -53,7 +66,7 @@ def lambda_handler(event: S3Event, context: Any) -> dict[str, Any]:
             results.append({"key": key, "ok": scored.ok, "version": None})
             continue
         result = deploy_program(
-            key, blobs, machines, state, settings.steps_function_arn, schedules=schedules
+            key, blobs, machines, _state(), settings.steps_function_arn, schedules=schedules
         )
         logger.info(
             "program deploy",

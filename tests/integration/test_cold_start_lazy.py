@@ -56,7 +56,8 @@ NO_TEMPLATES = {
 LATER = {
     "SalesFunction": ["jinja2", "yaml", "nurture.sales.desk", "nurture.sales.crm"],
     "ReportsFunction": ["sqlglot", "duckdb"],  # the first query (a run that ended queries none)
-    "DeployFunction": ["nurture.scoring.deploy", "nurture.scoring.model"],  # a scoring model
+    # a scoring model; the contact and activity stores (the first deploy writes its record)
+    "DeployFunction": ["nurture.scoring.model", "nurture.adapters.dynamodb", "nurture.accounts"],
     "ReactFunction": ["nurture.sales.desk", "nurture.sales.crm"],  # a known contact's activity
 }
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from nurture.accounts import Account
-from nurture.contacts import Contact
-from nurture.tracking.events import Activity
+if TYPE_CHECKING:  # annotations only: importing a port builds none of these models (#9)
+    from nurture.accounts import Account
+    from nurture.contacts import Contact
+    from nurture.tracking.events import Activity
 
 
 class ActivityStore(Protocol):
