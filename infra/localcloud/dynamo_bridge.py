@@ -88,7 +88,15 @@ def install(events: Any) -> None:
     """Answer DynamoDB data calls of clients made from now on with this emitter (a
     session's or a client's `meta.events`). Registered last on `before-call`, so every
     other before-call handler (the faults', a test's counter) sees the call first."""
+    from localcloud import endpoint_memo
+
+    endpoint_memo.install()
     events.register_last("before-call", before_call, unique_id="nurture-dynamo-bridge")
+
+
+def answering() -> bool:
+    """Whether the bridge is on and moto is mocking (endpoint_memo asks)."""
+    return _switch["enabled"] and bool(_m().stubber.enabled)
 
 
 # --- the hook ------------------------------------------------------------------------

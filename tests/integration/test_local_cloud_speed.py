@@ -492,3 +492,42 @@ def test_stream_reads_bridged_are_the_records_moto_serves_over_http() -> None:
     assert record["dynamodb"]["ApproximateCreationDateTime"].tzinfo is not None
     assert isinstance(record["dynamodb"]["Keys"]["pk"]["B"], bytes)
     assert bridged == shipped
+
+
+def test_a_remembered_endpoint_is_the_one_botocore_resolves() -> None:
+    """endpoint_memo: per table (a name or an ARN, whose account picks an account endpoint),
+    per batch of tables, the endpoint botocore's rules give, the first time and after."""
+    arn = "arn:aws:dynamodb:us-east-1:123456789012:table/t"
+    with mock_aws():
+        ddb, _ = _clients()
+        calls: list[tuple[str, dict[str, Any]]] = []
+        for table in ("t", "u", arn):
+            key = {"pk": {"S": "a"}}
+            calls += [
+                ("GetItem", {"TableName": table, "Key": key}),
+                ("Query", {"TableName": table, "KeyConditionExpression": "pk = :a"}),
+                ("BatchGetItem", {"RequestItems": {table: {"Keys": [key]}, "v": {"Keys": [key]}}}),
+                (
+                    "TransactWriteItems",
+                    {"TransactItems": [{"Put": {"TableName": table, "Item": key}}]},
+                ),
+            ]
+        resolved = []
+        for _ in range(2):  # remembered, then read back
+            for operation, params in calls:
+                model = ddb.meta.service_model.operation_model(operation)
+                resolved.append(ddb._resolve_endpoint_ruleset(model, params, {}))
+        as_shipped = dynamo_bridge.set_enabled(False)
+        try:
+            shipped = [
+                ddb._resolve_endpoint_ruleset(
+                    ddb.meta.service_model.operation_model(operation), params, {}
+                )
+                for operation, params in calls
+            ]
+        finally:
+            dynamo_bridge.set_enabled(as_shipped)
+        remembered = ddb._ruleset_resolver.__dict__.get("_nurture_endpoints", {})
+    assert len(remembered) == len(calls)  # one per operation and table(s)
+    assert resolved == shipped * 2
+    assert any("123456789012" in url for url, _, _ in shipped)  # the ARN's account endpoint
