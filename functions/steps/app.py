@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
 
-import nurture.runtime.actions  # noqa: F401  (registers branch, split, webhook, ... in ACTIONS)
-import nurture.runtime.actions_schedule  # noqa: F401  (registers schedule_resume: long waits)
 from nurture.adapters.aws import S3Blobs, SesMailer, StepFunctionsWorkflows
 from nurture.adapters.clients import client
 from nurture.adapters.delivery import DynamoDelivery, SnsTexter
@@ -15,7 +14,7 @@ from nurture.adapters.dynamodb import DynamoActivities, DynamoContacts, DynamoSt
 from nurture.adapters.reporting import DynamoSplitDecisions
 from nurture.delivery.config import load_policy
 from nurture.delivery.sender import DeliveryService
-from nurture.runtime.steps import StepRequest, StepRunner
+from nurture.runtime.steps import _BUILT_IN, StepRequest, StepRunner
 from nurture.settings import StepsSettings, load
 
 settings = load(StepsSettings)
@@ -52,10 +51,21 @@ runner = StepRunner(
 )
 
 
+@functools.cache
+def _register_actions() -> None:
+    """The step types other modules define register in ACTIONS when the first of them runs,
+    not at import: the sends and waits StepRunner runs itself, the most common steps, need
+    none of them (the compiler, webhooks, tasks, schedules: #9 cold starts)."""
+    import nurture.runtime.actions  # noqa: F401  (branch, split, webhook, ...)
+    import nurture.runtime.actions_schedule  # noqa: F401  (schedule_resume: long waits)
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = StepRequest.model_validate(event)
+    if request.action not in _BUILT_IN:
+        _register_actions()
     logger.append_keys(
         program_id=request.program_id, step_id=request.step_id, action=request.action
     )

@@ -59,6 +59,8 @@ LATER = {
     # a scoring model; the contact and activity stores (the first deploy writes its record)
     "DeployFunction": ["nurture.scoring.model", "nurture.adapters.dynamodb", "nurture.accounts"],
     "ReactFunction": ["nurture.sales.desk", "nurture.sales.crm"],  # a known contact's activity
+    # the step types besides sends and waits (branch, webhook, ... the first of them)
+    "StepsFunction": ["nurture.runtime.actions", "nurture.programs.model", "urllib3"],
 }
 
 PROBE = """

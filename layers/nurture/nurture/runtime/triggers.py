@@ -3,9 +3,9 @@ deterministic execution name of an entry; and the keys under which waiting steps
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import TypeAdapter
+from pydantic import ConfigDict, TypeAdapter
 
 from nurture.ids import stable_id
 from nurture.programs.conditions import (
@@ -15,19 +15,12 @@ from nurture.programs.conditions import (
     contact_value,
     filter_matches,
 )
-from nurture.programs.model import (
-    DateTrigger,
-    EventTrigger,
-    FieldChangedTrigger,
-    FormTrigger,
-    Program,
-    ScoreCrossedTrigger,
-    SegmentTrigger,
-    StageChangedTrigger,
-)
-from nurture.runtime.view import ContactView
-from nurture.tracking.events import Activity
 from nurture.tracking.names import event_key
+
+if TYPE_CHECKING:
+    from nurture.programs.model import Program
+    from nurture.runtime.view import ContactView
+    from nurture.tracking.events import Activity
 
 # What a score_crossed trigger listens to, per `model:` (predictive: nurture.predictive.scores)
 SCORE_EVENTS = {"rules": "contact.score_changed", "predictive": "contact.predictive_score_changed"}
@@ -36,6 +29,8 @@ SCORE_EVENTS = {"rules": "contact.score_changed", "predictive": "contact.predict
 def entry_mode(program: Program) -> str:
     """once | every_time | once_per. A yearly date trigger (a birthday) with no entry rule
     written enters every year: "once" would greet a contact only on their first birthday."""
+    from nurture.programs.model import DateTrigger  # loaded with the program (#9)
+
     entry = program.entry
     unspecified = entry.once is None and entry.every_time is None and entry.once_per is None
     if (
@@ -58,6 +53,17 @@ def execution_name(program: Program, contact_id: str, cause_id: str) -> str:
 def trigger_matches(program: Program, activity: Activity, view: ContactView) -> bool:
     """Whether this activity fires the program's trigger (date and inactivity triggers
     fire from the daily sweep, one-time segments on deploy: never from here)."""
+    # The program's models are loaded with the program, not by importing this module (the
+    # steps function uses its event keys) (#9 cold starts).
+    from nurture.programs.model import (
+        EventTrigger,
+        FieldChangedTrigger,
+        FormTrigger,
+        ScoreCrossedTrigger,
+        SegmentTrigger,
+        StageChangedTrigger,
+    )
+
     trigger = program.trigger
     props = activity.properties
     if isinstance(trigger, FormTrigger):
@@ -134,7 +140,10 @@ def waited_event_keys(activity: Activity) -> list[str]:
     return []
 
 
-_where_adapter: TypeAdapter[dict[str, Any]] = TypeAdapter(Where)
+# defer_build: the filters' validator is built by the first `where` checked (#9)
+_where_adapter: TypeAdapter[dict[str, Any]] = TypeAdapter(
+    Where, config=ConfigDict(defer_build=True)
+)
 
 
 def where_matches(where: dict[str, Any], activity: Activity) -> bool:
