@@ -25,7 +25,6 @@ from nurture.adapters.batch_reads import (
 )
 from nurture.adapters.clients import client
 from nurture.adapters.due import DynamoDue
-from nurture.adapters.sales import desk_from_env
 from nurture.adapters.scoring import DynamoScoringModels
 from nurture.delivery.config import MailSettings
 from nurture.runtime.due import DueIndex
@@ -101,6 +100,8 @@ reactor.scoring = scorer
 # page views never needs the desk (team file, CRM pusher, hand-off email) (#9 cold starts).
 @functools.cache
 def _desk() -> SalesDesk:
+    from nurture.adapters.sales import desk_from_env
+
     desk: SalesDesk = desk_from_env(
         _db, client("s3"), client("sesv2"), scores=scorer, contacts=contacts, activities=activities
     )

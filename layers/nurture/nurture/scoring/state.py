@@ -24,9 +24,13 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from nurture import clock
+
+# defer_build: these are built when a contact's score is first read, not by importing this
+# module (the react and sweep functions' cold starts, #9)
+_DEFERRED = ConfigDict(defer_build=True)
 
 # Awards kept to explain a half-life or undecayed score (the score itself needs none).
 EXPLAIN_EVENTS = 20
@@ -38,6 +42,7 @@ WINDOW_EVENTS = 300
 class Award(BaseModel):
     """Points one rule gave for one activity."""
 
+    model_config = _DEFERRED
     rule: str
     points: int
     at: str  # when the activity happened (ISO 8601 UTC)
@@ -49,6 +54,7 @@ class Award(BaseModel):
 class RuleMemory(BaseModel):
     """How often a rule has scored for the contact: for once, once_per and the daily cap."""
 
+    model_config = _DEFERRED
     count: int = 0
     last_at: str | None = None
     day: str | None = None  # the UTC date of `day_points`
@@ -56,12 +62,14 @@ class RuleMemory(BaseModel):
 
 
 class FitReason(BaseModel):
+    model_config = _DEFERRED
     rule: str
     points: int
     reason: str
 
 
 class ScoreState(BaseModel):
+    model_config = _DEFERRED
     primary: bool = True  # its model sets the contact's `score` and `grade`
     decay: dict[str, int] = Field(default_factory=dict)  # {"half_life": s} | {"window": s} | {}
     value: float = 0.0
