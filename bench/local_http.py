@@ -13,7 +13,10 @@ Rows:
 * HTTP: through the server, events per second of wall time and of CPU time (`time.process_time`;
   the machine is shared, so CPU is the steadier figure), against the goal of 500 events/s;
 * growth: the CPU per event of the last batches against the first, while the tables fill
-  (a ratio near 1 means the cost does not depend on what is already stored).
+  (a ratio near 1 means the cost does not depend on what is already stored);
+* bridge off: every 4th HTTP batch runs with DynamoDB's calls over moto's HTTP path
+  (`localcloud.dynamo_bridge` off), so the bridge's effect is a ratio within one run (the
+  rows above count the other batches only).
 
 `BENCH_SMOKE=1` runs a short pass (what CI runs, to keep the bench working).
 Run from the repository root: `.venv/bin/python bench/local_http.py [--batches N]`.
@@ -93,7 +96,7 @@ def main() -> int:
     logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component").setLevel(
         logging.CRITICAL
     )
-    from localcloud import LocalCloud
+    from localcloud import LocalCloud, dynamo_bridge
     from localcloud.server import LocalApi
 
     rng = random.Random(7)
@@ -123,14 +126,21 @@ def main() -> int:
         base_cpu = (time.process_time() - cpu0) / (baseline_n * EVENTS_PER_BATCH)
         base_wall = (time.perf_counter() - wall0) / (baseline_n * EVENTS_PER_BATCH)
         per_batch: list[float] = []
-        cpu0, wall0 = time.process_time(), time.perf_counter()
-        for body in bodies[1 + baseline_n : 1 + baseline_n + args.batches]:
-            started = time.process_time()
-            post(body)
-            per_batch.append(time.process_time() - started)
-        cpu = time.process_time() - cpu0
-        wall = time.perf_counter() - wall0
-        events = args.batches * EVENTS_PER_BATCH
+        bridge_off: list[float] = []
+        wall = 0.0
+        for number, body in enumerate(bodies[1 + baseline_n : 1 + baseline_n + args.batches]):
+            off = number % 4 == 3
+            bridged = dynamo_bridge.set_enabled(not off)
+            started, wall_started = time.process_time(), time.perf_counter()
+            try:
+                post(body)
+            finally:
+                dynamo_bridge.set_enabled(bridged)
+            (bridge_off if off else per_batch).append(time.process_time() - started)
+            if not off:
+                wall += time.perf_counter() - wall_started
+        cpu = sum(per_batch)
+        events = len(per_batch) * EVENTS_PER_BATCH
         conn.close()
         api.stop()
         errors = list(cloud.errors)
@@ -140,7 +150,10 @@ def main() -> int:
     first = sum(per_batch[:tail]) / tail / EVENTS_PER_BATCH
     last = sum(per_batch[-tail:]) / tail / EVENTS_PER_BATCH
     smoke = " (smoke pass)" if SMOKE else ""
-    print(f"Local HTTP API, /v1/batch of {EVENTS_PER_BATCH} events, {events} events{smoke}")
+    print(
+        f"Local HTTP API, /v1/batch of {EVENTS_PER_BATCH} events, {args.batches * EVENTS_PER_BATCH}"
+        f" events{smoke}"
+    )
     print(f"  in-process baseline: {1 / base_cpu:8.0f} events/s CPU  {1 / base_wall:8.0f} wall")
     print(
         f"  HTTP:                {events / cpu:8.0f} events/s CPU  {events / wall:8.0f} wall"
@@ -151,6 +164,12 @@ def main() -> int:
         f"  growth: CPU per event {first * 1e6:.0f} us (first {tail} batches) -> "
         f"{last * 1e6:.0f} us (last {tail}): x{last / first:.2f}   goal ~1"
     )
+    if bridge_off:
+        off_rate = len(bridge_off) * EVENTS_PER_BATCH / sum(bridge_off)
+        print(
+            f"  bridge off (every 4th batch, DynamoDB over moto's HTTP path): {off_rate:8.0f}"
+            f" events/s CPU; with the bridge x{(events / cpu) / off_rate:.2f}"
+        )
     if errors:
         print(f"  function errors: {len(errors)}, first: {errors[0][:200]}")
         return 1
