@@ -122,9 +122,9 @@ def before_call(
         inv = getattr(faults._tls, "invocation", None)
         if inv is not None:
             inv.elapsed += current.latency
-    account = _account(request_signer)
+    account, key = _account(request_signer)
     with current.moto_lock if current is not None else nullcontext():
-        return answer(model, params, account, region)
+        return answer(model, params, account, region, key)
 
 
 class _Moto:
@@ -194,18 +194,21 @@ def _route(service: str, url: str) -> str | None:
     return found.group("region")
 
 
-def _account(request_signer: Any) -> str:
-    """The account moto takes the request for: MOTO_ACCOUNT_ID, else the one the access key
-    belongs to (a key that is not an AWS-shaped one: the default account)."""
-    if "MOTO_ACCOUNT_ID" in os.environ:
-        return os.environ["MOTO_ACCOUNT_ID"]
+def _account(request_signer: Any) -> tuple[str, str | None]:
+    """The account moto takes the request for, and the access key it sees (None: a key that
+    is not AWS-shaped, which moto reads as an unknown one): MOTO_ACCOUNT_ID, else the account
+    the key belongs to, else the default account."""
     credentials = getattr(request_signer, "_credentials", None)
-    key = getattr(credentials, "access_key", None) or ""
-    if not _ACCESS_KEY.fullmatch(key):
-        return str(_m().default_account)
+    key: str | None = getattr(credentials, "access_key", None) or ""
+    if not _ACCESS_KEY.fullmatch(key or ""):
+        key = None
+    if "MOTO_ACCOUNT_ID" in os.environ:
+        return os.environ["MOTO_ACCOUNT_ID"], key
+    if key is None:
+        return str(_m().default_account), None
     from moto.iam.models import get_account_id_from
 
-    return get_account_id_from(key)
+    return get_account_id_from(key), key
 
 
 _methods: dict[str, str] = {}
@@ -213,7 +216,7 @@ _methods: dict[str, str] = {}
 
 # --- moto's handler, without HTTP ------------------------------------------------------
 def answer(
-    model: Any, params: dict[str, Any], account: str, region: str
+    model: Any, params: dict[str, Any], account: str, region: str, key: str | None = None
 ) -> tuple[Any, dict[str, Any]]:
     """(http response, parsed) as botocore would have them from moto over HTTP."""
     m = _m()
@@ -235,9 +238,10 @@ def answer(
     handler.params = handler.body = _reader(model)(json.loads(body))
     setattr(handler, backend_attribute, backends[account][region])
     m.authenticator.request_count += 1
-    m.mark_account_as_visited(
-        account_id=account, access_key="AKIAEXAMPLE", service=service, region=region
-    )
+    if key is not None:  # (an unknown key marks nothing)
+        m.mark_account_as_visited(
+            account_id=account, access_key=key, service=service, region=region
+        )
     method = _methods.get(operation)
     if method is None:
         from moto.core.utils import camelcase_to_underscores
