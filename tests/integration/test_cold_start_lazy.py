@@ -61,6 +61,7 @@ LATER = {
     "ReactFunction": ["nurture.sales.desk", "nurture.sales.crm"],  # a known contact's activity
     # the step types besides sends and waits (branch, webhook, ... the first of them)
     "StepsFunction": ["nurture.runtime.actions", "nurture.programs.model", "urllib3"],
+    "PreferencesFunction": ["jinja2"],  # the first page rendered (a one-click POST renders none)
 }
 
 PROBE = """

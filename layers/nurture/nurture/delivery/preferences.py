@@ -16,10 +16,9 @@ a checkbox outside `shown`) is refused with 400 naming the field, and nothing is
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
-
-from jinja2 import Environment
 
 from nurture import clock
 from nurture.contacts import Contact
@@ -39,9 +38,11 @@ from nurture.ids import stable_id
 from nurture.ports import ActivityStore
 from nurture.tracking.events import Activity
 
+if TYPE_CHECKING:
+    from jinja2 import Template
+
 ONE_CLICK_BODY = "List-Unsubscribe=One-Click"
 
-_env = Environment(autoescape=True)  # noqa: S701 - autoescape is on
 _LAYOUT = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <meta name="robots" content="noindex"><title>{{ title }}</title>
@@ -49,7 +50,7 @@ _LAYOUT = """<!doctype html>
 fieldset{border:1px solid #ddd;margin:1rem 0}label{display:block;margin:.4rem 0}
 button{padding:.5rem 1rem;margin:.3rem .3rem .3rem 0}</style></head>
 <body><h1>{{ title }}</h1>{{ body }}</body></html>"""
-_PAGE = _env.from_string("""
+_PAGE = """
 <p>Hello{% if name %} {{ name }}{% endif %}{% if address %} ({{ address }}){% endif %}. Choose what you would like to receive.</p>
 {% if notice %}<p role="status"><strong>{{ notice }}</strong></p>{% endif %}
 <form method="post">
@@ -59,11 +60,11 @@ _PAGE = _env.from_string("""
 {% endfor %}</fieldset>{% endfor %}
 <button type="submit" name="action" value="save">Save my choices</button>
 <button type="submit" name="action" value="unsubscribe_all">Unsubscribe from all</button>
-</form>""")
-_MESSAGE = _env.from_string("<p>{{ message }}</p>")
-_CONTINUE = _env.from_string('<p><a href="{{ url }}">Continue to {{ host }}</a></p>')
-_CONFIRM = _env.from_string("""<p>Please confirm that you want to receive {{ what }}.</p>
-<form method="post"><button type="submit">Yes, confirm my subscription</button></form>""")
+</form>"""
+_MESSAGE = "<p>{{ message }}</p>"
+_CONTINUE = '<p><a href="{{ url }}">Continue to {{ host }}</a></p>'
+_CONFIRM = """<p>Please confirm that you want to receive {{ what }}.</p>
+<form method="post"><button type="submit">Yes, confirm my subscription</button></form>"""
 _CHANNEL_NAMES = {"email": "Email", "sms": "Text messages (SMS)"}
 
 
@@ -92,10 +93,19 @@ class PreferenceError(Exception):
         self.status = status
 
 
+@cache
+def _template(source: str) -> Template:
+    """One of this module's templates, compiled once. jinja2 is imported by the first page
+    rendered, not with the module: a one-click unsubscribe renders none (#9 cold starts)."""
+    from jinja2 import Environment
+
+    return Environment(autoescape=True).from_string(source)  # noqa: S701 - autoescape is on
+
+
 def page(title: str, body: str) -> str:
     from markupsafe import Markup
 
-    return _env.from_string(_LAYOUT).render(title=title, body=Markup(body))  # noqa: S704 - body is rendered with autoescape
+    return _template(_LAYOUT).render(title=title, body=Markup(body))  # noqa: S704 - body is rendered with autoescape
 
 
 def _mask(email: str | None) -> str:
@@ -195,7 +205,7 @@ class PreferenceCenter:
             channel, topic = key.split(":", 1)
             allowed = marketing_permission(contact, channel, topic).allowed
             groups.setdefault(channel, []).append((key, _label(topic), allowed))
-        body = _PAGE.render(
+        body = _template(_PAGE).render(
             name=contact.first_name or "",
             address=_mask(contact.email),
             notice=notice,
@@ -212,7 +222,7 @@ class PreferenceCenter:
             self._withdraw(token, None, "preference-page")
             return page(
                 "You are unsubscribed",
-                _MESSAGE.render(
+                _template(_MESSAGE).render(
                     message="You will not receive any more marketing from us. Messages about "
                     "things you have bought may still reach you."
                 ),
@@ -282,7 +292,7 @@ class PreferenceCenter:
         token = self._verify(token_text, CONFIRM)
         keys = [str(k) for k in token.scope.get("k", [])]
         what = ", ".join(_label(k.split(":", 1)[1]).lower() for k in keys) or "our messages"
-        return page("Confirm your subscription", _CONFIRM.render(what=what))
+        return page("Confirm your subscription", _template(_CONFIRM).render(what=what))
 
     def confirm(self, token_text: str, browser: str | None = None) -> str:
         """Grant the pending consents. `browser`: the anonymous id of the browser that
@@ -316,7 +326,7 @@ class PreferenceCenter:
                     },
                 )
             )
-        thanks = _MESSAGE.render(message="Your subscription is confirmed.")
+        thanks = _template(_MESSAGE).render(message="Your subscription is confirmed.")
         return page("Thank you", thanks + self._continue(token.contact_id))
 
     def _continue(self, contact_id: str) -> str:
@@ -328,4 +338,4 @@ class PreferenceCenter:
         host = self.policy.site_hosts[0]
         expires = int(clock.now().timestamp()) + self.policy.click_link_days * 86400
         url = with_token(f"https://{host}/", click_token(self.policy.secrets, contact_id, expires))
-        return _CONTINUE.render(url=url, host=host)
+        return _template(_CONTINUE).render(url=url, host=host)
