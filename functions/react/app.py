@@ -26,7 +26,6 @@ from nurture.adapters.batch_reads import (
 from nurture.adapters.clients import client
 from nurture.adapters.due import DynamoDue
 from nurture.adapters.scoring import DynamoScoringModels
-from nurture.delivery.config import MailSettings
 from nurture.runtime.due import DueIndex
 from nurture.runtime.react import Reactor
 from nurture.scoring.engine import Scorer
@@ -43,7 +42,6 @@ logger = Logger()
 tracer = Tracer(auto_patch=False)  # botocore is patched before the first AWS call (clients)
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 _db = client("dynamodb")
-_mail = MailSettings.from_env()
 
 
 @functools.cache
@@ -51,17 +49,18 @@ def _confirmations() -> ConfirmationSender:
     # Made for the first double opt-in submission: it renders an email (jinja2, the email
     # template), which a batch of page views never needs.
     from nurture.adapters.delivery import DynamoDelivery
-    from nurture.delivery.config import load_policy
+    from nurture.delivery.config import MailSettings, load_policy
     from nurture.delivery.confirmation import ConfirmationSender
 
+    mail = MailSettings.from_env()
     return ConfirmationSender(
         contacts=contacts,
         activities=activities,
-        blobs=S3Blobs(client("s3"), _mail.content_bucket),
+        blobs=S3Blobs(client("s3"), mail.content_bucket),
         store=DynamoDelivery(_db, settings.state_table, settings.contacts_table),
-        mailer=SesMailer(client("sesv2"), _mail.configuration_set),
+        mailer=SesMailer(client("sesv2"), mail.configuration_set),
         policy=load_policy(),
-        sender=_mail.sender_email,
+        sender=mail.sender_email,
     )
 
 

@@ -58,7 +58,8 @@ LATER = {
     "ReportsFunction": ["sqlglot", "duckdb"],  # the first query (a run that ended queries none)
     # a scoring model; the contact and activity stores (the first deploy writes its record)
     "DeployFunction": ["nurture.scoring.model", "nurture.adapters.dynamodb", "nurture.accounts"],
-    "ReactFunction": ["nurture.sales.desk", "nurture.sales.crm"],  # a known contact's activity
+    # a known contact's activity; a double opt-in form (the confirmation email's settings)
+    "ReactFunction": ["nurture.sales.desk", "nurture.sales.crm", "nurture.delivery.config"],
     # the step types besides sends and waits (branch, webhook, ... the first of them)
     "StepsFunction": ["nurture.runtime.actions", "nurture.programs.model", "urllib3"],
     "PreferencesFunction": ["jinja2"],  # the first page rendered (a one-click POST renders none)
