@@ -98,3 +98,34 @@ def test_the_layer_holds_only_what_its_requirements_and_package_bring(layer: Pat
     top = {p.name.split("-")[0].lower() for p in layer.iterdir()}
     assert "nurture" in top and "aws_lambda_powertools" in top
     assert not top & {"moto", "pytest", "localcloud", "duckdb"}
+
+
+# What the report engine (REPORT_ENGINE: duckdb or athena) imports on a function's first query:
+# DuckDB for the embedded engine, sqlglot to write one SQL text for either. The layer leaves
+# them out (DuckDB alone is ~60 MB), so each function that queries ships them in its folder.
+REPORT_MODULES = ("duckdb", "sqlglot")
+
+
+@pytest.mark.parametrize(
+    "name",
+    sorted(
+        name
+        for name, props in FUNCTIONS.items()
+        if "REPORT_ENGINE" in props.get("Environment", {}).get("Variables", {})
+    ),
+)
+def test_each_function_that_queries_the_lake_ships_the_report_engine(
+    name: str, layer: Path
+) -> None:
+    task = function_dir(name, FUNCTIONS[name]["CodeUri"])
+    code = "import sys; sys.path[:0] = sys.argv[1:3]\n" + "".join(
+        f"import {module}\n" for module in REPORT_MODULES
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code, str(task), str(layer)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, f"{name} cannot run a report query:\n{result.stderr}"
