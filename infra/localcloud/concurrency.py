@@ -17,8 +17,10 @@ gets no locks from here.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +52,7 @@ def invoke_concurrently(
 
     fn = cloud.function_by_name(function)
     outcomes = [Outcome() for _ in events]
+    handlers: list[Callable[[Any, Any], Any]] = [fn.handler]
     start = threading.Barrier(len(events))
     meeting = threading.Barrier(len(events)) if meet_at else None
 
@@ -59,7 +62,7 @@ def invoke_concurrently(
             start.wait(timeout=JOIN_TIMEOUT_SECONDS)
             with cloud.faults.invocation(fn):
                 context = _Context(function_name=fn.name, invoked_function_arn=fn.arn)
-                outcomes[index].result = fn.handler(event, context)
+                outcomes[index].result = handlers[index](event, context)
         except Exception as exc:  # noqa: BLE001 - Lambda reports it; so do we
             outcomes[index].error = exc
             cloud.errors.append(f"{fn.logical_id}: {type(exc).__name__}: {exc}")
@@ -72,6 +75,7 @@ def invoke_concurrently(
         # One function: one environment for all its threads. Other invocations (a state
         # machine's Lambda tasks) wait for the batch, as they swap the process environment.
         with cloud._lock, cloud._function_env(fn.env):
+            handlers += [_another_instance(fn, i) for i in range(1, len(events))]
             threads = [
                 threading.Thread(target=run, args=(i, e), name=f"{fn.logical_id}-{i}")
                 for i, e in enumerate(events)
@@ -86,6 +90,22 @@ def invoke_concurrently(
     if stuck:
         raise RuntimeError(f"invocations still running after {JOIN_TIMEOUT_SECONDS}s: {stuck}")
     return outcomes
+
+
+def _another_instance(fn: Any, number: int) -> Callable[[Any, Any], Any]:
+    """The handler of another execution environment of `fn` (its module imported afresh):
+    Lambda runs concurrent invocations in separate instances, never two in one, and what a
+    handler module holds (powertools' resolver builds a route's middleware on its first call,
+    caches, clients) is not made to be shared by threads."""
+    path = fn.module.__file__
+    name = f"{fn.module.__name__}_instance{number}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    handler: Callable[[Any, Any], Any] = getattr(module, fn.handler.__name__)
+    return handler
 
 
 def http_event(
