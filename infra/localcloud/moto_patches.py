@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from localcloud.moto_speed import install_speedups
@@ -13,14 +14,27 @@ if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
 
 
+_bridged: list[weakref.ref[LocalCloud]] = []  # the cloud whose functions Lambda tasks reach
+
+
 def install_lambda_bridge(cloud: LocalCloud) -> None:
-    """Step Functions' Lambda tasks call our in-process functions (moto's Lambda needs Docker)."""
+    """Step Functions' Lambda tasks call our in-process functions (moto's Lambda needs Docker):
+    those of the cloud started last. Installed once per process, holding the cloud weakly
+    (a wrapper per cloud chained every cloud ever started, kept them all alive - about 30 MB
+    each in a test run - and walked the chain for every other client)."""
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
+    first = not _bridged
+    _bridged[:] = [weakref.ref(cloud)]
+    if not first:
+        return
     real_client_for = lambda_eval_utils.boto_client_for
 
     class _LambdaClient:
         def invoke(self, FunctionName: str, Payload: Any = None, **_: Any) -> dict[str, Any]:  # noqa: N803
+            cloud = _bridged[0]()
+            if cloud is None:
+                raise RuntimeError("no local cloud is running to invoke " + FunctionName)
             event = json.loads(Payload) if Payload else {}
             try:
                 result = cloud.invoke(FunctionName, event)
