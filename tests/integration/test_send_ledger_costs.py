@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from moto_tables import key_tables
 
 from nurture.adapters.delivery import DynamoDelivery
 from nurture.delivery.ports import SuppressionRecord
@@ -25,19 +26,7 @@ def client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         monkeypatch.setenv(name, "testing")
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name="us-east-1")
-        for table in (STATE, CONTACTS):
-            ddb.create_table(
-                TableName=table,
-                KeySchema=[
-                    {"AttributeName": "pk", "KeyType": "HASH"},
-                    {"AttributeName": "sk", "KeyType": "RANGE"},
-                ],
-                AttributeDefinitions=[
-                    {"AttributeName": "pk", "AttributeType": "S"},
-                    {"AttributeName": "sk", "AttributeType": "S"},
-                ],
-                BillingMode="PAY_PER_REQUEST",
-            )
+        key_tables(ddb, *(STATE, CONTACTS))
         yield ddb
 
 

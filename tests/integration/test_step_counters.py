@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from moto_tables import key_tables
 
 from localcloud.fakes import InMemoryActivities
 from nurture import clock
@@ -43,19 +44,7 @@ def client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     clock.set_clock(FixedClock())
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name="us-east-1")
-        for table in (STATE, CONTACTS):
-            ddb.create_table(
-                TableName=table,
-                KeySchema=[
-                    {"AttributeName": "pk", "KeyType": "HASH"},
-                    {"AttributeName": "sk", "KeyType": "RANGE"},
-                ],
-                AttributeDefinitions=[
-                    {"AttributeName": "pk", "AttributeType": "S"},
-                    {"AttributeName": "sk", "AttributeType": "S"},
-                ],
-                BillingMode="PAY_PER_REQUEST",
-            )
+        key_tables(ddb, *(STATE, CONTACTS))
         yield ddb
     clock.set_clock(clock.SystemClock())
 

@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from moto_tables import key_tables
 
 from nurture.adapters.batch_reads import BatchActivities, BatchContacts, BatchReads, BatchState
 from nurture.adapters.dynamodb import DynamoActivities, DynamoContacts, DynamoState
@@ -38,19 +39,7 @@ class Calls:
 def db() -> Iterator[Any]:
     with mock_aws():
         client = boto3.client("dynamodb", region_name="eu-west-1")
-        for table in ("contacts", "state", "activities"):
-            client.create_table(
-                TableName=table,
-                BillingMode="PAY_PER_REQUEST",
-                AttributeDefinitions=[
-                    {"AttributeName": "pk", "AttributeType": "S"},
-                    {"AttributeName": "sk", "AttributeType": "S"},
-                ],
-                KeySchema=[
-                    {"AttributeName": "pk", "KeyType": "HASH"},
-                    {"AttributeName": "sk", "KeyType": "RANGE"},
-                ],
-            )
+        key_tables(client, *("contacts", "state", "activities"))
         yield client
 
 

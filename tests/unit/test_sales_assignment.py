@@ -13,6 +13,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 from moto import mock_aws
+from moto_tables import key_tables
 
 from nurture.adapters.sales import DynamoSales
 from nurture.contacts import Contact
@@ -41,18 +42,7 @@ default_owner: fallback@x.example
 def store() -> Iterator[DynamoSales]:
     with mock_aws():
         db = boto3.client("dynamodb", region_name="eu-west-1")
-        db.create_table(
-            TableName="state",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-        )
+        key_tables(db, "state")
         yield DynamoSales(db, "state")
 
 
