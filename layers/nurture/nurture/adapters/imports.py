@@ -151,15 +151,18 @@ class DynamoImportJobs:
         ).get("Item")
         return Job(**json.loads(item["doc"]["S"])) if item else None
 
+    def _item(self, job: Any) -> dict[str, Any]:
+        return {
+            **self._key(job.import_id),
+            "doc": _s(json.dumps(job.as_dict())),
+            "next_row": {"N": str(job.next_row)},
+        }
+
     def create(self, job: Any) -> bool:
         try:
             self._db.put_item(
                 TableName=self._table,
-                Item={
-                    **self._key(job.import_id),
-                    "doc": _s(json.dumps(job.as_dict())),
-                    "next_row": {"N": str(job.next_row)},
-                },
+                Item=self._item(job),
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except self._db.exceptions.ConditionalCheckFailedException:
@@ -170,11 +173,7 @@ class DynamoImportJobs:
         try:
             self._db.put_item(
                 TableName=self._table,
-                Item={
-                    **self._key(job.import_id),
-                    "doc": _s(json.dumps(job.as_dict())),
-                    "next_row": {"N": str(job.next_row)},
-                },
+                Item=self._item(job),
                 # progress moves on from where this part found it, or not at all
                 ConditionExpression="attribute_not_exists(next_row) OR next_row = :from",
                 ExpressionAttributeValues={":from": {"N": str(from_row)}},
