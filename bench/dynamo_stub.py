@@ -4,10 +4,11 @@ A real botocore client does everything it does in production - parameter validat
 serialisation, signing, retries, response parsing - and, where it would open a socket,
 `Dynamo.before_send` answers the request from a small in-memory table instead. The answers
 are what DynamoDB returns for the operations the adapters use (GetItem, PutItem, Query,
-TransactWriteItems, BatchWriteItem, BatchGetItem), conditions included, so a benchmark times
-the code production runs. It also counts what DynamoDB would bill: write units by item size
-(1 KB each, doubled in a transaction) and read units (4 KB each, halved when eventually
-consistent), following the sizing rules AWS documents.
+TransactWriteItems, BatchWriteItem, BatchGetItem, PartiQL INSERTs in BatchExecuteStatement),
+conditions included, so a benchmark times the code production runs. It also counts what
+DynamoDB would bill: write units by item size (1 KB each, doubled in a transaction) and read
+units (4 KB each, halved when eventually consistent), following the sizing rules AWS
+documents.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from typing import Any
 import boto3
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
+
+from localcloud.partiql_bridge import parsed_insert
 
 
 class _Raw:
@@ -147,6 +150,8 @@ class Dynamo:
             return 200, {}
         if operation == "BatchWriteItem":
             return 200, self._batch_write(request["RequestItems"])
+        if operation == "BatchExecuteStatement":
+            return 200, {"Responses": [self._insert(s) for s in request["Statements"]]}
         if operation == "BatchGetItem":
             responses: dict[str, list[dict[str, Any]]] = {}
             for table, wanted in request["RequestItems"].items():
@@ -174,6 +179,22 @@ class Dynamo:
                 item = write["PutRequest"]["Item"]
                 self.put(self._key(table, item), item)
         return {"UnprocessedItems": unprocessed}
+
+    def _insert(self, statement: dict[str, Any]) -> dict[str, Any]:
+        """A PartiQL INSERT, as DynamoDB runs it: a put on condition that the key is new."""
+        parsed = parsed_insert(statement["Statement"], statement.get("Parameters") or [])
+        if parsed is None:
+            raise NotImplementedError(statement["Statement"])
+        table, item = parsed
+        if self.unprocessed > 0:
+            self.unprocessed -= 1
+            return {"Error": {"Code": "ProvisionedThroughputExceeded", "Message": "throttled"}}
+        key = self._key(table, item)
+        if self.get(key) is not None:
+            self.write_units += 1  # a failed condition is billed as a write
+            return {"Error": {"Code": "DuplicateItem", "Message": "Duplicate primary key"}}
+        self.put(key, item)
+        return {"TableName": table}
 
     def before_send(self, request: Any, **_: Any) -> AWSResponse:
         started = time.process_time()

@@ -27,6 +27,7 @@ from localcloud.capture import (
 from localcloud.constants import ACCOUNT, REGION
 from localcloud.failures import AsyncRetries, FailuresMixin
 from localcloud.moto_patches import install_lambda_bridge, install_moto_fixes
+from localcloud.partiql_bridge import install_partiql_inserts
 from localcloud.schedules import _FunctionSchedules, _Schedules, _Timers
 from localcloud.sfn_fixes import install_task_failure_cause
 from localcloud.streams import StreamsMixin
@@ -154,6 +155,7 @@ class LocalCloud(CaptureMixin, StreamsMixin, FailuresMixin, TimelineMixin, HttpA
         nurture.clock.set_clock(self.clock)
         install_lambda_bridge(self)
         install_moto_fixes()
+        install_partiql_inserts()  # ingest's INSERTs, as DynamoDB answers them
         install_task_failure_cause()
         import boto3
 

@@ -58,6 +58,7 @@ OPERATIONS: dict[str, frozenset[str]] = {
             "BatchWriteItem",
             "TransactWriteItems",
             "TransactGetItems",
+            "BatchExecuteStatement",  # ingest's INSERTs (localcloud.partiql_bridge)
         }
     ),
     "dynamodbstreams": frozenset(

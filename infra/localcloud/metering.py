@@ -40,6 +40,7 @@ from typing import Any
 
 from localcloud.cloud import DEFAULT_START, ROOT, LocalCloud
 from localcloud.constants import ACCOUNT, REGION
+from localcloud.partiql_bridge import parsed_insert
 
 KB = 1024
 WRITES = {"PutItem", "UpdateItem", "DeleteItem"}
@@ -138,6 +139,11 @@ class Meter:
                         "DeleteRequest", {}
                     ).get("Key", {})
                     self.write_units += write_units(item_size(item))
+        elif op == "BatchExecuteStatement":  # INSERTs: a conditional put each, duplicates too
+            for statement in params.get("Statements", []):
+                insert = parsed_insert(statement["Statement"], statement.get("Parameters") or [])
+                if insert is not None:
+                    self.write_units += write_units(item_size(insert[1]))
         elif op == "TransactWriteItems":
             for entry in params.get("TransactItems", []):
                 (kind, body), *_ = entry.items()

@@ -1,6 +1,6 @@
 """The ingest write path (DynamoActivities.put_many_new) against DynamoDB on the local cloud:
 bulk calls, no transaction, and each message stored once and reacted to once - under
-duplicates, retries, overlapping batches and throttling (UnprocessedItems).
+duplicates, retries, overlapping or racing batches and throttling.
 
 "Reacted to once" is read from the table's stream, which the react and lake functions
 consume: one INSERT record per message, whatever copies of it arrived."""
@@ -8,6 +8,7 @@ consume: one INSERT record per message, whatever copies of it arrived."""
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +16,7 @@ import pytest
 
 from localcloud import LocalCloud
 from nurture.adapters.activities import page_before
-from nurture.adapters.bulk import Backoff, Unprocessed
+from nurture.adapters.bulk import Backoff, StatementFailed, Unprocessed
 from nurture.adapters.dynamodb import DynamoActivities
 from nurture.tracking.events import Activity
 
@@ -51,9 +52,9 @@ class Calls:
 
 
 class Throttled:
-    """A DynamoDB client whose BatchWriteItem leaves some writes unprocessed, as a throttled
-    table does: the first `unprocessed` writes it is sent (or every write, with `all_fail`)
-    come back in UnprocessedItems."""
+    """A DynamoDB client whose BatchExecuteStatement answers some INSERTs with a throttling
+    error, as a throttled table does: the first `unprocessed` statements it is sent (or every
+    statement, with `all_fail`) come back with ProvisionedThroughputExceeded, unwritten."""
 
     def __init__(self, client: Any, unprocessed: int = 0, all_fail: bool = False):
         self._client, self.unprocessed, self.all_fail = client, unprocessed, all_fail
@@ -62,19 +63,21 @@ class Throttled:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
 
-    def batch_write_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:  # noqa: N803
-        send: dict[str, list[Any]] = {}
-        back: dict[str, list[Any]] = {}
-        for table, writes in RequestItems.items():
-            for write in writes:
-                if self.unprocessed > 0 or self.all_fail:
-                    self.unprocessed -= 1
-                    back.setdefault(table, []).append(write)
-                else:
-                    send.setdefault(table, []).append(write)
-        if send:
-            self._client.batch_write_item(RequestItems=send)
-        return {"UnprocessedItems": back}
+    def batch_execute_statement(self, Statements: list[Any]) -> dict[str, Any]:  # noqa: N803
+        throttled = {"Error": {"Code": "ProvisionedThroughputExceeded", "Message": "slow down"}}
+        answers: list[dict[str, Any] | None] = []
+        send = []
+        for statement in Statements:
+            if self.unprocessed > 0 or self.all_fail:
+                self.unprocessed -= 1
+                answers.append(throttled)
+            else:
+                answers.append(None)
+                send.append(statement)
+        done = iter(
+            self._client.batch_execute_statement(Statements=send)["Responses"] if send else []
+        )
+        return {"Responses": [a if a is not None else next(done) for a in answers]}
 
 
 def stream_inserts(cloud: LocalCloud, tables: Tables) -> Counter[str]:
@@ -140,8 +143,8 @@ def test_a_batch_is_written_in_bulk_calls_without_a_transaction(
     calls = Calls(client)
     batch = [activity(f"m{n}", n % 60) for n in range(60)]
     assert store(tables, client).put_many_new(batch) == [True] * 60
-    # one read of the 60 keys; 60 activities, 25 writes a call; no marker
-    assert calls.seen == Counter({"BatchGetItem": 1, "BatchWriteItem": 3})
+    # no read first; 60 activities, 25 INSERTs a call; no marker
+    assert calls.seen == Counter({"BatchExecuteStatement": 3})
     assert stored(tables) == Counter({f"m{n}": 1 for n in range(60)})
     assert stream_inserts(cloud, tables) == Counter({f"m{n}": 1 for n in range(60)})
 
@@ -216,34 +219,37 @@ def test_a_message_id_again_with_another_time_is_a_duplicate(
     ]
 
 
-class StaleReads:
-    """A client whose BatchGetItem finds nothing (an eventually consistent read that has not
-    yet seen a write made a moment ago, or two batches read at the same instant)."""
-
-    def __init__(self, client: Any):
-        self._client = client
-        self.exceptions = client.exceptions
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-    def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:  # noqa: N803
-        return {"Responses": {}, "UnprocessedKeys": {}}
-
-
-def test_two_batches_that_both_miss_a_copy_still_store_and_react_once(
+def test_two_batches_racing_with_one_message_store_and_react_once(
     cloud: LocalCloud, tables: Tables
 ) -> None:
-    # The race the marker design lost: both batches read before either wrote. The second
-    # put lands on the same key: one item, one INSERT; the MODIFY is filtered out by react's
-    # and the lake's event source mappings (eventName INSERT).
-    blind = store(tables, StaleReads(cloud.client("dynamodb")))
-    assert blind.put_many_new([activity("a", 1), activity("b", 2)]) == [True, True]
-    again = [activity("a", 9, extra="corrected"), activity("b", 2)]
-    assert blind.put_many_new(again) == [True, True]
-    assert stored(tables) == Counter({"a": 1, "b": 1})
-    # b's copy was byte for byte the same item: no record at all
-    assert stream_inserts(cloud, tables) == Counter({"a": 1, "b": 1, "MODIFY a": 1})
+    # The race a read-then-write design loses: both batches carry "a" at the same moment.
+    # An INSERT is conditional on the key being new, so exactly one of them stores it.
+    batches = [[activity("a", 1), activity(f"own{n}", 2)] for n in range(2)]
+    with ThreadPoolExecutor(2) as pool:
+        flags = list(pool.map(lambda b: store(tables).put_many_new(b), batches))
+    assert sorted(f[0] for f in flags) == [False, True]
+    assert [f[1] for f in flags] == [True, True]
+    assert stored(tables) == Counter({"a": 1, "own0": 1, "own1": 1})
+    assert stream_inserts(cloud, tables) == Counter({"a": 1, "own0": 1, "own1": 1})
+
+
+def test_values_travel_as_parameters_never_as_statement_text(
+    cloud: LocalCloud, tables: Tables
+) -> None:
+    # A message id and properties that would break out of a PartiQL string literal.
+    sly = "x'}, 'sk': 'M#other'} --"
+    batch = [activity(sly, 1, note="it's \"quoted\" '}"), activity("plain", 2)]
+    assert store(tables).put_many_new(batch) == [True, True]
+    assert {i["sk"]["S"] for i in tables.activity_items()} == {"M#" + sly, "M#plain"}
+    [kept] = [a for a in tables.activities() if a.message_id == sly]
+    assert kept.properties["note"] == "it's \"quoted\" '}"
+
+
+def test_a_statement_refused_for_good_fails_the_request(cloud: LocalCloud, tables: Tables) -> None:
+    # Not a duplicate, not throttling (here: no such table): the caller answers 5xx.
+    lost = DynamoActivities(cloud.client("dynamodb"), "no-such-table", tables._table("StateTable"))
+    with pytest.raises(StatementFailed, match="ResourceNotFound"):
+        lost.put_many_new([activity("a"), activity("b")])
 
 
 def test_one_event_per_call_is_a_conditional_put(cloud: LocalCloud, tables: Tables) -> None:
@@ -268,17 +274,17 @@ def test_unprocessed_writes_are_sent_again_with_backoff(cloud: LocalCloud, table
 
 
 class WritesThenThrottled(Throttled):
-    """Lets the first `allowed` puts through, then hands every put back (a partition that
-    stays throttled past the waiting budget)."""
+    """Lets the first `allowed` INSERTs through, then throttles every statement (a partition
+    that stays throttled past the waiting budget)."""
 
     def __init__(self, client: Any, allowed: int):
         super().__init__(client)
         self.allowed = allowed
 
-    def batch_write_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:  # noqa: N803
+    def batch_execute_statement(self, Statements: list[Any]) -> dict[str, Any]:  # noqa: N803
         self.all_fail = self.allowed <= 0
-        self.allowed -= sum(map(len, RequestItems.values()))
-        return super().batch_write_item(RequestItems=RequestItems)
+        self.allowed -= len(Statements)
+        return super().batch_execute_statement(Statements=Statements)
 
 
 def test_a_partly_written_batch_retried_stores_each_once(cloud: LocalCloud, tables: Tables) -> None:

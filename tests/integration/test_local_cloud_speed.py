@@ -21,6 +21,7 @@ from moto import mock_aws
 
 from localcloud import dynamo_bridge
 from localcloud.moto_speed import install_speedups, moto_as_shipped
+from localcloud.partiql_bridge import install_partiql_inserts
 
 pytestmark = pytest.mark.integration
 
@@ -299,6 +300,7 @@ def _item_scenario(seed: int) -> list[Any]:
     each fails: conditions (with the old item), validation errors, unknown tables."""
     rng = random.Random(seed)
     out: list[Any] = []
+    install_partiql_inserts()
     with mock_aws():
         ddb, streams = _clients()
         ddb.create_table(
@@ -340,7 +342,7 @@ def _item_scenario(seed: int) -> list[Any]:
         for _ in range(120):
             op = rng.choice(
                 ["get", "put", "put_new", "update", "delete", "batch_get", "batch_write",
-                 "transact_get", "scan", "query_index", "invalid", "no_table"]
+                 "transact_get", "scan", "query_index", "invalid", "no_table", "insert"]
             )  # fmt: skip
             if op == "get":
                 extra: dict[str, Any] = {}
@@ -380,6 +382,15 @@ def _item_scenario(seed: int) -> list[Any]:
                 ]
                 writes.append({"DeleteRequest": {"Key": key()}})
                 _call(out, ddb.batch_write_item, RequestItems={"b": writes})
+            elif op == "insert":  # PartiQL INSERTs (localcloud.partiql_bridge): new or duplicate
+                table = rng.choice(["b", "b", "absent"])
+                keys = {repr(k): k for k in (key() for _ in range(2))}  # distinct in one call
+                statements = [
+                    {"Statement": f"INSERT INTO \"{table}\" VALUE {{'pk': ?, 'sk': ?, 'n': ?}}",
+                     "Parameters": [*k.values(), {"N": str(rng.randint(0, 9))}]}
+                    for k in keys.values()
+                ]  # fmt: skip
+                _call(out, ddb.batch_execute_statement, Statements=statements)
             elif op == "transact_get":
                 _call(out, ddb.transact_get_items,
                       TransactItems=[{"Get": {"TableName": "b", "Key": key()}} for _ in range(2)])  # fmt: skip
@@ -439,6 +450,14 @@ def test_every_bridged_operation_answers_and_fails_as_moto_over_http(seed: int) 
     failed = [e for e in bridged if isinstance(e, tuple) and e[0] == "error" and e[4].get("Item")]
     assert failed  # a failed condition's old item, binary values as bytes
     assert any(isinstance(v.get("B"), bytes) for v in failed[0][4]["Item"].values())
+    statements = [
+        answer["Error"]["Code"] if "Error" in answer else "inserted"
+        for e in bridged
+        if isinstance(e, tuple) and e[0] == "ok" and "Responses" in e[1]
+        for answer in e[1]["Responses"]
+        if isinstance(answer, dict) and ("Error" in answer or "TableName" in answer)
+    ]
+    assert {"inserted", "DuplicateItem", "ResourceNotFound"} <= set(statements)
 
 
 def test_stream_reads_bridged_are_the_records_moto_serves_over_http() -> None:

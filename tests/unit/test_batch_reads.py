@@ -12,6 +12,7 @@ import pytest
 from moto import mock_aws
 from moto_tables import key_tables
 
+from localcloud.partiql_bridge import install_partiql_inserts
 from nurture.adapters.batch_reads import BatchActivities, BatchContacts, BatchReads, BatchState
 from nurture.adapters.dynamodb import DynamoActivities, DynamoContacts, DynamoState
 from nurture.contacts import Contact
@@ -37,6 +38,7 @@ class Calls:
 
 @pytest.fixture
 def db() -> Iterator[Any]:
+    install_partiql_inserts()  # ingest's INSERTs, as DynamoDB answers them (moto overwrites)
     with mock_aws():
         client = boto3.client("dynamodb", region_name="eu-west-1")
         key_tables(client, *("contacts", "state", "activities"))

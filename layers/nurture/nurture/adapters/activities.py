@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from nurture import clock
-from nurture.adapters.bulk import Backoff, get_all, put_all
+from nurture.adapters.bulk import Backoff, get_all, insert_new
 from nurture.tracking.events import Activity
 
 MESSAGE_DEDUPE_DAYS = 35
@@ -35,12 +35,11 @@ class DynamoActivities:
     correction) has the same key, so it can only ever be one item and one INSERT record in
     the table's stream, the only records react and the lake act on (their event source
     mappings filter `eventName: INSERT`). A batch is written in bulk calls with no
-    transaction: one BatchGetItem (eventually consistent, keys only) finds the copies already
-    stored, which are answered "duplicate" and not written again; the rest go out in
-    BatchWriteItem calls, 25 puts each. Two batches carrying one message within the same
-    moment may both miss it and both put it: the second put is the same key, a MODIFY (or,
-    byte for byte the same item, no record at all), heard by nobody. One event alone
-    (`/v1/page` ...) is a PutItem on condition that the key is new. The key holds the actor:
+    transaction and no read first: PartiQL INSERTs in BatchExecuteStatement, 25 each. An
+    INSERT fails on a key already stored (DuplicateItem): that copy is answered "duplicate"
+    and nothing is written, so even two batches carrying one message at the same moment
+    store it once. One event alone (`/v1/page` ...) is a PutItem on condition that the key
+    is new. The key holds the actor:
     a message id sent again under another actor (Segment's SDKs re-send a message as it was
     serialised, ids included) is another actor's message.
 
@@ -97,19 +96,14 @@ class DynamoActivities:
         first: dict[tuple[str, str], int] = {}  # (actor, message id) -> its first copy here
         for index, activity in enumerate(activities):
             first.setdefault((activity.actor, activity.message_id), index)
-        keys = [self.message_key(actor, message_id) for actor, message_id in first]
-        found = {
-            (item["pk"]["S"], item["sk"]["S"][len(MESSAGE_KEY) :])
-            for item in get_all(
-                self._db, self._table, keys, backoff, consistent=False, projection="pk, sk"
-            )
-        }
         old = self._legacy_marked({message_id for _, message_id in first}, backoff)
-        new = [i for key, i in first.items() if key not in found and key[1] not in old]
-        put_all(self._db, [(self._table, self._item(activities[i])) for i in new], backoff)
+        new = [i for key, i in first.items() if key[1] not in old]
+        inserted = insert_new(
+            self._db, self._table, [self._item(activities[i]) for i in new], backoff
+        )
         stored = [False] * len(activities)
-        for index in new:
-            stored[index] = True
+        for index, is_new in zip(new, inserted, strict=True):
+            stored[index] = is_new
         return stored
 
     def _put_one(self, activity: Activity) -> bool:

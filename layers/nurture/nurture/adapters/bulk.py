@@ -1,14 +1,16 @@
-"""DynamoDB's bulk calls and their retries: BatchWriteItem (25 puts a call) and BatchGetItem
-(100 keys a call).
+"""DynamoDB's bulk calls and their retries: BatchWriteItem (25 puts a call), BatchGetItem
+(100 keys a call) and PartiQL INSERTs in BatchExecuteStatement (25 a call).
 
-What DynamoDB hands back unprocessed (UnprocessedItems / UnprocessedKeys: a throttled
-partition, a busy table) is sent again with exponential backoff and full jitter, as AWS
-advises, within a budget of waiting that keeps a request well inside the function's timeout;
-past it, `Unprocessed` is raised (the caller answers 5xx and the sender retries).
+What DynamoDB hands back unprocessed (UnprocessedItems / UnprocessedKeys, or a statement's
+throttling error: a throttled partition, a busy table) is sent again with exponential
+backoff and full jitter, as AWS advises, within a budget of waiting that keeps a request
+well inside the function's timeout; past it, `Unprocessed` is raised (the caller answers 5xx
+and the sender retries).
 """
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -16,6 +18,17 @@ from typing import Any
 
 WRITE_CHUNK = 25  # BatchWriteItem's limit
 READ_CHUNK = 100  # BatchGetItem's limit
+STATEMENT_CHUNK = 25  # BatchExecuteStatement's limit
+# A statement's errors (BatchStatementError.Code) that are worth sending again.
+RETRYABLE = frozenset(
+    {
+        "ProvisionedThroughputExceeded",
+        "ThrottlingError",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "TransactionConflict",
+    }
+)
 BASE_DELAY = 0.05  # seconds, doubled on each retry of the same call
 MAX_DELAY = 1.0
 WAIT_BUDGET = 4.0  # seconds of backing off per request, in all (the ingest timeout is 10 s)
@@ -23,6 +36,10 @@ WAIT_BUDGET = 4.0  # seconds of backing off per request, in all (the ingest time
 
 class Unprocessed(RuntimeError):
     """DynamoDB still had writes or reads unprocessed when the waiting budget ran out."""
+
+
+class StatementFailed(RuntimeError):
+    """A statement DynamoDB refused for good (not a duplicate, not worth sending again)."""
 
 
 class Backoff:
@@ -87,3 +104,47 @@ def get_all(
                 backoff.wait(attempt)
                 attempt += 1
     return found
+
+
+def insert_new(
+    client: Any, table: str, items: list[dict[str, Any]], backoff: Backoff
+) -> list[bool]:
+    """Insert each item unless its key is already stored: PartiQL INSERTs, 25 a call. An
+    INSERT fails on an existing key (DuplicateItem) as a PutItem on condition
+    `attribute_not_exists` would, but in bulk: no read first, and two copies sent at the same
+    moment are still one item. True for each item inserted, False for a duplicate. The items
+    of one call must have distinct keys."""
+    inserted = [False] * len(items)
+    for start in range(0, len(items), STATEMENT_CHUNK):
+        pending = list(range(start, min(start + STATEMENT_CHUNK, len(items))))
+        attempt = 0
+        while pending:
+            statements = [_insert(table, items[i]) for i in pending]
+            answers = client.batch_execute_statement(Statements=statements)["Responses"]
+            again = []
+            for index, answer in zip(pending, answers, strict=True):
+                code = (answer.get("Error") or {}).get("Code")
+                if code is None:
+                    inserted[index] = True
+                elif code in RETRYABLE:
+                    again.append(index)
+                elif code != "DuplicateItem":
+                    message = answer["Error"].get("Message", "")
+                    raise StatementFailed(f"INSERT into {table}: {code} {message}")
+            pending = again
+            if pending:
+                backoff.wait(attempt)
+                attempt += 1
+    return inserted
+
+
+def _insert(table: str, item: dict[str, Any]) -> dict[str, Any]:
+    return {"Statement": _statement(table, tuple(item)), "Parameters": list(item.values())}
+
+
+@functools.lru_cache(maxsize=64)
+def _statement(table: str, names: tuple[str, ...]) -> str:
+    # Values go as parameters, never into the statement's text. Table names are
+    # [a-zA-Z0-9_.-]; attribute names here are the adapter's own.
+    fields = ", ".join(f"'{name}': ?" for name in names)
+    return f'INSERT INTO "{table}" VALUE {{{fields}}}'
