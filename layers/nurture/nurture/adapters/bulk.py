@@ -19,6 +19,9 @@ from typing import Any
 WRITE_CHUNK = 25  # BatchWriteItem's limit
 READ_CHUNK = 100  # BatchGetItem's limit
 STATEMENT_CHUNK = 25  # BatchExecuteStatement's limit
+# An INSERT's answer when its key is already stored: DynamoDB documents DuplicateItem; the
+# failed key condition is the same outcome under its general name.
+DUPLICATE = frozenset({"DuplicateItem", "ConditionalCheckFailed"})
 # A statement's errors (BatchStatementError.Code) that are worth sending again.
 RETRYABLE = frozenset(
     {
@@ -128,7 +131,7 @@ def insert_new(
                     inserted[index] = True
                 elif code in RETRYABLE:
                     again.append(index)
-                elif code != "DuplicateItem":
+                elif code not in DUPLICATE:
                     message = answer["Error"].get("Message", "")
                     raise StatementFailed(f"INSERT into {table}: {code} {message}")
             pending = again
