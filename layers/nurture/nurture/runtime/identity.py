@@ -11,10 +11,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nurture import clock
-from nurture.contacts import PROFILE_FIELDS, Consent, Contact, looks_like_email, normalise_email
+from nurture.contacts import (
+    PROFILE_FIELDS,
+    STAGE_ORDER,
+    Consent,
+    Contact,
+    looks_like_email,
+    normalise_email,
+)
 from nurture.ids import new_contact_id
 from nurture.ports import ActivityStore, ContactStore
-from nurture.programs.conditions import STAGE_ORDER
 from nurture.runtime.field_budget import FieldBudget, record_dropped
 from nurture.runtime.records import record_activity, record_changes
 from nurture.tracking.actor_budget import admit

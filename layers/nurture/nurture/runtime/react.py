@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nurture import clock
 from nurture.contacts import Contact
@@ -35,7 +35,6 @@ from nurture.ports import (
     StateStore,
     Workflows,
 )
-from nurture.programs.model import Program, goal_reached
 from nurture.runtime.adoption import stop_released_runs
 from nurture.runtime.identity import Identities
 from nurture.runtime.records import record_activity
@@ -51,6 +50,9 @@ from nurture.runtime.view import ContactView
 from nurture.tracking.events import Activity
 from nurture.tracking.identity import RELEASED, join_account
 from nurture.tracking.trust import may_change_known
+
+if TYPE_CHECKING:  # the program models are imported with the first program read (#9)
+    from nurture.programs.model import Program
 
 # Program records and the trigger index are read eventually consistent and kept this long
 # (virtual-time aware, per function container): a deploy, pause or archive reaches every
@@ -125,6 +127,8 @@ class Reactor:
             return None
         key = (record.program_id, record.version)
         if key not in self._parsed:
+            from nurture.programs.model import Program  # the first program read (#9)
+
             self._parsed[key] = Program.model_validate(record.definition)
         return record, self._parsed[key]
 
@@ -249,6 +253,8 @@ class Reactor:
             if not program.goals:
                 continue
             needs_history = any(g.when is not None for g in program.goals)
+            from nurture.programs.model import goal_reached  # with the program read (#9)
+
             goal = goal_reached(
                 program, view.data, activity, view.history if needs_history else (), clock.now()
             )
