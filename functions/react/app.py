@@ -24,18 +24,16 @@ from nurture.adapters.batch_reads import (
     BatchState,
 )
 from nurture.adapters.clients import client
-from nurture.adapters.due import DynamoDue
-from nurture.adapters.scoring import DynamoScoringModels
-from nurture.runtime.due import DueIndex
 from nurture.runtime.react import Reactor
-from nurture.scoring.engine import Scorer
 from nurture.settings import ReactSettings, load
 from nurture.tracking.events import Activity
 
 if TYPE_CHECKING:
     from nurture.contacts import Contact
     from nurture.delivery.confirmation import ConfirmationSender
+    from nurture.runtime.due import DueIndex
     from nurture.sales.desk import SalesDesk
+    from nurture.scoring.engine import Scorer
 
 settings = load(ReactSettings)
 logger = Logger()
@@ -84,13 +82,38 @@ reactor = Reactor(
     ),
     on_pending_consent=request_confirmation,
 )
-# Lead scoring runs inline: the models are read once per batch (see lambda_handler).
-scorer = Scorer(
-    contacts=reactor.contacts,
-    activities=reactor.activities,
-    registry=DynamoScoringModels(_db, settings.state_table),
-)
-reactor.scoring = scorer
+
+
+# Lead scoring runs inline: the models are read once per batch (see lambda_handler). Made
+# when a known contact's activity first reaches it, not at import: a batch of anonymous page
+# views scores nothing (the scoring, score-state and condition models wait for it) (#9).
+@functools.cache
+def _scorer() -> Scorer:
+    from nurture.adapters.scoring import DynamoScoringModels
+    from nurture.scoring.engine import Scorer
+
+    return Scorer(
+        contacts=reactor.contacts,
+        activities=reactor.activities,
+        registry=DynamoScoringModels(_db, settings.state_table),
+    )
+
+
+class _ScoringOnFirstUse:
+    """What the reactor calls of the scorer, made on first use."""
+
+    def on_activity(self, contact: Contact, activity: Activity) -> None:
+        _scorer().on_activity(contact, activity)
+
+    def refresh(self) -> None:
+        """Read the models again before the next activity (a scorer not made yet reads
+        them when it is)."""
+        if _scorer.cache_info().currsize:
+            _scorer().refresh()
+
+
+scoring = _ScoringOnFirstUse()
+reactor.scoring = scoring
 
 
 # After the MQL crossing: the owner's email, digest markers, CRM push (nurture.sales).
@@ -102,7 +125,12 @@ def _desk() -> SalesDesk:
     from nurture.adapters.sales import desk_from_env
 
     desk: SalesDesk = desk_from_env(
-        _db, client("s3"), client("sesv2"), scores=scorer, contacts=contacts, activities=activities
+        _db,
+        client("s3"),
+        client("sesv2"),
+        scores=_scorer(),
+        contacts=contacts,
+        activities=activities,
     )
     return desk
 
@@ -115,8 +143,27 @@ class _SalesOnFirstUse:
 
 
 reactor.sales = _SalesOnFirstUse()
+
+
 # Dates and last activity of known contacts, so the daily sweep reads only who can be due.
-reactor.due = DueIndex(DynamoDue(_db, settings.state_table), reactor)
+# Made when a known contact's activity first reaches it, as the scorer (the program models
+# it reads live programs with wait for it) (#9 cold starts).
+@functools.cache
+def _due() -> DueIndex:
+    from nurture.adapters.due import DynamoDue
+    from nurture.runtime.due import DueIndex
+
+    return DueIndex(DynamoDue(_db, settings.state_table), reactor)
+
+
+class _DueOnFirstUse:
+    """What the reactor calls of the due index, made on first use."""
+
+    def observe(self, contact: Contact, activity: Activity) -> None:
+        _due().observe(contact, activity)
+
+
+reactor.due = _DueOnFirstUse()
 
 
 # The activities of the batch being handled, by their stored document (parsed once, in
@@ -153,7 +200,7 @@ def _parse_batch(event: dict[str, Any]) -> list[Activity]:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    scorer.refresh()
+    scoring.refresh()
     try:
         with reads.batch(_parse_batch(event)):
             return process_partial_response(

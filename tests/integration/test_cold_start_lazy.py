@@ -58,8 +58,17 @@ LATER = {
     "ReportsFunction": ["sqlglot", "duckdb"],  # the first query (a run that ended queries none)
     # a scoring model; the contact and activity stores (the first deploy writes its record)
     "DeployFunction": ["nurture.scoring.model", "nurture.adapters.dynamodb", "nurture.accounts"],
-    # a known contact's activity; a double opt-in form (the confirmation email's settings)
-    "ReactFunction": ["nurture.sales.desk", "nurture.sales.crm", "nurture.delivery.config"],
+    # a known contact's activity (the desk; scoring, the due index, programs and their
+    # conditions: an anonymous page view matches none); a double opt-in form (mail settings)
+    "ReactFunction": [
+        "nurture.sales.desk",
+        "nurture.sales.crm",
+        "nurture.delivery.config",
+        "nurture.scoring.engine",
+        "nurture.runtime.due",
+        "nurture.programs.model",
+        "nurture.programs.conditions",
+    ],
     # the step types besides sends and waits (branch, webhook, ... the first of them)
     "StepsFunction": ["nurture.runtime.actions", "nurture.programs.model", "urllib3"],
     "PreferencesFunction": ["jinja2"],  # the first page rendered (a one-click POST renders none)

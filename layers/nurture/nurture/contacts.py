@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,6 +20,11 @@ LifecycleStage = Literal[
     "recycled",
     "disqualified",
 ]
+# Lifecycle order, so `{field: stage, gte: customer}` means "customer or further along".
+# Stages off the funnel (former customers, leads sales sent back) have no rank. (Here, not
+# in nurture.programs.conditions, so code that only ranks stages imports no condition models.)
+OFF_FUNNEL_STAGES = ("former_customer", "recycled", "disqualified")
+STAGE_ORDER = tuple(s for s in get_args(LifecycleStage) if s not in OFF_FUNNEL_STAGES)
 
 # The profile fields a template or a rule may use, besides the free-form `fields`.
 PROFILE_FIELDS = (

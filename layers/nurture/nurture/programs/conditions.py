@@ -29,7 +29,7 @@ import fnmatch
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -43,17 +43,15 @@ from pydantic import (
     model_validator,
 )
 
-from nurture.contacts import LifecycleStage
+from nurture.contacts import STAGE_ORDER
 from nurture.programs.durations import parse_duration
 from nurture.tracking.names import event_key
 
 Scalar = str | int | float | bool | None
 
-# Lifecycle order, so `{field: stage, gte: customer}` means "customer or further along".
-# A former customer has left the ladder, so it is not ordered against the others.
-# Stages off the funnel (former customers, leads sales sent back) have no rank.
-OFF_FUNNEL_STAGES = ("former_customer", "recycled", "disqualified")
-STAGE_ORDER = tuple(s for s in get_args(LifecycleStage) if s not in OFF_FUNNEL_STAGES)
+# Lifecycle order (nurture.contacts.STAGE_ORDER), so `{field: stage, gte: customer}` means
+# "customer or further along". A former customer has left the ladder, so it is not ordered
+# against the others; stages off the funnel (nurture.contacts.OFF_FUNNEL_STAGES) have no rank.
 _OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in_", "contains", "exists", "glob", "regex")
 
 

@@ -3,21 +3,15 @@ deterministic execution name of an entry; and the keys under which waiting steps
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ConfigDict, TypeAdapter
-
 from nurture.ids import stable_id
-from nurture.programs.conditions import (
-    Where,
-    activity_matches,
-    activity_property,
-    contact_value,
-    filter_matches,
-)
 from nurture.tracking.names import event_key
 
 if TYPE_CHECKING:
+    from pydantic import TypeAdapter
+
     from nurture.programs.model import Program
     from nurture.runtime.view import ContactView
     from nurture.tracking.events import Activity
@@ -54,7 +48,9 @@ def trigger_matches(program: Program, activity: Activity, view: ContactView) -> 
     """Whether this activity fires the program's trigger (date and inactivity triggers
     fire from the daily sweep, one-time segments on deploy: never from here)."""
     # The program's models are loaded with the program, not by importing this module (the
-    # steps function uses its event keys) (#9 cold starts).
+    # steps function uses its event keys), and the condition models with them (the react
+    # function's import: an anonymous page view matches no trigger) (#9 cold starts).
+    from nurture.programs.conditions import activity_matches, contact_value, filter_matches
     from nurture.programs.model import (
         EventTrigger,
         FieldChangedTrigger,
@@ -140,15 +136,22 @@ def waited_event_keys(activity: Activity) -> list[str]:
     return []
 
 
-# defer_build: the filters' validator is built by the first `where` checked (#9)
-_where_adapter: TypeAdapter[dict[str, Any]] = TypeAdapter(
-    Where, config=ConfigDict(defer_build=True)
-)
+@functools.cache
+def _where_adapter() -> TypeAdapter[dict[str, Any]]:
+    """The filters' validator, built (and the condition models imported) by the first
+    `where` checked (#9)."""
+    from pydantic import TypeAdapter
+
+    from nurture.programs.conditions import Where
+
+    return TypeAdapter(Where)
 
 
 def where_matches(where: dict[str, Any], activity: Activity) -> bool:
     """`where` property filters (as a step's params carry them) against an activity."""
-    for path, flt in _where_adapter.validate_python(where).items():
+    from nurture.programs.conditions import activity_property, filter_matches
+
+    for path, flt in _where_adapter().validate_python(where).items():
         found, value = activity_property(activity, path)
         if not filter_matches(flt, found, value):
             return False

@@ -8,7 +8,6 @@ from typing import Any
 from nurture import clock
 from nurture.contacts import Contact
 from nurture.ports import ActivityStore
-from nurture.programs.conditions import evaluate
 from nurture.runtime.records import contact_actors
 from nurture.tracking.events import Activity
 
@@ -42,4 +41,6 @@ class ContactView:
         return self._history
 
     def holds(self, condition: Any, now: datetime | None = None) -> bool:
+        from nurture.programs.conditions import evaluate  # with the first condition (#9)
+
         return evaluate(condition, self.data, self.history, now)
