@@ -1,5 +1,5 @@
-"""Every DynamoDB call each function makes is one its IAM policy in template.yaml allows, on
-the table (or index) it allows it on.
+"""Every call each function makes to DynamoDB, S3, Step Functions and SES is one its IAM
+policy in template.yaml allows, on the resource (and under the conditions) it allows it on.
 
 moto and the local cloud do not enforce a function's policy, so a call its policy forgets
 (a BatchGetItem where only Query was granted, a PartiQL INSERT without `PartiQLInsert`)
@@ -9,12 +9,14 @@ paths too), the welcome program's sends, a click, four days of schedules, the ad
 reads - and every DynamoDB call is recorded with the
 function whose handler made it, then checked against that function's policies as IAM reads
 them: the operation's action (a transaction needs each item's own action, a PartiQL statement
-`PartiQL<Verb>`), on the table's or the index's ARN. SAM's policy templates are expanded as
+`PartiQL<Verb>`, a listing `s3:ListBucket`, an email its identity and configuration set), on
+the resource's ARN, with the request's condition keys (a listing's `s3:prefix`). SAM's policy templates are expanded as
 SAM expands them (samtranslator's policy_templates.json, for the two the template uses)."""
 
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from datetime import timedelta
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -23,6 +25,7 @@ from typing import Any
 import pytest
 
 from localcloud import LocalCloud
+from localcloud.constants import ACCOUNT, REGION
 from tests.integration.admin_helpers import admin, admin_routes
 from tests.integration.signup import marketing, sign_up
 
@@ -51,6 +54,7 @@ SAM_TABLE_POLICIES = {
         "dynamodb:DescribeTable",
     ],
 }
+ARN_PARTS = (REGION, ACCOUNT)
 _TRANSACT_ACTIONS = {
     "Put": "PutItem",
     "Update": "UpdateItem",
@@ -72,7 +76,46 @@ def calling_function() -> str | None:
     return None
 
 
-def needs(operation: str, params: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+@dataclass(frozen=True)
+class Need:
+    """One permission a call needs: an action on a resource ARN, with the condition keys
+    the request carries (e.g. `s3:prefix` of a listing)."""
+
+    action: str
+    resource: str
+    context: tuple[tuple[str, str], ...] = ()
+
+
+def needs(
+    service: str, operation: str, params: dict[str, Any], tables: dict[str, str]
+) -> list[Need]:
+    """What a call needs, as IAM authorises it. `tables`: table name -> ARN."""
+    if service == "dynamodb":
+        return [Need(action, tables[table] + (f"/index/{index}" if index else ""))
+                for action, table, index in _dynamodb(operation, params)]  # fmt: skip
+    if service == "s3":
+        bucket = f"arn:aws:s3:::{params['Bucket']}"
+        if operation in ("ListObjectsV2", "ListObjects"):
+            return [Need("s3:ListBucket", bucket, (("s3:prefix", params.get("Prefix", "")),))]
+        action = {"HeadObject": "GetObject"}.get(operation, operation)
+        return [Need(f"s3:{action}", f"{bucket}/{params['Key']}")]
+    if service == "stepfunctions":
+        arn = params.get("stateMachineArn") or params.get("executionArn") or "*"
+        return [Need(f"states:{operation}", arn)]
+    if service == "sesv2" and operation == "SendEmail":
+        region, account = ARN_PARTS
+        domain = params["FromEmailAddress"].rsplit("@", 1)[-1].rstrip(">")
+        found = [Need("ses:SendEmail", f"arn:aws:ses:{region}:{account}:identity/{domain}")]
+        if params.get("ConfigurationSetName"):
+            name = params["ConfigurationSetName"]
+            found.append(
+                Need("ses:SendEmail", f"arn:aws:ses:{region}:{account}:configuration-set/{name}")
+            )
+        return found
+    return []  # other services: not checked here
+
+
+def _dynamodb(operation: str, params: dict[str, Any]) -> list[tuple[str, str, str | None]]:
     """(IAM action, table name, index name) of each permission a DynamoDB call needs."""
     if operation in ("BatchExecuteStatement", "ExecuteStatement", "ExecuteTransaction"):
         statements = params.get("Statements") or params.get("TransactStatements") or [params]
@@ -93,8 +136,38 @@ def needs(operation: str, params: dict[str, Any]) -> list[tuple[str, str, str | 
     return [(f"dynamodb:{operation}", params["TableName"], params.get("IndexName"))]
 
 
-def statements_of(cloud: LocalCloud, function: dict[str, Any]) -> list[tuple[list[str], list[str]]]:
-    """(actions, resource ARN patterns) of each Allow statement of a function's policies."""
+@dataclass(frozen=True)
+class Allow:
+    actions: list[str]
+    resources: list[str]
+    condition: dict[str, Any]
+
+    def grants(self, need: Need) -> bool:
+        return (
+            any(fnmatchcase(need.action, a) for a in self.actions)
+            and any(fnmatchcase(need.resource, r) for r in self.resources)
+            and self._holds(dict(need.context))
+        )
+
+    def _holds(self, context: dict[str, str]) -> bool:
+        for operator, tests in self.condition.items():
+            for key, wanted in tests.items():
+                if key not in context:
+                    return key.startswith("kms:")  # KMS' own keys: not this call's to carry
+                values = wanted if isinstance(wanted, list) else [wanted]
+                if operator == "StringLike":
+                    ok = any(fnmatchcase(context[key], v) for v in values)
+                elif operator == "StringEquals":
+                    ok = context[key] in values
+                else:
+                    raise AssertionError(f"condition operator {operator} is not read here")
+                if not ok:
+                    return False
+        return True
+
+
+def statements_of(cloud: LocalCloud, function: dict[str, Any]) -> list[Allow]:
+    """Each Allow statement of a function's policies, resources resolved to ARNs."""
     found = []
     for policy in function["Properties"].get("Policies", []):
         if not isinstance(policy, dict):
@@ -103,43 +176,39 @@ def statements_of(cloud: LocalCloud, function: dict[str, Any]) -> list[tuple[lis
             if template in policy:
                 table = cloud.resolver.resolve(policy[template]["TableName"])
                 arn = cloud.resolver.resolve(
-                    {
-                        "Fn::Sub": f"arn:${{AWS::Partition}}:dynamodb:${{AWS::Region}}:${{AWS::AccountId}}:table/{table}"
-                    }
-                )
-                found.append((actions, [arn, f"{arn}/index/*"]))
+                    {"Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/" + table}
+                )  # fmt: skip
+                found.append(Allow(actions, [arn, f"{arn}/index/*"], {}))
         for statement in policy.get("Statement", []):
             if statement.get("Effect") != "Allow":
                 continue
             actions = statement["Action"]
             resources = cloud.resolver.resolve(statement["Resource"])
             found.append(
-                (
+                Allow(
                     [actions] if isinstance(actions, str) else actions,
                     resources if isinstance(resources, list) else [resources],
+                    cloud.resolver.resolve(statement.get("Condition") or {}),
                 )
             )
     return found
 
 
-def allowed(statements: list[tuple[list[str], list[str]]], action: str, arn: str) -> bool:
-    return any(
-        any(fnmatchcase(action, a) for a in actions) and any(fnmatchcase(arn, r) for r in resources)
-        for actions, resources in statements
-    )
-
-
-def test_every_dynamodb_call_of_every_function_is_allowed_by_its_policy(
-    live: LocalCloud,
-) -> None:
-    calls: set[tuple[str, str, str, str | None]] = set()
+def test_every_call_of_every_function_is_allowed_by_its_policy(live: LocalCloud) -> None:
+    tables = {
+        str(live.resolver.refs[logical]): str(live.resolver.attrs[(logical, "Arn")])
+        for logical, res in live.template["Resources"].items()
+        if res["Type"] == "AWS::DynamoDB::Table"
+    }
+    calls: set[tuple[str, Need]] = set()
 
     def record(model: Any, params: dict[str, Any], **_: Any) -> None:
         function = calling_function()
         if function is not None:
-            calls.update((function, *need) for need in needs(model.name, params))
+            service = model.service_model.service_name
+            calls.update((function, need) for need in needs(service, model.name, params, tables))
 
-    live._session.events.register("provide-client-params.dynamodb", record)
+    live._session.events.register("provide-client-params", record)
     try:
         sign_up(live, {"email": "ada@example.com", "consent_newsletter": "on"})
         batch = {
@@ -169,23 +238,20 @@ def test_every_dynamodb_call_of_every_function_is_allowed_by_its_policy(
             if method == "GET" and "{" not in path:
                 admin(live, method, path)
     finally:
-        live._session.events.unregister("provide-client-params.dynamodb", record)
+        live._session.events.unregister("provide-client-params", record)
 
     functions = {
         str(res["Properties"]["CodeUri"]).rstrip("/").rsplit("/", 1)[-1]: res
         for res in live.template["Resources"].values()
         if res["Type"] == "AWS::Serverless::Function" and "CodeUri" in res["Properties"]
     }
-    tables = {
-        str(live.resolver.refs[logical]): str(live.resolver.attrs[(logical, "Arn")])
-        for logical, res in live.template["Resources"].items()
-        if res["Type"] == "AWS::DynamoDB::Table"
-    }
-    refused = []
-    for function, action, table, index in sorted(calls, key=str):
-        arn = tables[table] + (f"/index/{index}" if index else "")
-        if not allowed(statements_of(live, functions[function]), action, arn):
-            refused.append((function, action, table, index))
-    callers = {function for function, *_ in calls}
-    assert {"ingest", "react", "steps", "engagement", "admin"} <= callers  # the journey ran
+    refused = sorted(
+        (function, need)
+        for function, need in calls
+        if not any(allow.grants(need) for allow in statements_of(live, functions[function]))
+    )
+    services = {need.action.split(":")[0] for _, need in calls}
+    assert {"dynamodb", "s3", "states", "ses"} <= services  # the journey ran
+    callers = {function for function, _ in calls}
+    assert {"ingest", "react", "steps", "engagement", "lake", "admin"} <= callers
     assert refused == []
