@@ -6,7 +6,7 @@ moto and the local cloud do not enforce a function's policy, so a call its polic
 passes every other test and fails in AWS. Here a journey runs on the local cloud - a sign-up
 confirmed from its email, batches, single events and forms (each sent twice: the duplicate
 paths too), the welcome program's sends, a click, four days of schedules, the admin API's
-reads - and every DynamoDB call is recorded with the
+reads, and the program's deploy first - and every call is recorded with the
 function whose handler made it, then checked against that function's policies as IAM reads
 them: the operation's action (a transaction needs each item's own action, a PartiQL statement
 `PartiQL<Verb>`, a listing `s3:ListBucket`, an email its identity and configuration set), on
@@ -15,6 +15,7 @@ SAM expands them (samtranslator's policy_templates.json, for the two the templat
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass
 from datetime import timedelta
@@ -76,7 +77,7 @@ def calling_function() -> str | None:
     return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Need:
     """One permission a call needs: an action on a resource ARN, with the condition keys
     the request carries (e.g. `s3:prefix` of a listing)."""
@@ -100,8 +101,7 @@ def needs(
         action = {"HeadObject": "GetObject"}.get(operation, operation)
         return [Need(f"s3:{action}", f"{bucket}/{params['Key']}")]
     if service == "stepfunctions":
-        arn = params.get("stateMachineArn") or params.get("executionArn") or "*"
-        return [Need(f"states:{operation}", arn)]
+        return [Need(f"states:{operation}", _state_machine_resource(operation, params))]
     if service == "sesv2" and operation == "SendEmail":
         region, account = ARN_PARTS
         domain = params["FromEmailAddress"].rsplit("@", 1)[-1].rstrip(">")
@@ -113,6 +113,20 @@ def needs(
             )
         return found
     return []  # other services: not checked here
+
+
+def _state_machine_resource(operation: str, params: dict[str, Any]) -> str:
+    """The ARN Step Functions authorises an operation on (its docs' resource types)."""
+    region, account = ARN_PARTS
+    if operation == "CreateStateMachine":
+        return f"arn:aws:states:{region}:{account}:stateMachine:{params['name']}"
+    if operation == "CreateStateMachineAlias":  # the alias: its machine's ARN, then its name
+        version = params["routingConfiguration"][0]["stateMachineVersionArn"]
+        return f"{version.rsplit(':', 1)[0]}:{params['name']}"
+    for name in ("stateMachineAliasArn", "stateMachineArn", "executionArn"):
+        if params.get(name):
+            return str(params[name])
+    return "*"  # task tokens, validation: no resource
 
 
 def _dynamodb(operation: str, params: dict[str, Any]) -> list[tuple[str, str, str | None]]:
@@ -194,7 +208,8 @@ def statements_of(cloud: LocalCloud, function: dict[str, Any]) -> list[Allow]:
     return found
 
 
-def test_every_call_of_every_function_is_allowed_by_its_policy(live: LocalCloud) -> None:
+def test_every_call_of_every_function_is_allowed_by_its_policy(cloud: LocalCloud) -> None:
+    live = cloud
     tables = {
         str(live.resolver.refs[logical]): str(live.resolver.attrs[(logical, "Arn")])
         for logical, res in live.template["Resources"].items()
@@ -210,6 +225,9 @@ def test_every_call_of_every_function_is_allowed_by_its_policy(live: LocalCloud)
 
     live._session.events.register("provide-client-params", record)
     try:
+        live.sync_content(only=["welcome"])  # the deploy function, from the content bucket
+        status = json.loads(live.read("programs/welcome.status.json") or "{}")
+        assert status.get("status") == "live", status
         sign_up(live, {"email": "ada@example.com", "consent_newsletter": "on"})
         batch = {
             "batch": [
@@ -253,5 +271,5 @@ def test_every_call_of_every_function_is_allowed_by_its_policy(live: LocalCloud)
     services = {need.action.split(":")[0] for _, need in calls}
     assert {"dynamodb", "s3", "states", "ses"} <= services  # the journey ran
     callers = {function for function, _ in calls}
-    assert {"ingest", "react", "steps", "engagement", "lake", "admin"} <= callers
-    assert refused == []
+    assert {"deploy", "ingest", "react", "steps", "engagement", "lake", "admin"} <= callers
+    assert refused == [], "\n".join(map(str, refused))
