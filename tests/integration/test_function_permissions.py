@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from fnmatch import fnmatchcase
@@ -28,6 +30,7 @@ import pytest
 from localcloud import LocalCloud
 from localcloud.constants import ACCOUNT, REGION
 from tests.integration.admin_helpers import admin, admin_routes
+from tests.integration.sales_helpers import button, emails_to, sales_cloud, warm_up
 from tests.integration.signup import marketing, sign_up
 
 pytestmark = pytest.mark.integration
@@ -56,6 +59,7 @@ SAM_TABLE_POLICIES = {
     ],
 }
 ARN_PARTS = (REGION, ACCOUNT)
+ANNA = "anna@sales.example.com"  # the sales team's owner of a Finnish lead (sales/team.yaml)
 _TRANSACT_ACTIONS = {
     "Put": "PutItem",
     "Update": "UpdateItem",
@@ -208,11 +212,12 @@ def statements_of(cloud: LocalCloud, function: dict[str, Any]) -> list[Allow]:
     return found
 
 
-def test_every_call_of_every_function_is_allowed_by_its_policy(cloud: LocalCloud) -> None:
-    live = cloud
+@contextmanager
+def recorded(cloud: LocalCloud) -> Iterator[set[tuple[str, Need]]]:
+    """(function, what its call needs) of every call a function makes in the block."""
     tables = {
-        str(live.resolver.refs[logical]): str(live.resolver.attrs[(logical, "Arn")])
-        for logical, res in live.template["Resources"].items()
+        str(cloud.resolver.refs[logical]): str(cloud.resolver.attrs[(logical, "Arn")])
+        for logical, res in cloud.template["Resources"].items()
         if res["Type"] == "AWS::DynamoDB::Table"
     }
     calls: set[tuple[str, Need]] = set()
@@ -223,12 +228,34 @@ def test_every_call_of_every_function_is_allowed_by_its_policy(cloud: LocalCloud
             service = model.service_model.service_name
             calls.update((function, need) for need in needs(service, model.name, params, tables))
 
-    live._session.events.register("provide-client-params", record)
+    cloud._session.events.register("provide-client-params", record)
     try:
-        live.sync_content(only=["welcome"])  # the deploy function, from the content bucket
-        status = json.loads(live.read("programs/welcome.status.json") or "{}")
+        yield calls
+    finally:
+        cloud._session.events.unregister("provide-client-params", record)
+
+
+def refused(cloud: LocalCloud, calls: set[tuple[str, Need]]) -> list[tuple[str, Need]]:
+    functions = {
+        str(res["Properties"]["CodeUri"]).rstrip("/").rsplit("/", 1)[-1]: res
+        for res in cloud.template["Resources"].values()
+        if res["Type"] == "AWS::Serverless::Function" and "CodeUri" in res["Properties"]
+    }
+    return sorted(
+        (function, need)
+        for function, need in calls
+        if not any(allow.grants(need) for allow in statements_of(cloud, functions[function]))
+    )
+
+
+def test_every_call_of_the_marketing_journey_is_allowed_by_the_caller_s_policy(
+    cloud: LocalCloud,
+) -> None:
+    with recorded(cloud) as calls:
+        cloud.sync_content(only=["welcome"])  # the deploy function, from the content bucket
+        status = json.loads(cloud.read("programs/welcome.status.json") or "{}")
         assert status.get("status") == "live", status
-        sign_up(live, {"email": "ada@example.com", "consent_newsletter": "on"})
+        sign_up(cloud, {"email": "ada@example.com", "consent_newsletter": "on"})
         batch = {
             "batch": [
                 {"type": "page", "anonymousId": "v-1", "name": "Pricing", "messageId": "p-1"},
@@ -246,30 +273,30 @@ def test_every_call_of_every_function_is_allowed_by_its_policy(cloud: LocalCloud
             ("/v1/forms/newsletter-signup", form),
             ("/v1/forms/newsletter-signup", form),
         ):
-            status, _, answer = live.http("POST", path, body)
+            status, _, answer = cloud.http("POST", path, body)
             assert status in (200, 202), (path, answer)
-        live.run_until_idle()
-        [welcome_1] = marketing(live)
-        live.click_email(welcome_1)
-        live.advance(timedelta(days=4))
+        cloud.run_until_idle()
+        [welcome_1] = marketing(cloud)
+        cloud.click_email(welcome_1)
+        cloud.advance(timedelta(days=4))
         for method, path, _ in admin_routes():
             if method == "GET" and "{" not in path:
-                admin(live, method, path)
-    finally:
-        live._session.events.unregister("provide-client-params", record)
-
-    functions = {
-        str(res["Properties"]["CodeUri"]).rstrip("/").rsplit("/", 1)[-1]: res
-        for res in live.template["Resources"].values()
-        if res["Type"] == "AWS::Serverless::Function" and "CodeUri" in res["Properties"]
-    }
-    refused = sorted(
-        (function, need)
-        for function, need in calls
-        if not any(allow.grants(need) for allow in statements_of(live, functions[function]))
-    )
+                admin(cloud, method, path)
     services = {need.action.split(":")[0] for _, need in calls}
     assert {"dynamodb", "s3", "states", "ses"} <= services  # the journey ran
     callers = {function for function, _ in calls}
     assert {"deploy", "ingest", "react", "steps", "engagement", "lake", "admin"} <= callers
-    assert refused == [], "\n".join(map(str, refused))
+    assert refused(cloud, calls) == [], "\n".join(map(str, refused(cloud, calls)))
+
+
+def test_every_call_of_the_sales_journey_is_allowed_by_the_caller_s_policy() -> None:
+    with sales_cloud() as cloud, recorded(cloud) as calls:
+        warm_up(cloud, "u-ada", "ada@engines.example")  # an MQL: the owner is notified
+        [mail] = emails_to(cloud, ANNA)
+        cloud.advance(timedelta(minutes=42))
+        status, _, _ = cloud.http("POST", button(mail, "Accept"), b"", write_key=None)
+        assert status == 200
+        cloud.advance(timedelta(days=2))  # the daily digest, the sweep
+    callers = {function for function, _ in calls}
+    assert {"ingest", "react", "sales"} <= callers  # the journey ran
+    assert refused(cloud, calls) == [], "\n".join(map(str, refused(cloud, calls)))
