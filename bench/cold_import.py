@@ -30,6 +30,15 @@ shipped bytecode (`-X pycache_prefix=` an empty folder: what a layer without .py
 still as a ratio to the baseline with bytecode. A final `-X importtime` run per handler splits
 `import app` by package (self times).
 
+CPU time moves with the machine's load even when paired; the number of instructions an import
+executes does not. So, where valgrind is installed, the baseline and each handler's import are
+also counted once in instructions (cachegrind, no cache simulation: about 5 s a count; the
+same count within 0.2% run to run, busy machine or idle) and shown as a ratio: what a change
+to the imports saves, and how far each handler stands from the baseline, without the noise.
+`COLD_INSTRUCTIONS=0` skips it. (Instructions are not time: boto3's import executes fewer
+instructions per millisecond than the handlers', so its instruction ratio reads higher than
+its CPU-time ratio.)
+
 What a cold start costs in all is the import and the first invocation, which pays for what
 the import leaves to it (boto3 and the clients the call uses, X-Ray's botocore patch, models
 built on first use, jinja2 where it renders): each handler is also timed importing and
@@ -47,6 +56,8 @@ baseline), for working on one function's cold start.
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -68,6 +79,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SMOKE = os.environ.get("BENCH_SMOKE", "") not in ("", "0")
 ROUNDS = 1 if SMOKE else int(os.environ.get("COLD_ROUNDS", "7"))  # fewer on a busy machine
 ONLY = {name for name in os.environ.get("COLD_ONLY", "").split(",") if name}
+VALGRIND = shutil.which("valgrind")
+INSTRUCTIONS = bool(VALGRIND) and not SMOKE and os.environ.get("COLD_INSTRUCTIONS", "1") != "0"
 GOAL_RATIO = 1.5
 STACK, REGION = "nurture", "eu-west-1"
 
@@ -180,6 +193,26 @@ class Case:
             raise SystemExit(f"{self.label} failed (exit {child.returncode}):\n{tail}")
         self.times.append((usage.ru_utime + usage.ru_stime) * 1000)
 
+    def instructions(self) -> int:
+        """Instructions the whole interpreter run executes (valgrind's cachegrind, without
+        its cache simulation): deterministic, unlike time."""
+        assert VALGRIND is not None
+        done = subprocess.run(  # noqa: S603 - valgrind on this interpreter, our code
+            [VALGRIND, "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
+            + [sys.executable, *self.flags, "-c", RUN.format(code=self.code)]
+            + [str(p) for p in self.path],
+            cwd=self.path[0],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+        )
+        found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
+        if done.returncode != 0 or found is None:
+            raise SystemExit(f"{self.label} under valgrind failed: {done.stderr[-2000:]}")
+        return int(found.group(1).replace(",", ""))
+
     @property
     def median(self) -> float:
         return statistics.median(self.times)
@@ -275,6 +308,7 @@ def main() -> None:
                 # each run beside a baseline run; which goes first alternates
                 case.paired(boto, first=(round_ + index) % 2 == 0)
         breakdowns = {} if SMOKE else {h.label: importtime_breakdown(h) for h in handlers}
+        counted = {c.label: c.instructions() for c in [boto, *handlers]} if INSTRUCTIONS else {}
 
     print(
         f"Python {sys.version.split()[0]}; median of {ROUNDS} fresh interpreters per row "
@@ -316,6 +350,12 @@ def main() -> None:
         "\n min-max: the spread of those ratios)"
     )
 
+    if counted:
+        print()
+        print("Instructions executed (valgrind cachegrind, one count each: deterministic):")
+        base = counted[boto.label]
+        for label, count in counted.items():
+            print(f"{label:34} {count / 1e6:7.0f} M {count / base:7.2f}x")
     if breakdowns:
         print()
         print("Where `import app` spends its time (-X importtime self times, ms, one run):")
