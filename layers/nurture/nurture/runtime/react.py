@@ -105,13 +105,17 @@ class Reactor:
             self.sales.observe(contact, activity)
         view = ContactView(contact, self.activities)
         # Goals first: a purchase that ends one run may start another (never two at once).
-        self._check_goals(view, activity)
+        enrolled = self._check_goals(view, activity)
         for key in trigger_keys_for(activity):
             for program_id in self.programs_for_trigger(key):
                 loaded = self.program(program_id)
                 if loaded and trigger_matches(loaded[1], activity, view):
-                    self.enrol(program_id, contact, activity, view=view)
-        self._resume_waits(contact.contact_id, activity)
+                    enrolled = self.enrol(program_id, contact, activity, view=view) or enrolled
+        # A wait is registered by a run, and a run is entered (its enrolment claimed) before
+        # it starts: a contact with no enrolment when this activity was read has no wait
+        # this activity may resume (a run entered after it was stored is not its to resume).
+        if enrolled:
+            self._resume_waits(contact.contact_id, activity)
 
     def program(self, program_id: str, fresh: bool = False) -> tuple[ProgramRecord, Program] | None:
         """The live record and its parsed definition (`fresh`: read it now, consistently:
@@ -234,8 +238,10 @@ class Reactor:
         return True
 
     # --- goals ----------------------------------------------------------------------
-    def _check_goals(self, view: ContactView, activity: Activity) -> None:
-        for enrolment in self.state.enrolments_of(view.contact.contact_id):
+    def _check_goals(self, view: ContactView, activity: Activity) -> bool:
+        """End the runs this activity converts; whether the contact has any enrolment."""
+        enrolments = self.state.enrolments_of(view.contact.contact_id)
+        for enrolment in enrolments:
             if enrolment.status != "started" or not enrolment.execution_arn:
                 continue
             if activity.name == "program.entered" and (
@@ -276,6 +282,7 @@ class Reactor:
                     "by": activity.name,
                 },
             )
+        return bool(enrolments)
 
     def _set_status(self, enrolment: Enrolment, status: str) -> None:
         self.state.set_entry_status(
