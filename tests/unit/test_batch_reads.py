@@ -154,6 +154,88 @@ def test_a_change_applied_before_is_read_again(db: Any) -> None:
         assert calls.since(mark) == ["GetItem"]
 
 
+def _rename(to: str) -> Any:
+    def change(c: Contact) -> dict[str, Any] | None:
+        if c.first_name == to:
+            return None
+        c.first_name = to
+        return {"fields": ["first_name"]}
+
+    return change
+
+
+def test_a_change_is_made_on_the_kept_profile_without_reading_it_again(db: Any) -> None:
+    _, reads, calls = seeded(db)
+    with reads.batch([page("v1", 1)]):
+        mark = len(calls.names)
+        assert reads.contacts.apply_once("c-1", "a#1", _rename("Anna"))[0]
+        assert calls.since(mark) == ["TransactWriteItems"]  # prefetched: no GetItem
+        assert reads.contacts.apply_once("c-1", "a#2", _rename("Annie"))[0]
+        assert calls.since(mark) == ["TransactWriteItems"] * 2  # kept as it was written
+        mark = len(calls.names)
+        # "nothing to save" is decided on a fresh read, and the guard still taken
+        assert reads.contacts.apply_once("c-1", "a#3", _rename("Annie")) == (True, None)
+        assert calls.since(mark) == ["GetItem", "PutItem"]
+        assert reads.contacts.apply_once("c-1", "a#3", _rename("Other"))[0] is False
+    stored = DynamoContacts(db, "contacts").get("c-1")
+    assert stored is not None and stored.first_name == "Annie"
+
+
+def test_a_kept_profile_another_writer_changed_is_read_again_and_nothing_is_lost(
+    db: Any,
+) -> None:
+    plain, reads, calls = seeded(db)
+
+    def tag(c: Contact) -> dict[str, Any] | None:
+        c.fields["tagged"] = True
+        return {"fields": []}
+
+    with reads.batch([page("v1", 1)]):
+        assert plain.apply_once("c-1", "other#1", tag)[0]  # another invocation, meanwhile
+        mark = len(calls.names)
+        assert reads.contacts.apply_once("c-1", "a#1", _rename("Anna")) == (
+            True,
+            {"fields": ["first_name"]},
+        )
+        # the kept copy's version was stale: the write failed, the change was made again
+        assert calls.since(mark) == ["TransactWriteItems", "GetItem", "TransactWriteItems"]
+        seen = reads.contacts.get("c-1")
+        assert seen is not None and (seen.first_name, seen.fields) == ("Anna", {"tagged": True})
+    stored = plain.get("c-1")
+    assert stored is not None and (stored.first_name, stored.fields) == ("Anna", {"tagged": True})
+
+
+def test_a_retry_on_a_kept_profile_gets_the_first_note_back(db: Any) -> None:
+    plain, reads, calls = seeded(db)
+    with reads.batch([page("v1", 1)]):
+        assert plain.apply_once("c-1", "a#1", _rename("Anna"))[0]  # the first attempt
+        mark = len(calls.names)
+        assert reads.contacts.apply_once("c-1", "a#1", _rename("Anna")) == (
+            False,
+            {"fields": ["first_name"]},
+        )
+        # the kept copy still says Ann: the write finds the key taken, then reads its note
+        assert calls.since(mark) == ["TransactWriteItems", "GetItem"]
+        seen = reads.contacts.get("c-1")  # read again, as stored
+        assert seen is not None and seen.first_name == "Anna"
+
+
+def test_actor_keys_are_linked_in_one_write_and_kept(db: Any) -> None:
+    _, reads, calls = seeded(db)
+    with reads.batch([page("v1", 1), page("v6", 2)]):
+        mark = len(calls.names)
+        reads.contacts.link_actors(["anon:v6", "user:u6", "anon:v6"], "c-1")
+        assert calls.since(mark) == ["BatchWriteItem"]
+        assert reads.contacts.contact_for_actor("anon:v6") == "c-1"
+        assert reads.contacts.contact_for_actor("user:u6") == "c-1"
+        assert calls.since(mark) == ["BatchWriteItem"]
+    plain = DynamoContacts(db, "contacts")
+    assert plain.contact_for_actor("user:u6") == plain.contact_for_actor("anon:v6") == "c-1"
+    mark = len(calls.names)
+    plain.link_actors(["user:u7"], "c-2")
+    assert calls.since(mark) == ["PutItem"]
+
+
 def test_what_others_wrote_is_seen_from_the_next_batch_and_nothing_is_kept_outside_one(
     db: Any,
 ) -> None:

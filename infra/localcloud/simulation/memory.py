@@ -55,6 +55,10 @@ class MemoryContacts:
     def link_actor(self, actor: str, contact_id: str) -> None:
         self.actors[actor] = contact_id
 
+    def link_actors(self, actors: list[str], contact_id: str) -> None:
+        for actor in actors:
+            self.link_actor(actor, contact_id)
+
     def save(self, contact: Contact) -> None:
         self.docs[contact.contact_id] = contact.model_dump_json()
 

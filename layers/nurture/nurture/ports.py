@@ -34,6 +34,9 @@ class ContactStore(Protocol):
 
     def link_actor(self, actor: str, contact_id: str) -> None: ...
 
+    def link_actors(self, actors: list[str], contact_id: str) -> None:
+        """`link_actor` for each (distinct) actor key, in as few writes as the store allows."""
+
     def save(self, contact: Contact) -> None: ...
 
     def apply_once(

@@ -14,7 +14,10 @@ contact share one read.
 What this invocation writes through it updates the cache as it is written (a link, a new
 contact, a saved or changed profile), so a later record of the same batch sees it; a change
 that did not happen here (`apply_once` found it applied before) or that failed drops the
-entry, to be read again. The cache holds JSON documents, never objects a caller might edit.
+entry, to be read again. A profile is kept with the version it was stored with, so
+`apply_once` makes a change on the kept copy without reading it again: written on condition
+that the stored version is still that one, as after a read (a copy that is behind fails it
+and the change is made again on a fresh read; "nothing to save" is decided on a fresh read). The cache holds JSON documents, never objects a caller might edit.
 Writes by other functions during the batch are seen from the next batch on, as with any read
 that raced them. Outside an invocation (no `prefetch`), it reads and writes as DynamoContacts.
 """
@@ -41,11 +44,12 @@ class BatchContacts(DynamoContacts):
         super().__init__(client, table)
         self._owners: dict[str, str] | None = None  # actor -> contact id (or _ABSENT)
         self._docs: dict[str, str] = {}  # contact id -> profile JSON (or _ABSENT)
+        self._versions: dict[str, str] = {}  # contact id -> the version stored with that JSON
 
     # --- the invocation ------------------------------------------------------------------
     def prefetch(self, actors: Iterable[str], contact_ids: Iterable[str]) -> None:
         """Start an invocation's cache: who each actor is, and those contacts' profiles."""
-        self._owners, self._docs = {}, {}
+        self._owners, self._docs, self._versions = {}, {}, {}
         wanted = list(dict.fromkeys(a for a in actors if a))
         backoff = Backoff()
         if wanted:
@@ -57,8 +61,9 @@ class BatchContacts(DynamoContacts):
         if ids:
             keys = [{"pk": _s(f"CONTACT#{c}"), "sk": _s("PROFILE")} for c in ids]
             items = get_all(self._db, self._table, keys, backoff, consistent=True)
-            docs = {i["pk"]["S"].removeprefix("CONTACT#"): i["doc"]["S"] for i in items}
-            self._docs = {c: docs.get(c, _ABSENT) for c in ids}
+            docs = {i["pk"]["S"].removeprefix("CONTACT#"): i for i in items}
+            self._docs = {c: docs[c]["doc"]["S"] if c in docs else _ABSENT for c in ids}
+            self._versions = {c: _version(i) for c, i in docs.items()}
 
     def prefetch_for(self, activities: Iterable[Activity]) -> None:
         """`prefetch` what identifying these activities asks: the contact an activity names,
@@ -78,7 +83,7 @@ class BatchContacts(DynamoContacts):
 
     def forget(self) -> None:
         """End of the invocation: nothing read in it is used again."""
-        self._owners, self._docs = None, {}
+        self._owners, self._docs, self._versions = None, {}, {}
 
     # --- reads -----------------------------------------------------------------------------
     def get(self, contact_id: str) -> Contact | None:
@@ -86,10 +91,11 @@ class BatchContacts(DynamoContacts):
             return super().get(contact_id)
         doc = self._docs.get(contact_id)
         if doc is None:
-            contact = super().get(contact_id)
-            if contact is not None:
-                self._docs[contact_id] = contact.model_dump_json()
-            return contact
+            item = self._profile(contact_id)
+            if item is None:
+                return None
+            doc = self._docs[contact_id] = item["doc"]["S"]
+            self._versions[contact_id] = _version(item)
         return Contact.model_validate_json(doc) if doc else None
 
     def contact_for_actor(self, actor: str) -> str | None:
@@ -106,19 +112,19 @@ class BatchContacts(DynamoContacts):
         if self._owners is not None:
             self._owners[actor] = contact_id
 
-    def save(self, contact: Contact) -> None:
-        super().save(contact)
-        self._remember(contact)
+    def link_actors(self, actors: list[str], contact_id: str) -> None:
+        super().link_actors(actors, contact_id)
+        if self._owners is not None:
+            self._owners.update(dict.fromkeys(actors, contact_id))
 
     def create_for_actor(self, contact: Contact, actor: str) -> Contact:
         # when the key is taken, DynamoContacts reads its owner: read now, not from the cache
         self._drop(contact.contact_id, actor)
         try:
-            found = super().create_for_actor(contact, actor)
+            found = super().create_for_actor(contact, actor)  # the profile kept by _stored
         except Exception:
             self._drop(contact.contact_id, actor)
             raise
-        self._remember(found)
         if self._owners is not None:
             self._owners[actor] = found.contact_id
         return found
@@ -128,31 +134,27 @@ class BatchContacts(DynamoContacts):
     ) -> tuple[bool, dict[str, Any] | None]:
         if self._owners is None:
             return super().apply_once(contact_id, key, change)
-        stored: list[str] = []  # the profile as the last attempt left it stored
-
-        def recording(contact: Contact) -> dict[str, Any] | None:
-            read = contact.model_dump_json()  # as read (the change may edit it, saving nothing)
-            note = change(contact)
-            stored[:] = [read if note is None else contact.model_dump_json()]
-            return note
-
-        try:
-            applied, note = super().apply_once(contact_id, key, recording)
+        try:  # the profile as it left it stored is kept by _stored
+            applied, note = super().apply_once(contact_id, key, change)
         except Exception:
             self._drop(contact_id)
             raise
-        if applied and stored and self._owners is not None:
-            self._docs[contact_id] = stored[0]
-        else:  # applied before: whatever is stored now is read again when asked for
+        if not applied:  # applied before: whatever is stored now is read again when asked for
             self._drop(contact_id)
         return applied, note
 
-    def _remember(self, contact: Contact) -> None:
+    # --- what DynamoContacts reads and writes (see its apply_once) -------------------------
+    def _known(self, contact_id: str) -> tuple[str, str] | None:
+        doc, version = self._docs.get(contact_id), self._versions.get(contact_id)
+        return (doc, version) if doc and version is not None and self._owners is not None else None
+
+    def _stored(self, contact_id: str, doc: str, version: str) -> None:
         if self._owners is not None:
-            self._docs[contact.contact_id] = contact.model_dump_json()
+            self._docs[contact_id], self._versions[contact_id] = doc, version
 
     def _drop(self, contact_id: str, actor: str | None = None) -> None:
         self._docs.pop(contact_id, None)
+        self._versions.pop(contact_id, None)
         if actor is not None and self._owners is not None:
             self._owners.pop(actor, None)
 
@@ -283,3 +285,8 @@ class BatchReads:
             self.contacts.forget()
             self.activities.forget()
             self.state.forget()
+
+
+def _version(item: dict[str, Any]) -> str:
+    """The version a profile item was stored with ("" for one stored without)."""
+    return str(item.get("version", {}).get("S", ""))

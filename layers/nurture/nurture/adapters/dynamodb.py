@@ -15,6 +15,7 @@ from typing import Any
 from nurture import clock
 from nurture.accounts import Account
 from nurture.adapters.activities import DynamoActivities
+from nurture.adapters.bulk import Backoff, put_all
 from nurture.admin.keys import search_keys
 from nurture.contacts import Contact
 from nurture.ports import Enrolment, ProgramRecord, Task, WaitRegistration
@@ -35,12 +36,25 @@ class DynamoContacts:
         self._table = table
 
     def get(self, contact_id: str) -> Contact | None:
-        item = self._db.get_item(
+        item = self._profile(contact_id)
+        return Contact.model_validate_json(item["doc"]["S"]) if item else None
+
+    def _profile(self, contact_id: str) -> dict[str, Any] | None:
+        found: dict[str, Any] | None = self._db.get_item(
             TableName=self._table,
             Key={"pk": _s(f"CONTACT#{contact_id}"), "sk": _s("PROFILE")},
             ConsistentRead=True,
         ).get("Item")
-        return Contact.model_validate_json(item["doc"]["S"]) if item else None
+        return found
+
+    # What a subclass knows of a profile already (BatchContacts, within a stream batch):
+    # `_known` gives its document and version as they were stored, `_stored` hears of each
+    # profile this adapter wrote.
+    def _known(self, contact_id: str) -> tuple[str, str] | None:
+        return None
+
+    def _stored(self, contact_id: str, doc: str, version: str) -> None:
+        return None
 
     def contact_for_actor(self, actor: str) -> str | None:
         item = self._db.get_item(
@@ -53,6 +67,7 @@ class DynamoContacts:
 
     def create_for_actor(self, contact: Contact, actor: str) -> Contact:
         # The identity item is the lock: whoever writes it first owns the email (or user id).
+        profile = self._profile_item(contact)
         try:
             self._db.transact_write_items(
                 TransactItems=[
@@ -67,9 +82,10 @@ class DynamoContacts:
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
-                    {"Put": {"TableName": self._table, "Item": self._profile_item(contact)}},
+                    {"Put": {"TableName": self._table, "Item": profile}},
                 ]
             )
+            self._stored(contact.contact_id, profile["doc"]["S"], profile["version"]["S"])
             return contact
         except self._db.exceptions.TransactionCanceledException:
             existing_id = self.contact_for_actor(actor)
@@ -84,23 +100,48 @@ class DynamoContacts:
             Item={"pk": _s(f"ACTOR#{actor}"), "sk": _s("CONTACT"), "contact_id": _s(contact_id)},
         )
 
+    def link_actors(self, actors: list[str], contact_id: str) -> None:
+        """One BatchWriteItem for up to 25 keys (the same unconditional puts as link_actor;
+        what comes back unprocessed is sent again)."""
+        if len(actors) == 1:
+            self.link_actor(actors[0], contact_id)
+        elif actors:
+            owner = _s(contact_id)
+            items = [
+                (self._table, {"pk": _s(f"ACTOR#{a}"), "sk": _s("CONTACT"), "contact_id": owner})
+                for a in dict.fromkeys(actors)
+            ]
+            put_all(self._db, items, Backoff())
+
     def save(self, contact: Contact) -> None:
-        self._db.put_item(TableName=self._table, Item=self._profile_item(contact))
+        profile = self._profile_item(contact)
+        self._db.put_item(TableName=self._table, Item=profile)
+        self._stored(contact.contact_id, profile["doc"]["S"], profile["version"]["S"])
 
     def apply_once(
         self, contact_id: str, key: str, change: Callable[[Contact], dict[str, Any] | None]
     ) -> tuple[bool, dict[str, Any] | None]:
-        profile_key = {"pk": _s(f"CONTACT#{contact_id}"), "sk": _s("PROFILE")}
         guard_key = {"pk": _s(f"CONTACT#{contact_id}"), "sk": _s(f"CHANGE#{key}")}
-        for _ in range(APPLY_ATTEMPTS):
-            item = self._db.get_item(
-                TableName=self._table, Key=profile_key, ConsistentRead=True
-            ).get("Item")
-            if item is None:
-                raise KeyError(contact_id)
-            version = item.get("version", {}).get("S")
-            contact = Contact.model_validate_json(item["doc"]["S"])
+        # The profile as this adapter last read or wrote it (None: read it now, consistently).
+        # A change made on it is written on condition that the stored version is still the
+        # one it had, as after a read; a copy that is behind fails that condition and the
+        # change is made again on a fresh read. "Nothing to save" is only ever decided on a
+        # fresh read: the guard it writes would hide a change the copy did not show.
+        known = self._known(contact_id)
+        for _ in range(APPLY_ATTEMPTS + (known is not None)):
+            if known is not None:
+                doc, version = known
+            else:
+                item = self._profile(contact_id)
+                if item is None:
+                    raise KeyError(contact_id)
+                doc, version = item["doc"]["S"], item.get("version", {}).get("S", "")
+            contact = Contact.model_validate_json(doc)
             note = change(contact)
+            if known is not None and note is None:
+                known = None
+                continue
+            profile = self._profile_item(contact) if note is not None else None
             writes: list[dict[str, Any]] = [
                 {
                     "Put": {
@@ -116,12 +157,12 @@ class DynamoContacts:
                     }
                 }
             ]
-            if note is not None:
+            if profile is not None:
                 writes.append(
                     {
                         "Put": {
                             "TableName": self._table,
-                            "Item": self._profile_item(contact),
+                            "Item": profile,
                             "ConditionExpression": "version = :seen"
                             if version
                             else "attribute_not_exists(version)",
@@ -134,12 +175,14 @@ class DynamoContacts:
                     }
                 )
             try:
-                if note is None:
+                if profile is None:
                     # Nothing to save: the guard alone, one conditional put (a transaction of
                     # one item would cost twice the write units for the same condition).
                     self._db.put_item(**writes[0]["Put"])
+                    self._stored(contact_id, doc, version)  # as read (the change may edit it)
                 else:
                     self._db.transact_write_items(TransactItems=writes)
+                    self._stored(contact_id, profile["doc"]["S"], profile["version"]["S"])
                 return True, note
             except self._db.exceptions.ConditionalCheckFailedException:
                 guard_taken = True
@@ -153,6 +196,7 @@ class DynamoContacts:
                 first: dict[str, Any] | None = json.loads(done["note"]["S"])
                 return False, first
             # The contact changed since we read it: read again and redo the change.
+            known = None
         raise RuntimeError(
             f"contact {contact_id} kept changing; gave up after {APPLY_ATTEMPTS} attempts"
         )

@@ -243,8 +243,7 @@ class Identities:
         """Link the actor keys to the contact. Only a trusted sender gets here with keys
         another contact holds: they move, and come off that contact's list."""
         owners = {a: self.contacts.contact_for_actor(a) for a in actors} if trusted else {}
-        for actor in actors:
-            self.contacts.link_actor(actor, contact_id)
+        self.contacts.link_actors(actors, contact_id)
         for owner in {o for o in owners.values() if o not in (None, contact_id)}:
             assert owner is not None
             moved = [a for a, o in owners.items() if o == owner]
