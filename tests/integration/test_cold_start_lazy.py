@@ -72,6 +72,8 @@ LATER = {
     # the step types besides sends and waits (branch, webhook, ... the first of them)
     "StepsFunction": ["nurture.runtime.actions", "nurture.programs.model", "urllib3"],
     "PreferencesFunction": ["jinja2"],  # the first page rendered (a one-click POST renders none)
+    # the first score explained (an hour with no digest due explains none)
+    "SalesDigestFunction": ["nurture.scoring", "nurture.scoring.explain"],
 }
 
 PROBE = """

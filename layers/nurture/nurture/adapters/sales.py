@@ -419,12 +419,12 @@ def webhook_secret(name: str) -> str:
 
 def scoring_explainer(contacts: Any) -> ScoreExplainer:
     """Scores with reasons from `nurture.scoring` (the contact's stored scoring state)."""
-    try:
-        from nurture.scoring import explain
-    except ImportError:  # pragma: no cover - scoring is part of the package
-        return ScoreExplainer(contacts)
 
     def explain_now(contact_id: str, at: Any) -> Any:
+        # imported by the first score explained, not with the desk: the sales digest's hourly
+        # run explains none when no digest is due (#9 cold starts)
+        from nurture.scoring import explain
+
         found = explain(contact_id, at, contacts)
         return found.as_dict() if found is not None else {"score": 0, "grade": None, "reasons": []}
 
