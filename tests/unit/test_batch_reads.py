@@ -236,6 +236,33 @@ def test_actor_keys_are_linked_in_one_write_and_kept(db: Any) -> None:
     assert calls.since(mark) == ["PutItem"]
 
 
+def identify(visitor: str, email: str) -> Activity:
+    return Activity(
+        actor=f"anon:{visitor}",
+        message_id=f"i-{visitor}",
+        kind="identify",
+        name="identify",
+        occurred_at=NOW,
+        received_at=NOW,
+        anonymous_id=visitor,
+        traits={"email": email},
+    )
+
+
+def test_an_email_the_batch_found_taken_returns_its_contact_without_a_write(db: Any) -> None:
+    _, reads, calls = seeded(db)
+    with reads.batch([identify("v1", " Ann@X.example"), identify("v4", "new@x.example")]):
+        mark = len(calls.names)
+        assert reads.contacts.contact_for_actor("email:ann@x.example") == "c-1"  # prefetched
+        found = reads.contacts.create_if_absent(contact("c-new", "anon:v1"), "ann@x.example")
+        assert found.contact_id == "c-1" and found.first_name == "Ann"
+        assert calls.since(mark) == []
+        # an address nobody had: created as before (the key is the lock)
+        made = reads.contacts.create_if_absent(contact("c-4", "anon:v4"), "new@x.example")
+        assert made.contact_id == "c-4"
+        assert calls.since(mark) == ["TransactWriteItems"]
+
+
 def test_what_others_wrote_is_seen_from_the_next_batch_and_nothing_is_kept_outside_one(
     db: Any,
 ) -> None:

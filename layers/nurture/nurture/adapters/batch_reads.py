@@ -32,7 +32,7 @@ from typing import Any
 from nurture.adapters.activities import DynamoActivities
 from nurture.adapters.bulk import Backoff, get_all
 from nurture.adapters.dynamodb import DynamoContacts, DynamoState, _s
-from nurture.contacts import Contact
+from nurture.contacts import Contact, looks_like_email, normalise_email
 from nurture.ports import Enrolment, WaitRegistration
 from nurture.tracking.events import Activity
 
@@ -67,7 +67,8 @@ class BatchContacts(DynamoContacts):
 
     def prefetch_for(self, activities: Iterable[Activity]) -> None:
         """`prefetch` what identifying these activities asks: the contact an activity names,
-        else the contact of its actor, user id or browser (a click's browser too)."""
+        else the contact of its actor, user id or browser (a click's browser too), and of the
+        email address an identify or form gives."""
         actors: list[str] = []
         contact_ids: list[str] = []
         for activity in activities:
@@ -77,6 +78,9 @@ class BatchContacts(DynamoContacts):
                 actors.append(activity.actor)
                 if activity.user_id:
                     actors.append(f"user:{activity.user_id}")
+                email = _email_given(activity)
+                if email:
+                    actors.append(f"email:{email}")
             if activity.anonymous_id:
                 actors.append(f"anon:{activity.anonymous_id}")
         self.prefetch(actors, contact_ids)
@@ -118,6 +122,14 @@ class BatchContacts(DynamoContacts):
             self._owners.update(dict.fromkeys(actors, contact_id))
 
     def create_for_actor(self, contact: Contact, actor: str) -> Contact:
+        # An email key the batch found taken is never written again: its contact is returned,
+        # as DynamoContacts does when its create finds the key taken (an email key stays
+        # with its contact; only an erasure removes it).
+        owner = self._owners.get(actor) if self._owners is not None else None
+        if owner and actor.startswith("email:"):
+            found = self.get(owner)
+            if found is not None:
+                return found
         # when the key is taken, DynamoContacts reads its owner: read now, not from the cache
         self._drop(contact.contact_id, actor)
         try:
@@ -290,3 +302,17 @@ class BatchReads:
 def _version(item: dict[str, Any]) -> str:
     """The version a profile item was stored with ("" for one stored without)."""
     return str(item.get("version", {}).get("S", ""))
+
+
+def _email_given(activity: Activity) -> str | None:
+    """The email key an identify's traits or a form's fields name (as identity keys it)."""
+    if activity.kind == "identify":
+        email = activity.traits.get("email")
+    elif activity.kind == "form":
+        fields = activity.properties.get("fields")
+        email = fields.get("email") if isinstance(fields, dict) else None
+    else:
+        return None
+    if not isinstance(email, str) or not looks_like_email(email):
+        return None
+    return normalise_email(email)
