@@ -237,7 +237,7 @@ def answer(
     handler.response_headers = {"server": "amazon.com"}
     body = params.get("body") or b"{}"
     handler.params = handler.body = _reader(model)(json.loads(body))
-    setattr(handler, backend_attribute, backends[account][region])
+    setattr(handler, backend_attribute, _backend(backends, account, region))
     m.authenticator.request_count += 1
     if key is not None:  # (an unknown key marks nothing)
         m.mark_account_as_visited(
@@ -274,6 +274,16 @@ def answer(
     else:
         status, headers, text = handler._transform_response(handler.response_headers, result)
     return _parsed_http(model, params, status, headers, text)
+
+
+def _backend(backends: Any, account: str, region: str) -> Any:
+    """`backends[account][region]` without moto's per-lookup bookkeeping: BackendDict's
+    `__getitem__` creates a missing account's backends and then checks, comparing it with each
+    BackendDict in use (dozens), that it is registered for moto's reset - every call. An
+    account already there was registered when it was added (a reset empties both), so it is
+    looked up as the dict it is."""
+    found = dict.get(backends, account)
+    return (found if found is not None else backends[account])[region]
 
 
 def _ok(params: dict[str, Any], parsed: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
