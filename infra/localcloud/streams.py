@@ -122,8 +122,16 @@ class StreamsMixin:
         return records
 
     def stream_shards(self: LocalCloud, stream_arn: str) -> list[str]:
-        desc = self.streams_client().describe_stream(StreamArn=stream_arn)["StreamDescription"]
-        return [shard["ShardId"] for shard in desc["Shards"]]
+        """A stream's shards, described once: moto's stream has one shard for its life (a
+        table re-created has another stream ARN), so polls ask no DescribeStream."""
+        known: dict[str, list[str]] = self.__dict__.setdefault("_stream_shards", {})
+        if stream_arn not in known:
+            desc = self.streams_client().describe_stream(StreamArn=stream_arn)
+            shards = [shard["ShardId"] for shard in desc["StreamDescription"]["Shards"]]
+            if not shards:
+                return shards
+            known[stream_arn] = shards
+        return list(known[stream_arn])
 
     def _poll_streams(self: LocalCloud) -> bool:
         # Nothing was appended to any stream since a poll that found nothing: skip the calls.
