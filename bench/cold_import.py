@@ -163,10 +163,14 @@ class Case:
             return f"failed (exit {done.returncode}): {done.stderr.strip().splitlines()[-1:]}"
         return lines[-1].removeprefix("first call ") if lines else "ok"
 
+    def argv(self, *flags: str) -> list[str]:
+        """This interpreter running the case's code, in the case's layout."""
+        code = ["-c", RUN.format(code=self.code)]
+        return [sys.executable, *self.flags, *flags, *code, *(str(p) for p in self.path)]
+
     def run(self, *flags: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(  # noqa: S603 - this interpreter, our code
-            [sys.executable, *self.flags, *flags, "-c", RUN.format(code=self.code)]
-            + [str(p) for p in self.path],
+            self.argv(*flags),
             cwd=self.path[0],
             env=self.env,
             capture_output=True,
@@ -179,8 +183,7 @@ class Case:
         """The CPU time (user + system) of the whole interpreter run: what a cold start
         costs, and, unlike wall time, not stretched by other work on a shared machine."""
         child = subprocess.Popen(  # noqa: S603 - this interpreter, our code
-            [sys.executable, *self.flags, "-c", RUN.format(code=self.code)]
-            + [str(p) for p in self.path],
+            self.argv(),
             cwd=self.path[0],
             env=self.env,
             stdout=subprocess.DEVNULL,
@@ -201,8 +204,7 @@ class Case:
         assert VALGRIND is not None
         done = subprocess.run(  # noqa: S603 - valgrind on this interpreter, our code
             [VALGRIND, "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
-            + [sys.executable, *self.flags, "-c", RUN.format(code=self.code)]
-            + [str(p) for p in self.path],
+            + self.argv(),
             cwd=self.path[0],
             env=self.env,
             capture_output=True,
