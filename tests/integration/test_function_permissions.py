@@ -6,7 +6,7 @@ moto and the local cloud do not enforce a function's policy, so a call its polic
 passes every other test and fails in AWS. Here a journey runs on the local cloud - a sign-up
 confirmed from its email, batches, single events and forms (each sent twice: the duplicate
 paths too), the welcome program's sends, a click, four days of schedules, the admin API's
-reads, and the program's deploy first - and every call is recorded with the
+reads and a contact import, and the program's deploy first - and every call is recorded with the
 function whose handler made it, then checked against that function's policies as IAM reads
 them: the operation's action (a transaction needs each item's own action, a PartiQL statement
 `PartiQL<Verb>`, a listing `s3:ListBucket`, an email its identity and configuration set), on
@@ -282,6 +282,21 @@ def test_every_call_of_the_marketing_journey_is_allowed_by_the_caller_s_policy(
         for method, path, _ in admin_routes():
             if method == "GET" and "{" not in path:
                 admin(cloud, method, path)
+        # a contact import (the admin function runs it, in parts, invoking itself)
+        people = "email,first,news\ncy@example.com,Cy,yes\ndi@example.com,Di,no\n"
+        cloud.upload("imports/people.csv", people)  # two rows: activities in bulk
+        mapping = {
+            "columns": {"email": "email", "first": "first_name"},
+            "consent": [{"column": "news", "channel": "email", "wording": "Send me news"}],
+            "consent_at": "2025-01-01",
+        }
+        status, answer = admin(
+            cloud, "POST", "/admin/imports", {"key": "imports/people.csv", "mapping": mapping}
+        )
+        assert status == 202, answer
+        cloud.run_until_idle()
+        status, answer = admin(cloud, "GET", f"/admin/imports/{answer['import_id']}")
+        assert (status, answer["status"], answer["totals"]["created"]) == (200, "done", 2), answer
     services = {need.action.split(":")[0] for _, need in calls}
     assert {"dynamodb", "s3", "states", "ses"} <= services  # the journey ran
     callers = {function for function, _ in calls}

@@ -1,6 +1,7 @@
 """DynamoDB store of contact imports (nurture.imports.ports.ImportStore): bulk reads
-(BatchGetItem, 100 keys a call) and bulk writes (BatchWriteItem, 25 puts a call), no
-transaction per row.
+(BatchGetItem, 100 keys a call) and bulk writes (BatchWriteItem, 25 puts a call; the
+`contact.imported` activities as the ingest path stores them, PartiQL INSERTs, 25 a call),
+no transaction per row.
 
 - New contacts: their profile item and their `ACTOR#email:<address>` identity item go out
   in BatchWriteItem calls. Their ids come from the address (`merge.new_contact_id`), so a
