@@ -129,8 +129,8 @@ def insert_new(
                 code = (answer.get("Error") or {}).get("Code")
                 if code is None:
                     inserted[index] = True
-                elif code in RETRYABLE:
-                    again.append(index)
+                elif code in RETRYABLE:  # (an internal error may have written it: the
+                    again.append(index)  # retry then says duplicate; still stored once)
                 elif code not in DUPLICATE:
                     message = answer["Error"].get("Message", "")
                     raise StatementFailed(f"INSERT into {table}: {code} {message}")
