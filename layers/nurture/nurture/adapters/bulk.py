@@ -129,8 +129,10 @@ def insert_new(
                 code = (answer.get("Error") or {}).get("Code")
                 if code is None:
                     inserted[index] = True
-                elif code in RETRYABLE:  # (an internal error may have written it: the
-                    again.append(index)  # retry then says duplicate; still stored once)
+                elif code in RETRYABLE:
+                    # An internal error may have written it: the retry then answers
+                    # duplicate, and the item is still stored once.
+                    again.append(index)
                 elif code not in DUPLICATE:
                     message = answer["Error"].get("Message", "")
                     raise StatementFailed(f"INSERT into {table}: {code} {message}")
