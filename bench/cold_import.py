@@ -168,15 +168,18 @@ class Case:
         code = ["-c", RUN.format(code=self.code)]
         return [sys.executable, *self.flags, *flags, *code, *(str(p) for p in self.path)]
 
-    def run(self, *flags: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(  # noqa: S603 - this interpreter, our code
-            self.argv(*flags),
+    def run(
+        self, *flags: str, under: tuple[str, ...] = (), timeout: int = 300
+    ) -> subprocess.CompletedProcess[str]:
+        """The case run to the end, its output captured (`under`: a tool that runs it)."""
+        return subprocess.run(  # noqa: S603 - this interpreter (or a tool on it), our code
+            [*under, *self.argv(*flags)],
             cwd=self.path[0],
             env=self.env,
             capture_output=True,
             text=True,
             check=False,
-            timeout=300,
+            timeout=timeout,
         )
 
     def timed(self) -> None:
@@ -202,16 +205,8 @@ class Case:
         """Instructions the whole interpreter run executes (valgrind's cachegrind, without
         its cache simulation): deterministic, unlike time."""
         assert VALGRIND is not None
-        done = subprocess.run(  # noqa: S603 - valgrind on this interpreter, our code
-            [VALGRIND, "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
-            + self.argv(),
-            cwd=self.path[0],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=600,
-        )
+        cachegrind = ("--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null")
+        done = self.run(under=(VALGRIND, *cachegrind), timeout=600)
         found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
         if done.returncode != 0 or found is None:
             raise SystemExit(f"{self.label} under valgrind failed: {done.stderr[-2000:]}")
