@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 
-def key_tables(client: Any, *names: str) -> None:
+def key_tables(client: Any, *names: str, **extra: Any) -> None:
+    """`extra`: more CreateTable parameters (a StreamSpecification...)."""
     for name in names:
         client.create_table(
             TableName=name,
@@ -19,4 +20,5 @@ def key_tables(client: Any, *names: str) -> None:
                 {"AttributeName": "pk", "KeyType": "HASH"},
                 {"AttributeName": "sk", "KeyType": "RANGE"},
             ],
+            **extra,
         )

@@ -18,6 +18,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
+from moto_tables import key_tables
 
 from localcloud import dynamo_bridge
 from localcloud.moto_speed import install_speedups, moto_as_shipped
@@ -126,19 +127,8 @@ def _scenario(seed: int) -> list[Any]:
     out: list[Any] = []
     with mock_aws():
         ddb, streams = _clients()
-        ddb.create_table(
-            TableName="t",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-        )
+        streams_on = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+        key_tables(ddb, "t", StreamSpecification=streams_on)
         ddb.create_table(
             TableName="h",
             BillingMode="PAY_PER_REQUEST",
