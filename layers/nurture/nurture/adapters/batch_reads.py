@@ -17,7 +17,8 @@ that did not happen here (`apply_once` found it applied before) or that failed d
 entry, to be read again. A profile is kept with the version it was stored with, so
 `apply_once` makes a change on the kept copy without reading it again: written on condition
 that the stored version is still that one, as after a read (a copy that is behind fails it
-and the change is made again on a fresh read; "nothing to save" is decided on a fresh read). The cache holds JSON documents, never objects a caller might edit.
+and the change is made again on a fresh read; "nothing to save" is decided on a fresh
+read). The cache holds JSON documents, never objects a caller might edit.
 Writes by other functions during the batch are seen from the next batch on, as with any read
 that raced them. Outside an invocation (no `prefetch`), it reads and writes as DynamoContacts.
 """
@@ -31,10 +32,11 @@ from typing import Any
 
 from nurture.adapters.activities import DynamoActivities
 from nurture.adapters.bulk import Backoff, get_all
-from nurture.adapters.dynamodb import DynamoContacts, DynamoState, _s
-from nurture.contacts import Contact, looks_like_email, normalise_email
+from nurture.adapters.dynamodb import DynamoContacts, DynamoState, _s, _version
+from nurture.contacts import Contact
 from nurture.ports import Enrolment, WaitRegistration
 from nurture.tracking.events import Activity
+from nurture.tracking.identity import claimed_email
 
 _ABSENT = ""  # the cache's value for "no such item" (contact ids and docs are never empty)
 
@@ -78,7 +80,7 @@ class BatchContacts(DynamoContacts):
                 actors.append(activity.actor)
                 if activity.user_id:
                     actors.append(f"user:{activity.user_id}")
-                email = _email_given(activity)
+                email = claimed_email(activity)
                 if email:
                     actors.append(f"email:{email}")
             if activity.anonymous_id:
@@ -297,22 +299,3 @@ class BatchReads:
             self.contacts.forget()
             self.activities.forget()
             self.state.forget()
-
-
-def _version(item: dict[str, Any]) -> str:
-    """The version a profile item was stored with ("" for one stored without)."""
-    return str(item.get("version", {}).get("S", ""))
-
-
-def _email_given(activity: Activity) -> str | None:
-    """The email key an identify's traits or a form's fields name (as identity keys it)."""
-    if activity.kind == "identify":
-        email = activity.traits.get("email")
-    elif activity.kind == "form":
-        fields = activity.properties.get("fields")
-        email = fields.get("email") if isinstance(fields, dict) else None
-    else:
-        return None
-    if not isinstance(email, str) or not looks_like_email(email):
-        return None
-    return normalise_email(email)

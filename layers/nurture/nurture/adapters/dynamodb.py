@@ -30,6 +30,11 @@ def _s(value: str) -> dict[str, str]:
     return {"S": value}
 
 
+def _version(item: dict[str, Any]) -> str:
+    """The version a profile item was stored with ("" for one stored without)."""
+    return str(item.get("version", {}).get("S", ""))
+
+
 class DynamoContacts:
     def __init__(self, client: Any, table: str):
         self._db = client
@@ -135,7 +140,7 @@ class DynamoContacts:
                 item = self._profile(contact_id)
                 if item is None:
                     raise KeyError(contact_id)
-                doc, version = item["doc"]["S"], item.get("version", {}).get("S", "")
+                doc, version = item["doc"]["S"], _version(item)
             contact = Contact.model_validate_json(doc)
             note = change(contact)
             if known is not None and note is None:

@@ -16,8 +16,6 @@ from nurture.contacts import (
     STAGE_ORDER,
     Consent,
     Contact,
-    looks_like_email,
-    normalise_email,
 )
 from nurture.ids import new_contact_id
 from nurture.ports import ActivityStore, ContactStore
@@ -31,7 +29,9 @@ from nurture.tracking.identity import (
     RELEASED,
     adopt,
     apply_alias,
+    claimed_email,
     contact_for_user,
+    given_email,
     release_actors,
     unproven,
 )
@@ -380,20 +380,18 @@ def _identity_claims(
     activity: Activity,
 ) -> tuple[str | None, dict[str, Any], list[dict[str, Any]]]:
     if activity.kind == "identify":
-        email = activity.traits.get("email")
         fields = {k: v for k, v in activity.traits.items() if k != "email"}
         consents: list[dict[str, Any]] = []
     elif activity.kind == "form":
         fields = dict(activity.properties.get("fields", {}))
-        email = fields.pop("email", None)
+        fields.pop("email", None)
         consents = list(activity.properties.get("consent", []))
     else:
         return None, {}, []
-    if email is None:
+    if given_email(activity) is None:
         return None, fields, []
-    if not isinstance(email, str) or not looks_like_email(email):
-        return None, {}, []
-    return normalise_email(email), fields, consents
+    email = claimed_email(activity)
+    return (email, fields, consents) if email else (None, {}, [])
 
 
 def _actors_of(activity: Activity, email: str) -> list[str]:

@@ -8,15 +8,35 @@ far the sender is trusted (that is the caller's to check before joining or chang
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from nurture import clock
 from nurture.accounts import Account, apply_traits
-from nurture.contacts import PROFILE_FIELDS, Contact
+from nurture.contacts import PROFILE_FIELDS, Contact, looks_like_email, normalise_email
 from nurture.ids import new_contact_id, stable_id
 from nurture.ports import ContactStore
 from nurture.tracking.actor_budget import admit
 from nurture.tracking.events import Activity
 from nurture.tracking.trust import may_change_known
+
+
+def given_email(activity: Activity) -> Any:
+    """The email an identify's traits or a form's fields carry, as sent (None when none)."""
+    if activity.kind == "identify":
+        return activity.traits.get("email")
+    if activity.kind == "form":
+        fields = activity.properties.get("fields")
+        return fields.get("email") if isinstance(fields, dict) else None
+    return None
+
+
+def claimed_email(activity: Activity) -> str | None:
+    """The address an identify or a form claims, normalised as identity keys it; None when
+    it gives none, or nothing that looks like an address."""
+    email = given_email(activity)
+    if not isinstance(email, str) or not looks_like_email(email):
+        return None
+    return normalise_email(email)
 
 
 def unproven(contact: Contact | None) -> bool:
