@@ -116,6 +116,11 @@ class Contact(BaseModel):
     # identify naming its email, a signed click on a link emailed to it): None while it is
     # unproven (nurture.tracking.identity.adopt; README, "Who may change a contact").
     adopted_by: str | None = None
+    # Every program this contact was ever entered into (a superset of its enrolments: added
+    # before an entry is claimed, never removed), so a contact with none needs no read of
+    # its enrolments for goals and waits (nurture.runtime.react). None: not kept for this
+    # contact (made before it was, or elsewhere than by identity): its enrolments are read.
+    programs_entered: list[str] | None = None
 
     def template_context(self) -> dict[str, Any]:
         """What templates see as `contact`: profile fields, custom fields, stage, score, tags."""

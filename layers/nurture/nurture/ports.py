@@ -20,6 +20,10 @@ class ActivityStore(Protocol):
     def put_many_new(self, activities: list[Activity]) -> list[bool]:
         """`put_new` for a batch; one flag per activity, in order."""
 
+    def put_once(self, activity: Activity) -> bool:
+        """Store an activity every copy of which is the same (actor, time and message id
+        all fixed): once; False when it was already stored."""
+
     def list_for(self, actors: list[str], limit: int = 200) -> list[Activity]:
         """Newest first, across all the actor keys of one contact."""
 

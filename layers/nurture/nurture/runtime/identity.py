@@ -20,7 +20,7 @@ from nurture.contacts import (
 from nurture.ids import new_contact_id
 from nurture.ports import ActivityStore, ContactStore
 from nurture.runtime.field_budget import FieldBudget, record_dropped
-from nurture.runtime.records import record_activity, record_changes
+from nurture.runtime.records import noted, record_activity, record_changes
 from nurture.tracking.actor_budget import admit
 from nurture.tracking.actor_budget import record_dropped as record_over_budget
 from nurture.tracking.claims import IdentityClaims
@@ -110,6 +110,7 @@ class Identities:
             email=email,
             created_by=activity.message_id,
             created_trust=activity.trust,
+            programs_entered=[],  # a new contact id: no enrolment yet (runtime.react)
         )
         known = self.contacts.get(known_id) if known_id and trusted else None
         # known by user id until now; never what a public key made of a user id alone
@@ -133,7 +134,9 @@ class Identities:
         new_actors, over = admit(contact.actors, new_actors)  # the contact's actor budget
         record_over_budget(self._record, contact.contact_id, activity.message_id, over)
         self._take(new_actors, contact.contact_id, trusted)
-        self._update_profile(contact.contact_id, activity, fields, consents, new_actors, created)
+        at = self._update_profile(
+            contact.contact_id, activity, fields, consents, new_actors, created
+        )
         self._account_of_visitor(contact.contact_id, new_actors)
         if self.on_pending_consent and any(c.get("status") == "pending" for c in consents):
             self.on_pending_consent(contact.contact_id, activity)
@@ -145,6 +148,7 @@ class Identities:
                 activity.message_id,
                 # the actor keys let the activity lake join anonymous visits to the contact
                 {"created": created, "joined_actors": len(new_actors), "actors": new_actors},
+                at,
             )
         return self.contacts.get(contact.contact_id)
 
@@ -200,7 +204,7 @@ class Identities:
         if anonymous and (trusted or self.contacts.contact_for_actor(anonymous) is None):
             self._take([anonymous], contact.contact_id, trusted)
             joined.append(anonymous)
-        self._update_profile(contact.contact_id, activity, fields, [], joined, created=True)
+        at = self._update_profile(contact.contact_id, activity, fields, [], joined, created=True)
         self._account_of_visitor(contact.contact_id, joined)
         record_activity(
             self.activities,
@@ -208,6 +212,7 @@ class Identities:
             "contact.identified",
             activity.message_id,
             {"created": True, "joined_actors": len(joined), "actors": joined},
+            at,
         )
         return self.contacts.get(contact.contact_id)
 
@@ -287,7 +292,11 @@ class Identities:
         consents: list[dict[str, Any]],
         new_actors: list[str],
         created: bool,
-    ) -> None:
+    ) -> str | None:
+        """Apply an activity's fields, consents and new actor keys to the profile (once per
+        activity), record what changed; the time the change was made (its note's `at`:
+        what else this activity records is dated by it), None if nothing changed."""
+
         def change(contact: Contact) -> dict[str, Any] | None:
             changes = apply_fields(contact, fields)
             for consent in consents:
@@ -308,11 +317,14 @@ class Identities:
             contact.updated_at = clock.iso(clock.now())
             return {"fields": changes.replaced, "stage": changes.stage, **dropped}
 
-        _, note = self.contacts.apply_once(contact_id, f"profile#{activity.message_id}", change)
+        _, note = self.contacts.apply_once(
+            contact_id, f"profile#{activity.message_id}", lambda c: noted(change(c))
+        )
         if note and not created:
             record_changes(self.activities, contact_id, activity.message_id, note, {})
         if note and note.get("dropped"):
             record_dropped(self.activities, contact_id, activity.message_id, note["dropped"])
+        return note.get("at") if note else None
 
 
 _TRAIT_ALIASES = {"firstName": "first_name", "lastName": "last_name", "title": "job_title"}

@@ -20,6 +20,7 @@ which is how "once", "every time", "once per period" and "never two runs at once
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -169,6 +170,7 @@ class Reactor:
         if not all(view.holds(c) for c in program.entry.conditions):
             return False
         name = execution_name(program, contact.contact_id, cause.message_id)
+        self._note_entry(contact, program_id, name)
         now = clock.now()
         current = self.state.get_enrolment(contact.contact_id, program_id)
         if current is not None and current.execution == name:
@@ -215,6 +217,22 @@ class Reactor:
         )
         return True
 
+    def _note_entry(self, contact: Contact, program_id: str, name: str) -> None:
+        """Add the program to the contact's `programs_entered` before its entry is claimed,
+        so the list always holds every program the contact has an enrolment in (a reader
+        that found the program missing read the profile before this entry was claimed)."""
+        if contact.programs_entered is None or program_id in contact.programs_entered:
+            return  # not kept for this contact, or there already (the list only grows)
+
+        def change(fresh: Contact) -> dict[str, Any] | None:
+            if fresh.programs_entered is None or program_id in fresh.programs_entered:
+                return None
+            fresh.programs_entered = [*fresh.programs_entered, program_id]
+            return {"programs_entered": program_id}
+
+        with contextlib.suppress(KeyError):  # the contact is gone (erased): nothing to list
+            self.contacts.apply_once(contact.contact_id, f"entering#{program_id}#{name}", change)
+
     def _may_enter_again(
         self, program: Program, record: ProgramRecord, current: Enrolment, now: datetime
     ) -> bool:
@@ -240,6 +258,8 @@ class Reactor:
     # --- goals ----------------------------------------------------------------------
     def _check_goals(self, view: ContactView, activity: Activity) -> bool:
         """End the runs this activity converts; whether the contact has any enrolment."""
+        if view.contact.programs_entered == []:
+            return False  # never entered into a program: no enrolment to read (see enrol)
         enrolments = self.state.enrolments_of(view.contact.contact_id)
         for enrolment in enrolments:
             if enrolment.status != "started" or not enrolment.execution_arn:

@@ -28,7 +28,7 @@ from nurture import clock
 from nurture.contacts import Contact
 from nurture.ports import ActivityStore, ContactStore
 from nurture.programs.conditions import activity_matches
-from nurture.runtime.records import contact_actors, record_activity, record_changes
+from nurture.runtime.records import contact_actors, noted, record_activity, record_changes
 from nurture.scoring.explain import Explanation, explain_contact
 from nurture.scoring.fit import AccountLookup, account_lookup, account_of, fit_of, grade_version
 from nurture.scoring.model import NOT_SCORABLE_PREFIXES, ScoringModel, grade_rank
@@ -199,7 +199,7 @@ class Scorer:
         at = _award_time(activity, now)
 
         def change(fresh: Contact) -> dict[str, Any] | None:
-            return _apply(model, fresh, activity, rules, account, at, now)
+            return noted(_apply(model, fresh, activity, rules, account, at, now))
 
         key = f"score#{model.id}#{activity.message_id}"
         try:
@@ -211,18 +211,19 @@ class Scorer:
 
     def _record(self, model: ScoringModel, contact_id: str, key: str, note: dict[str, Any]) -> None:
         store = self.activities
+        at = note.get("at")  # when the change was made (`noted`): every retry records it so
         score = note.get("score")
         if score and model.primary:
-            record_activity(store, contact_id, "contact.score_changed", key, score)
+            record_activity(store, contact_id, "contact.score_changed", key, score, at)
         if note.get("grade"):
-            record_activity(store, contact_id, "contact.grade_changed", key, note["grade"])
+            record_activity(store, contact_id, "contact.grade_changed", key, note["grade"], at)
         mql = note.get("mql")
         if mql:
             # lead.mql first: the sales hand-over assigns the owner before programs that start
             # on the stage change (e.g. a call task for the owner) run.
-            record_activity(store, contact_id, "lead.mql", key, mql)
+            record_activity(store, contact_id, "lead.mql", key, mql, at)
             extra = {"reason": f"mql: {mql['rule']}", "model": model.id}
-            record_changes(store, contact_id, key, {"stage": note["stage"]}, extra)
+            record_changes(store, contact_id, key, {"stage": note["stage"], "at": at}, extra)
 
     # --- reading ----------------------------------------------------------------------
     def explanation(self, contact_id: str, at: datetime | None = None) -> Explanation | None:
