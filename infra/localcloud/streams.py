@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud
 
+from localcloud import stream_reads
 from localcloud.constants import REGION
 from localcloud.moto_patches import stream_generation
 from localcloud.moto_speed import stream_length
@@ -108,7 +109,11 @@ class StreamsMixin:
         self: LocalCloud, stream_arn: str, shard_id: str, after: str | None, limit: int
     ) -> list[dict[str, Any]]:
         """Up to `limit` records of a shard after a sequence number (None: from the start),
-        through a fresh iterator, so a replaced table is read where it now is."""
+        read from moto's shard in process (`localcloud.stream_reads`), else through a fresh
+        iterator, so a replaced table is read where it now is."""
+        direct = stream_reads.read(stream_arn, shard_id, after, limit)
+        if direct is not None:
+            return direct
         streams = self.streams_client()
         position: dict[str, Any] = (
             {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after}
