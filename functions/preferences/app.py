@@ -4,7 +4,9 @@ double opt-in confirmation. Public routes: the signed token is the only credenti
 from __future__ import annotations
 
 import base64
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl
 
 from aws_lambda_powertools import Logger, Tracer
@@ -12,8 +14,6 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from markupsafe import escape
 
 from nurture.adapters.clients import client
-from nurture.adapters.delivery import DynamoDelivery
-from nurture.adapters.dynamodb import DynamoActivities
 from nurture.api import routes as doc
 from nurture.delivery.config import load_policy
 from nurture.delivery.preferences import (
@@ -25,15 +25,45 @@ from nurture.delivery.preferences import (
 )
 from nurture.settings import Tables, load
 
+if TYPE_CHECKING:
+    from nurture.delivery.ports import DeliveryStore
+    from nurture.ports import ActivityStore
+
 MAX_BODY_BYTES = 16 * 1024
 settings = load(Tables)
 logger = Logger()
 tracer = Tracer(auto_patch=False)  # botocore is patched before the first AWS call (clients)
 app = APIGatewayHttpResolver()
 _db = client("dynamodb")
+
+
+class _OnFirstUse:
+    """A store made when first used. The confirmation page (a double opt-in link's GET, the
+    first thing a new subscriber opens) reads no contact and records nothing: its cold start
+    imports neither store, nor the contact and activity models they build (#9)."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = functools.cache(make)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._make(), name)
+
+
+def _delivery() -> Any:
+    from nurture.adapters.delivery import DynamoDelivery
+
+    return DynamoDelivery(_db, settings.state_table, settings.contacts_table)
+
+
+def _activities() -> Any:
+    from nurture.adapters.dynamodb import DynamoActivities
+
+    return DynamoActivities(_db, settings.activities_table, settings.state_table)
+
+
 center = PreferenceCenter(
-    store=DynamoDelivery(_db, settings.state_table, settings.contacts_table),
-    activities=DynamoActivities(_db, settings.activities_table, settings.state_table),
+    store=cast("DeliveryStore", _OnFirstUse(_delivery)),
+    activities=cast("ActivityStore", _OnFirstUse(_activities)),
     policy=load_policy(),
 )
 # The token is in the URL: never send it on as a referrer, never cache or index the page.

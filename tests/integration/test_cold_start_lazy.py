@@ -71,7 +71,15 @@ LATER = {
     ],
     # the step types besides sends and waits (branch, webhook, ... the first of them)
     "StepsFunction": ["nurture.runtime.actions", "nurture.programs.model", "urllib3"],
-    "PreferencesFunction": ["jinja2"],  # the first page rendered (a one-click POST renders none)
+    # the first page rendered (a one-click POST renders none); the stores, contact and activity
+    # models (the confirmation page, a double opt-in link's GET, reads and records nothing)
+    "PreferencesFunction": [
+        "jinja2",
+        "nurture.adapters.delivery",
+        "nurture.adapters.dynamodb",
+        "nurture.contacts",
+        "nurture.tracking.events",
+    ],
     # the first score explained (an hour with no digest due explains none)
     "SalesDigestFunction": ["nurture.scoring", "nurture.scoring.explain"],
 }

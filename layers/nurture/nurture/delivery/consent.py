@@ -14,8 +14,10 @@ Rules (documented in the README's delivery section):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from nurture.contacts import Consent, Contact
+if TYPE_CHECKING:  # the functions get a contact: its module is loaded by then (#9)
+    from nurture.contacts import Contact
 
 GENERIC_TOPIC = "marketing"
 CHANNELS = ("email", "sms")
@@ -46,6 +48,8 @@ def permission(contact: Contact, channel: str, purpose: str, topic: str) -> Perm
 
 def withdraw_all(contact: Contact, channel: str | None, at: str, source: str) -> list[str]:
     """Withdraw every marketing consent on `channel` (None: every channel); the changed keys."""
+    from nurture.contacts import Consent
+
     changed = []
     for ch in CHANNELS if channel is None else (channel,):
         keys = {k for k in contact.consent if k.startswith(f"{ch}:")} | {f"{ch}:{GENERIC_TOPIC}"}
@@ -72,6 +76,8 @@ def set_preferences(
     contact: Contact, wanted: dict[str, bool], at: str, source: str, wording: dict[str, str]
 ) -> list[str]:
     """Make each "channel:topic" in `wanted` allowed or not; the keys that changed."""
+    from nurture.contacts import Consent
+
     changed = []
     for key, want in sorted(wanted.items()):
         channel, _, topic = key.partition(":")

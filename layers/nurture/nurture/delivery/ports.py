@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from nurture.contacts import Contact
 from nurture.ports import ActivityStore
-from nurture.tracking.events import Activity
+
+if TYPE_CHECKING:  # annotations only: importing these ports builds neither model (#9)
+    from nurture.contacts import Contact
+    from nurture.tracking.events import Activity
 
 
 @dataclass(frozen=True)

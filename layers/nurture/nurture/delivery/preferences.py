@@ -21,9 +21,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from nurture import clock
-from nurture.contacts import Contact
 from nurture.delivery.clicks import click_token, with_token
-from nurture.delivery.config import DeliveryPolicy
 from nurture.delivery.consent import (
     CHANNELS,
     GENERIC_TOPIC,
@@ -32,14 +30,18 @@ from nurture.delivery.consent import (
     set_preferences,
     withdraw_all,
 )
-from nurture.delivery.ports import DeliveryStore
 from nurture.delivery.tokens import CONFIRM, UNSUBSCRIBE, InvalidToken, LinkToken, verify
 from nurture.ids import stable_id
-from nurture.ports import ActivityStore
-from nurture.tracking.events import Activity
 
 if TYPE_CHECKING:
     from jinja2 import Template
+
+    # annotations only: the confirmation page (a double opt-in link's GET) reads no contact
+    # and records nothing, so its cold start builds neither model (#9)
+    from nurture.contacts import Contact
+    from nurture.delivery.config import DeliveryPolicy
+    from nurture.delivery.ports import DeliveryStore
+    from nurture.ports import ActivityStore
 
 ONE_CLICK_BODY = "List-Unsubscribe=One-Click"
 
@@ -267,6 +269,8 @@ class PreferenceCenter:
         now = clock.iso(clock.now())
         program_id, step_id = token.scope.get("pg"), token.scope.get("st")
         name = f"consent.{status}"
+        from nurture.tracking.events import Activity
+
         self.activities.put_new(
             Activity(
                 actor=f"contact:{token.contact_id}",
@@ -309,6 +313,8 @@ class PreferenceCenter:
 
         self._update(token.contact_id, change)
         if changed:
+            from nurture.tracking.events import Activity
+
             # A tracked event, so a program can start on it or wait for it ("consent.confirmed").
             self.activities.put_new(
                 Activity(
