@@ -19,10 +19,7 @@ from nurture.adapters.clients import client
 from nurture.adapters.dynamodb import DynamoActivities, DynamoContacts, DynamoState
 from nurture.adapters.lake import S3Lake
 from nurture.adapters.reporting import AthenaEngine, DynamoSplitDecisions, S3ProgramCatalog
-from nurture.privacy.service import STOP_CAUSE
-from nurture.reporting import service
 from nurture.reporting.ports import SqlEngine
-from nurture.reporting.runs import exit_activity
 from nurture.reporting.winners import decide_winners, decision_activity
 from nurture.settings import ReportsSettings, load
 
@@ -68,6 +65,10 @@ class _Engine:
 @app.get("/admin/reports/<report>")
 @tracer.capture_method
 def report(report: str) -> Response:
+    # imported by the first report asked for: the function's first call is as often the
+    # daily winners check or a run that ended (#9 cold starts)
+    from nurture.reporting import service
+
     if report not in service.REPORTS:
         raise NotFoundError(f"no report {report!r}; one of {', '.join(service.REPORTS)}")
     params = dict(app.current_event.query_string_parameters or {})
@@ -93,6 +94,10 @@ def _record(program_id: str, step_id: str, decision: dict[str, Any]) -> None:
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: Any) -> Any:
     if event.get("detail-type") == "Step Functions Execution Status Change":
+        # imported by the first run that ended, not by the winners check or a report (#9)
+        from nurture.privacy.service import STOP_CAUSE
+        from nurture.reporting.runs import exit_activity
+
         detail = event.get("detail") or {}
         ended = exit_activity(detail)
         if ended is not None and (

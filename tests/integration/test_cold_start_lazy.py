@@ -54,8 +54,22 @@ NO_TEMPLATES = {
 # What a handler's import leaves to the call that uses it (#9 cold starts): the sales desk
 # (team file, CRM models, answer pages' jinja2) waits for the sales function's first call.
 LATER = {
-    "SalesFunction": ["jinja2", "yaml", "nurture.sales.desk", "nurture.sales.crm"],
-    "ReportsFunction": ["sqlglot", "duckdb"],  # the first query (a run that ended queries none)
+    "SalesFunction": [
+        "jinja2",
+        "yaml",
+        "nurture.sales.desk",
+        "nurture.sales.crm",
+        "nurture.accounts",  # the first account read (the stores' module builds no model)
+    ],
+    # the first query (a run that ended queries none); the report parameters' models, and what
+    # a run that ended reads (the privacy service's stop cause), with the first of each
+    "ReportsFunction": [
+        "sqlglot",
+        "duckdb",
+        "nurture.reporting.service",
+        "nurture.privacy.service",
+        "nurture.accounts",
+    ],
     # a scoring model; the contact and activity stores (the first deploy writes its record)
     "DeployFunction": ["nurture.scoring.model", "nurture.adapters.dynamodb", "nurture.accounts"],
     # a known contact's activity (the desk; scoring, the due index, programs and their
@@ -81,8 +95,10 @@ LATER = {
         "nurture.tracking.events",
     ],
     # the first score explained (an hour with no digest due explains none)
-    "SalesDigestFunction": ["nurture.scoring", "nurture.scoring.explain"],
+    "SalesDigestFunction": ["nurture.scoring", "nurture.scoring.explain", "nurture.accounts"],
 }
+# The html package's entity table: the first email whose site links are signed (steps).
+FIRST_SEND = ["html.entities"]
 # Imported by no call of these handlers: powertools' data classes package (the S3 and SNS
 # notifications are read as the dicts they are; the package imports ~40 event classes), and
 # asyncio (wrapt 2 imported it with X-Ray's SDK; the layer pins wrapt 1.17). The HTTP
@@ -168,6 +184,7 @@ def test_a_cold_import_leaves_aws_and_unused_models_to_the_first_call(
     if name in NO_TEMPLATES:
         assert "jinja2" not in modules, name
     assert [m for m in LATER.get(name, []) if m in modules] == [], name
+    assert [m for m in FIRST_SEND if m in modules] == [], name
     if name in NOT_HTTP:
         assert [m for m in UNUSED if m in modules] == [], name
     # tracing as deployed: the first client made patches botocore

@@ -10,15 +10,17 @@ import contextlib
 import json
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nurture import clock
-from nurture.accounts import Account
 from nurture.adapters.activities import DynamoActivities
 from nurture.adapters.bulk import Backoff, put_all
 from nurture.admin.keys import search_keys
 from nurture.contacts import Contact
 from nurture.ports import Enrolment, ProgramRecord, Task, WaitRegistration
+
+if TYPE_CHECKING:  # built where an account is read (no first call of most functions) (#9)
+    from nurture.accounts import Account
 
 __all__ = ["DynamoActivities", "DynamoContacts", "DynamoState"]
 
@@ -222,6 +224,8 @@ class DynamoContacts:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def get_account(self, account_id: str) -> Account | None:
+        from nurture.accounts import Account
+
         item = self._db.get_item(
             TableName=self._table,
             Key={"pk": _s(f"ACCOUNT#{account_id}"), "sk": _s("PROFILE")},
@@ -230,6 +234,8 @@ class DynamoContacts:
         return Account.model_validate_json(item["doc"]["S"]) if item else None
 
     def update_account(self, account_id: str, change: Callable[[Account], bool]) -> Account:
+        from nurture.accounts import Account
+
         key = {"pk": _s(f"ACCOUNT#{account_id}"), "sk": _s("PROFILE")}
         for _ in range(APPLY_ATTEMPTS):
             item = self._db.get_item(TableName=self._table, Key=key, ConsistentRead=True).get(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from html import escape, unescape
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from nurture.delivery.tokens import CLICK, LinkToken, sign
@@ -62,6 +61,9 @@ def sign_site_links(
     hosts = [h.strip().lower() for h in hosts if h.strip()]
     if not hosts:
         return html, text
+    # imported by the first email signed: the html package loads its 2,000-name entity table,
+    # which the functions that import this module for its tokens never read (#9 cold starts)
+    from html import escape, unescape
 
     def wanted(url: str) -> bool:
         return _on_site(url, hosts) and not (skip and url.startswith(skip))
