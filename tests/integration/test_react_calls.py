@@ -7,7 +7,9 @@
 * what scoring and identity record about a change is dated by the change's note (`at`,
   kept with its `apply_once` key), so every attempt records the same item: one conditional
   put, no marker, and a retried batch (even one that lost the record) stores it once at the
-  first attempt's time.
+  first attempt's time;
+* a `contact.identified` caused by an identify or a form is not graded again: its cause was
+  graded after the join (no fresh read, no guard for a change that saves nothing).
 """
 
 from __future__ import annotations
@@ -81,14 +83,16 @@ def test_enrolments_are_read_only_for_contacts_entered_into_a_program(
 
     # Entering a program lists it before the entry is claimed
     cloud.invoke("ReactFunction", stream(cloud, [("INSERT", page_view("b1"))]))
+    cloud.run_until_idle()  # the run started (waiting)
     entered = contacts.get(contact_id)
     assert entered is not None and entered.programs_entered == ["page-goal"]
     enrolment = state.get_enrolment(contact_id, "page-goal")
     assert enrolment is not None and enrolment.status == "started"
 
     # A contact with an entry has its enrolments read: the order converts the run
+    before = reads.enrolments
     cloud.invoke("ReactFunction", stream(cloud, [("INSERT", order("b1"))]))
-    assert reads.enrolments == 1
+    assert reads.enrolments == before + 1
     converted = state.get_enrolment(contact_id, "page-goal")
     assert converted is not None and converted.status == "converted"
 
@@ -104,8 +108,11 @@ def test_enrolments_are_read_only_for_contacts_entered_into_a_program(
     contacts.apply_once(legacy_id, "test-unlisted", unlisted)
     before = reads.enrolments
     cloud.invoke("ReactFunction", stream(cloud, [("INSERT", page_view("b2"))]))
+    assert reads.enrolments == before + 1  # read, though it has none yet
+    cloud.run_until_idle()
+    before = reads.enrolments
     cloud.invoke("ReactFunction", stream(cloud, [("INSERT", order("b2"))]))
-    assert reads.enrolments == before + 2
+    assert reads.enrolments == before + 1
     legacy = contacts.get(legacy_id)
     assert legacy is not None and legacy.programs_entered is None
     ordered = state.get_enrolment(legacy_id, "page-goal")
@@ -160,3 +167,12 @@ def test_a_retried_batch_records_scoring_and_identity_once_at_the_first_time(
     for name in ("contact.grade_changed", "contact.identified"):
         message_id = Activity.model_validate_json(first[name][0]["doc"]["S"]).message_id
         assert inserts[message_id] == 1, name
+
+    # Scored: the identify (graded) and the pricing page; not the contact.identified the
+    # identify caused (its cause was graded after the join: no read, no guard for it)
+    guards = [
+        i["sk"]["S"]
+        for i in tables._scan("ContactsTable")
+        if i["pk"]["S"] == f"CONTACT#{contact_id}" and i["sk"]["S"].startswith("CHANGE#score#")
+    ]
+    assert sorted(guards) == ["CHANGE#score#b2b#identify-b3", "CHANGE#score#b2b#page-b3"]

@@ -146,8 +146,14 @@ class Identities:
                 contact.contact_id,
                 "contact.identified",
                 activity.message_id,
-                # the actor keys let the activity lake join anonymous visits to the contact
-                {"created": created, "joined_actors": len(new_actors), "actors": new_actors},
+                # the actor keys let the activity lake join anonymous visits to the contact;
+                # `by`: the kind of activity that joined them (scoring regraded on it)
+                {
+                    "created": created,
+                    "joined_actors": len(new_actors),
+                    "actors": new_actors,
+                    "by": activity.kind,
+                },
                 at,
             )
         return self.contacts.get(contact.contact_id)
@@ -211,7 +217,7 @@ class Identities:
             contact.contact_id,
             "contact.identified",
             activity.message_id,
-            {"created": True, "joined_actors": len(joined), "actors": joined},
+            {"created": True, "joined_actors": len(joined), "actors": joined, "by": activity.kind},
             at,
         )
         return self.contacts.get(contact.contact_id)

@@ -187,7 +187,7 @@ class Scorer:
             and model.grade is not None
             and (
                 activity.kind in REGRADE_KINDS
-                or activity.name in REGRADE_NAMES
+                or (activity.name in REGRADE_NAMES and not _regraded_by_cause(activity))
                 or (contact.scoring.get(model.id) or {}).get("grade_version")
                 != self._grade_version(model)
             )
@@ -337,6 +337,17 @@ def _apply(
         }
     contact.updated_at = clock.iso(now)
     return note or {"model": model.id}
+
+
+def _regraded_by_cause(activity: Activity) -> bool:
+    """A `contact.identified` whose cause (`by`: an identify or a form) was regraded in the
+    same handling, after the actors joined and the account linked: nothing it could
+    change is left (any later change of what the grade reads - fields, account, model -
+    is regraded by its own activity). One from an alias, an adoption or a click is
+    regraded."""
+    return activity.name == "contact.identified" and activity.properties.get("by") in (
+        REGRADE_KINDS
+    )
 
 
 # recorded by a predictive scoring run (nurture.predictive.scores.CHANGED)
