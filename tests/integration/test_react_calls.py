@@ -176,3 +176,27 @@ def test_a_retried_batch_records_scoring_and_identity_once_at_the_first_time(
         if i["pk"]["S"] == f"CONTACT#{contact_id}" and i["sk"]["S"].startswith("CHANGE#score#")
     ]
     assert sorted(guards) == ["CHANGE#score#b2b#identify-b3", "CHANGE#score#b2b#page-b3"]
+
+
+def test_a_retried_claim_is_recorded_once_dated_by_its_arrival(
+    cloud: LocalCloud, tables: Any
+) -> None:
+    known = stream(cloud, [("INSERT", identify("b5", "e@ex.com"))])
+    assert cloud.invoke("ReactFunction", known) == {"batchItemFailures": []}
+    contact_id = DynamoContacts(
+        cloud.client("dynamodb"), str(cloud.resolver.refs["ContactsTable"])
+    ).contact_for_actor("anon:b5")
+    assert contact_id is not None
+    cloud.advance(timedelta(minutes=3))
+    # another browser names the known contact with the public key: a claim, not a change
+    claim = identify("b6", "e@ex.com")
+    batch = stream(cloud, [("INSERT", claim)])
+    for _ in range(2):  # handled, then retried later
+        assert cloud.invoke("ReactFunction", batch) == {"batchItemFailures": []}
+        cloud.advance(timedelta(minutes=7))
+    [item] = recorded(cloud, contact_id, "contact.claimed")
+    stored = Activity.model_validate_json(item["doc"]["S"])
+    assert stored.properties["message_id"] == claim.message_id
+    assert stored.occurred_at == claim.received_at  # not the time of either attempt
+    markers = [i for i in tables._scan("StateTable") if i["pk"]["S"].startswith("MSG#")]
+    assert markers == []  # one conditional put, no marker

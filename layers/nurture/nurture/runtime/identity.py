@@ -287,8 +287,15 @@ class Identities:
     def _claims(self) -> IdentityClaims:
         return IdentityClaims(self.contacts, self._record, self.on_pending_consent)
 
-    def _record(self, contact_id: str, name: str, key: str, properties: dict[str, Any]) -> bool:
-        return record_activity(self.activities, contact_id, name, key, properties)
+    def _record(
+        self,
+        contact_id: str,
+        name: str,
+        key: str,
+        properties: dict[str, Any],
+        at: str | None = None,
+    ) -> bool:
+        return record_activity(self.activities, contact_id, name, key, properties, at)
 
     def _update_profile(
         self,

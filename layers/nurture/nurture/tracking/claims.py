@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from nurture import clock
 from nurture.contacts import Consent, Contact
@@ -57,8 +57,13 @@ def with_consents(activity: Activity, consents: list[dict[str, Any]]) -> Activit
     return activity.model_copy(update={"properties": {**activity.properties, "consent": consents}})
 
 
-# record_activity(contact_id, name, key, properties), bound to the activity store (nurture.react)
-Record = Callable[[str, str, str, dict[str, Any]], object]
+class Record(Protocol):
+    """record_activity(contact_id, name, key, properties, at), bound to the activity store
+    (nurture.runtime.identity)."""
+
+    def __call__(
+        self, contact_id: str, name: str, key: str, properties: dict[str, Any], at: str | None = ...
+    ) -> object: ...
 
 
 @dataclass
@@ -93,7 +98,11 @@ class IdentityClaims:
 
             self.contacts.apply_once(contact_id, f"claim#{activity.message_id}", ask)
         properties = claim_properties(activity, fields, requested)
-        self.record(contact_id, "contact.claimed", activity.message_id, properties)
+        # Dated by the claiming activity's arrival, as every copy of it is: a retry makes the
+        # same item, stored once by one conditional put (runtime.records.record_activity).
+        self.record(
+            contact_id, "contact.claimed", activity.message_id, properties, activity.received_at
+        )
         if requested and self.on_pending_consent:
             # the confirmation goes to the contact's own address: only they can grant it
             self.on_pending_consent(contact_id, with_consents(activity, requested))
