@@ -7,7 +7,8 @@
 * what scoring and identity record about a change is dated by the change's note (`at`,
   kept with its `apply_once` key), so every attempt records the same item: one conditional
   put, no marker, and a retried batch (even one that lost the record) stores it once at the
-  first attempt's time;
+  first attempt's time; a claim (`contact.claimed`) is dated by the claiming activity's
+  arrival, likewise one put;
 * a `contact.identified` caused by an identify or a form is not graded again: its cause was
   graded after the join (no fresh read, no guard for a change that saves nothing).
 """
