@@ -14,7 +14,7 @@ wire) is measured and not counted.
 Rows, each beside its baseline and its goal (issue #9):
 
 * baseline: `json.loads` of a /v1/batch body plus pydantic validation of each event with a
-  `TypeAdapter` over `nurture.tracking.events.InboundEvent` (the least any implementation
+  `TypeAdapter` over `nurture.tracking.calls.InboundEvent` (the least any implementation
   must do);
 * the handler on /v1/batch (100 events per call): goal <= 3x the baseline;
 * the floor of any design that validates each event and stores it as its own item: the
@@ -66,7 +66,8 @@ from pydantic import TypeAdapter
 
 from localcloud.fakes import InMemoryActivities
 from nurture.adapters.bulk import Backoff, insert_new
-from nurture.tracking.events import Activity, InboundEvent, parse_event
+from nurture.tracking.calls import InboundEvent, parse_event
+from nurture.tracking.events import Activity
 from nurture.tracking.ingest import ingest_events
 from nurture.tracking.values import fits_budget
 

@@ -28,6 +28,7 @@ MODULES = [
     "delivery/consent.py",
     "programs/conditions.py",
     "programs/durations.py",
+    "tracking/calls.py",
     "tracking/events.py",
 ]
 # Unit tests that need tools outside Python (SAM, cfn-lint, node) or the whole template.

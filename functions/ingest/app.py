@@ -32,7 +32,7 @@ from nurture.api import routes as doc
 from nurture.secrets import secret, secret_json, secret_list
 from nurture.settings import IngestSettings, load
 from nurture.tracking import body as bodies
-from nurture.tracking.events import (
+from nurture.tracking.calls import (
     MAX_BATCH_BYTES,
     MAX_BATCH_EVENTS,
     MAX_EVENT_BYTES,

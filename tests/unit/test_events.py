@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from nurture import clock
-from nurture.tracking.events import (
+from nurture.tracking.calls import (
     MAX_BATCH_EVENTS,
     MAX_EVENT_BYTES,
     IdentifyEvent,

@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from nurture import clock
-from nurture.tracking.events import (
+from nurture.tracking.calls import (
     Receipt,
     describe_errors,
     parse_event,

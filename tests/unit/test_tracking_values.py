@@ -12,7 +12,7 @@ import pytest
 
 from localcloud.fakes import InMemoryActivities
 from nurture.tracking.body import BadBody, parse_form, parse_json
-from nurture.tracking.events import Receipt, parse_event
+from nurture.tracking.calls import Receipt, parse_event
 from nurture.tracking.ingest import ingest_events
 from nurture.tracking.timestamps import TimestampError, event_time, in_utc
 from nurture.tracking.values import ValueProblem, check_value

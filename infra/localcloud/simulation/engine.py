@@ -519,7 +519,7 @@ class FastSimulation:
     def track(self, body: dict[str, Any]) -> None:
         """POST /v1/track with the local write key: the ingest function's validation and
         store (the stream then reaches the react function)."""
-        from nurture.tracking.events import Receipt
+        from nurture.tracking.calls import Receipt
         from nurture.tracking.ingest import ingest_events
 
         receipt = Receipt(received_at=self._now, stamp={"trust": "public"})

@@ -28,7 +28,7 @@ from pydantic.json_schema import models_json_schema
 
 from nurture.api.routes import DOCUMENT, REF
 from nurture.sales.crm import Postback
-from nurture.tracking.events import (
+from nurture.tracking.calls import (
     MAX_BATCH_EVENTS,
     AliasEvent,
     EventResult,

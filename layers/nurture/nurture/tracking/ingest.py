@@ -9,15 +9,15 @@ from pydantic import ValidationError
 from nurture import clock
 from nurture.ids import stable_id
 from nurture.ports import ActivityStore
-from nurture.tracking.events import (
+from nurture.tracking.calls import (
     MAX_BATCH_EVENTS,
-    Activity,
     EventResult,
     Receipt,
     describe_errors,
     parse_event,
     timed_activity,
 )
+from nurture.tracking.events import Activity
 from nurture.tracking.forms import FormDefinition, FormError, validate_submission
 from nurture.tracking.timestamps import TimestampError
 from nurture.tracking.values import ValueProblem
