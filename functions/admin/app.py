@@ -18,7 +18,8 @@ from nurture import clock
 from nurture.adapters.clients import client
 from nurture.admin import routes as doc
 from nurture.admin.errors import AdminError
-from nurture.settings import ReportsSettings, load
+from nurture.settings import load
+from nurture.settings.reports import ReportsSettings
 
 settings = load(ReportsSettings)
 logger = Logger()

@@ -14,7 +14,8 @@ from nurture.adapters.clients import client
 from nurture.adapters.schedules import EventBridgeResumes, ProgramMachines
 from nurture.adapters.scoring import DynamoScoringModels
 from nurture.programs.deploy import deploy_program
-from nurture.settings import DeploySettings, load
+from nurture.settings import load
+from nurture.settings.deploy import DeploySettings
 
 if TYPE_CHECKING:
     from nurture.adapters.dynamodb import DynamoState

@@ -13,7 +13,8 @@ from nurture.adapters.delivery import DynamoDelivery
 from nurture.adapters.dynamodb import DynamoActivities
 from nurture.delivery.caps import FrequencyCap
 from nurture.delivery.engagement import EngagementRecorder
-from nurture.settings import EngagementSettings, load
+from nurture.settings import load
+from nurture.settings.engagement import EngagementSettings
 
 settings = load(EngagementSettings)
 logger = Logger()

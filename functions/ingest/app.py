@@ -30,7 +30,8 @@ from nurture.adapters.activities import DynamoActivities
 from nurture.adapters.clients import client
 from nurture.api import routes as doc
 from nurture.secrets import secret, secret_json, secret_list
-from nurture.settings import IngestSettings, load
+from nurture.settings import load
+from nurture.settings.ingest import IngestSettings
 from nurture.tracking import body as bodies
 from nurture.tracking.calls import (
     MAX_BATCH_BYTES,

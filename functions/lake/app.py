@@ -14,7 +14,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from nurture.adapters.clients import client
 from nurture.adapters.lake import S3Lake
 from nurture.reporting.lake import write_batch
-from nurture.settings import LakeSettings, load
+from nurture.settings import load
+from nurture.settings.lake import LakeSettings
 from nurture.tracking.events import Activity
 
 settings = load(LakeSettings)

@@ -25,7 +25,8 @@ from nurture.adapters.batch_reads import (
 )
 from nurture.adapters.clients import client
 from nurture.runtime.react import Reactor
-from nurture.settings import ReactSettings, load
+from nurture.settings import load
+from nurture.settings.react import ReactSettings
 from nurture.tracking.events import Activity
 
 if TYPE_CHECKING:

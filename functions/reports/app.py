@@ -21,7 +21,8 @@ from nurture.adapters.lake import S3Lake
 from nurture.adapters.reporting import AthenaEngine, DynamoSplitDecisions, S3ProgramCatalog
 from nurture.reporting.ports import SqlEngine
 from nurture.reporting.winners import decide_winners, decision_activity
-from nurture.settings import ReportsSettings, load
+from nurture.settings import load
+from nurture.settings.reports import ReportsSettings
 
 settings = load(ReportsSettings)
 logger = Logger()

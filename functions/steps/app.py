@@ -15,7 +15,8 @@ from nurture.adapters.reporting import DynamoSplitDecisions
 from nurture.delivery.config import load_policy
 from nurture.delivery.sender import DeliveryService
 from nurture.runtime.steps import _BUILT_IN, StepRequest, StepRunner
-from nurture.settings import StepsSettings, load
+from nurture.settings import load
+from nurture.settings.steps import StepsSettings
 
 settings = load(StepsSettings)
 logger = Logger()

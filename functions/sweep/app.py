@@ -16,7 +16,8 @@ from nurture.adapters.dynamodb import DynamoActivities, DynamoContacts, DynamoSt
 from nurture.runtime.due import DueIndex
 from nurture.runtime.react import Reactor
 from nurture.runtime.sweep import Sweeper
-from nurture.settings import SweepSettings, load
+from nurture.settings import load
+from nurture.settings.sweep import SweepSettings
 
 settings = load(SweepSettings)
 logger = Logger()

@@ -179,7 +179,8 @@ def resume_points(program: Program) -> dict[str, bool]:
 
 def _allowed_webhook_hosts() -> set[str]:
     """WEBHOOK_ALLOW_HOSTS: hosts exempt from the public-HTTPS rule, as the runtime reads it."""
-    from nurture.settings import ActionSettings, load
+    from nurture.settings import load
+    from nurture.settings.actions import ActionSettings
 
     return load(ActionSettings).allowed_hosts()
 

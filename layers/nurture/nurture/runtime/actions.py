@@ -44,7 +44,8 @@ from nurture.runtime.records import contact_actors, record_activity, record_chan
 from nurture.runtime.steps import StepFailed, StepRequest, StepRunner, action
 from nurture.runtime.view import ContactView
 from nurture.secrets import DEFAULT_WEBHOOK_SECRET, WEBHOOK_SECRETS, SecretMissing, webhook_secret
-from nurture.settings import ActionSettings, load
+from nurture.settings import load
+from nurture.settings.actions import ActionSettings
 from nurture.tracking.events import Activity
 from nurture.webhooks import transport
 from nurture.webhooks.signing import SIGNATURE_HEADER, signature
