@@ -91,7 +91,7 @@ BEFORE_WRITE_UNITS = 2.15
 # script, its rows taking turns, 6 runs on the shared machine); 12-36x with the marker design.
 BEFORE_RATIO = "8.2-9.3x"
 
-# What the ingest function reads at import (nurture.settings.IngestSettings) and what powertools
+# What the ingest function reads at import (nurture.settings.ingest.IngestSettings) and what powertools
 # and boto3 need, set before the handler module is imported.
 HANDLER_ENV = {
     "SECRETS_PATH": "/nurture/bench",
