@@ -40,6 +40,7 @@ from tests.integration.delivery_helpers import path_of, program, send, setup
 from tests.integration.delivery_helpers import sign_up as sign_up_with_form
 from tests.integration.sales_helpers import button, emails_to, sales_cloud, warm_up
 from tests.integration.signup import marketing, sign_up
+from tests.integration.test_sweep_index import BIRTHDAY  # found by the sweep
 
 pytestmark = pytest.mark.integration
 
@@ -381,14 +382,6 @@ TEXTS = """\
     type: send_sms
     text: "Last day, {{ contact.first_name }}"
     topic: offers
-"""
-BIRTHDAY = """\
-id: cake
-name: Birthday points
-trigger: {date: birthday, repeat: yearly}
-entry: every_time
-steps:
-  - {id: point, type: score, add: 1, reason: birthday}
 """
 # Longer than checks.LONG_WAIT_SECONDS: the run resumes by a one-time schedule.
 SLOW = "  - {id: pause, type: wait, duration: 100 days}\n" + send("later", "t-a")

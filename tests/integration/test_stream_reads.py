@@ -13,6 +13,7 @@ from moto import mock_aws
 
 from localcloud import dynamo_bridge, stream_reads
 from tests.integration.test_local_cloud_speed import _clients, _value
+from tests.moto_tables import key_tables
 
 pytestmark = pytest.mark.integration
 
@@ -39,19 +40,7 @@ def test_records_read_in_process_are_those_botocore_parses(view: str) -> None:
     rng = random.Random(view)
     with mock_aws():
         ddb, streams = _clients()
-        ddb.create_table(
-            TableName="acts",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": view},
-        )
+        key_tables(ddb, "acts", StreamSpecification={"StreamEnabled": True, "StreamViewType": view})
         for i in range(30):
             key = {"pk": {"S": f"actor-{i % 4}"}, "sk": {"S": f"M#{i % 9}"}}
             if i % 7 == 6:

@@ -6,6 +6,7 @@ email click may change one or join a visitor's history to it; anything else is a
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +24,7 @@ from nurture.runtime.field_budget import FieldBudget, record_dropped
 from nurture.runtime.records import noted, record_activity, record_changes
 from nurture.tracking.actor_budget import admit
 from nurture.tracking.actor_budget import record_dropped as record_over_budget
-from nurture.tracking.claims import IdentityClaims
+from nurture.tracking.claims import IdentityClaims, Record
 from nurture.tracking.events import Activity
 from nurture.tracking.identity import (
     RELEASED,
@@ -287,15 +288,10 @@ class Identities:
     def _claims(self) -> IdentityClaims:
         return IdentityClaims(self.contacts, self._record, self.on_pending_consent)
 
-    def _record(
-        self,
-        contact_id: str,
-        name: str,
-        key: str,
-        properties: dict[str, Any],
-        at: str | None = None,
-    ) -> bool:
-        return record_activity(self.activities, contact_id, name, key, properties, at)
+    @property
+    def _record(self) -> Record:
+        """`record_activity` on this activity store."""
+        return functools.partial(record_activity, self.activities)
 
     def _update_profile(
         self,
