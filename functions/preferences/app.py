@@ -46,6 +46,8 @@ class _OnFirstUse:
         self._make = functools.cache(make)
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name == "_make":
+            raise AttributeError(name)  # copy/pickle probes, and before __init__ ran
         return getattr(self._make(), name)
 
 
